@@ -1,0 +1,43 @@
+# Two commands: `make serve` runs paperfeed on the bundled demo corpus; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install serve test test-all lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install paperfeed with its pinned dependencies
+
+serve: install  ## initialise ./data, import the demo corpus if empty, serve on http://127.0.0.1:8000
+	$(BIN)/paperfeed serve
+
+# pytest exits 5 when it collects nothing; that is not a failure of the code under test.
+test: install  ## lint, then every test except those marked slow
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -m "not slow and not reference" -q; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+test-all: install  ## every test, slow ones included
+	$(BIN)/pytest -m "not reference" -q
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install  ## the benchmarks in bench/ (see docs/performance.md)
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_embed.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,428 @@
+"""The `paperfeed` command. Thin: each command parses options and calls the core modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from paperfeed import __version__
+from paperfeed.config import Settings, get_settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.workspace import Workspace
+
+app = typer.Typer(
+    help="paperfeed: a self-hostable research-paper discovery engine.\n\n"
+    "Data lives in $PAPERFEED_DATA_DIR (default ./data). Start with `paperfeed init`, "
+    "then `paperfeed ingest SOURCE FILES...` and `paperfeed search QUERY`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _open() -> Workspace:
+    return Workspace.open(_settings())
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    ) as progress:
+        yield progress
+
+
+def _sync(workspace: Workspace) -> None:
+    """Bring the indexes up to date, with a progress bar per stage."""
+    tasks: dict[str, Any] = {}
+    with _progress() as progress:
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, rate="")
+            progress.advance(tasks[stage], done)
+
+        result = workspace.indexes.sync(workspace.db, report)
+    if result.embedded or result.lexical:
+        console.print(
+            f"search indexes up to date: {workspace.indexes.lexical.num_docs} papers, "
+            f"{len(workspace.indexes.vectors)} vectors ({result.embedded} newly embedded)"
+        )
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"paperfeed {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory and database (safe to run again: it migrates)."""
+    settings = _settings()
+    Workspace.create(settings)
+    console.print(f"paperfeed data directory ready at {settings.data_dir.resolve()}")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="Input format; `paperfeed sources` lists them.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files to import (.gz is read directly).")],
+    no_index: Annotated[
+        bool, typer.Option("--no-index", help="Skip embedding and indexing (do it later).")
+    ] = False,
+) -> None:
+    """Import papers from files. Re-running is safe: unchanged papers are left alone,
+    and an interrupted import resumes where it stopped."""
+    from paperfeed.ingest import ingest_files
+    from paperfeed.sources import get_source
+
+    workspace = Workspace.create(_settings())
+    parser = get_source(source)
+    with _progress() as progress:
+        task = progress.add_task(f"ingest {source}", total=None, rate="")
+
+        def advance(_path: str, count: int) -> None:
+            progress.advance(task, count)
+
+        report = ingest_files(
+            workspace.db,
+            parser,
+            paths,
+            batch_size=workspace.settings.ingest_batch_size,
+            progress=advance,
+        )
+    for problem in report.problems[:20]:
+        console.print(f"[yellow]skipped[/] {problem}")
+    if len(report.problems) > 20:
+        console.print(f"[yellow]… and {len(report.problems) - 20} more skipped records[/]")
+    resumed = (
+        f" (resumed after {report.resumed_items} already imported)" if report.resumed_items else ""
+    )
+    console.print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.problems)} skipped{resumed}"
+    )
+    if not no_index:
+        _sync(workspace)
+
+
+@app.command("sources")
+def list_sources() -> None:
+    """List the input formats `ingest` understands."""
+    from paperfeed.sources import SOURCES
+
+    table = Table("source", "reads")
+    for source in SOURCES.values():
+        table.add_row(source.name, source.description)
+    out.print(table)
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str, typer.Argument(help='Words, "phrases", -exclusions, author:, cat:, since:, until:')
+    ],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
+    mode: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
+    explain: Annotated[bool, typer.Option(help="Show why each result matched.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Search titles and abstracts by words and by meaning."""
+    from paperfeed.search import search as run_search
+
+    workspace = _open()
+    _ensure_indexed(workspace)
+    results = run_search(
+        workspace,
+        query,
+        limit=limit,
+        offset=offset,
+        mode=mode,
+        explain=explain,  # type: ignore[arg-type]
+    )
+    if as_json:
+        items = []
+        for hit in results.hits:
+            item = {**_paper_json(hit.paper, brief=True), "score": round(hit.score, 6)}
+            if explain:
+                item["explain"] = hit.explanation.as_dict()
+            items.append(item)
+        out.print_json(data=items) if out.is_terminal else print(json.dumps(items))
+        return
+    if not results.hits:
+        console.print("no results; try fewer words or drop a filter")
+        return
+    for i, hit in enumerate(results.hits, offset + 1):
+        paper = hit.paper
+        meta = " · ".join(
+            x
+            for x in (
+                paper.id,
+                paper.published.date().isoformat() if paper.published else "",
+                paper.primary_category or "",
+                _authors_line(paper.authors, 3),
+            )
+            if x
+        )
+        out.print(f"[bold]{i}. {_escape(paper.title)}[/]\n   [dim]{_escape(meta)}[/]")
+        if explain:
+            e = hit.explanation
+            out.print(
+                f"   [cyan]fused #{e.fused_rank} ({e.fused_score:.4f}); "
+                f"bm25 #{e.lexical_rank or '-'}; dense #{e.dense_rank or '-'}"
+                f"{f' (cos {e.similarity:.3f})' if e.similarity is not None else ''}; "
+                f"matched: {', '.join(e.matched_terms) or 'none'}[/]"
+            )
+    shown = f"{offset + 1}–{offset + len(results.hits)}"
+    console.print(f"[dim]{shown} of {results.total} ranked; --offset {offset + limit} for more[/]")
+
+
+@app.command()
+def show(
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id (e.g. 2404.12345).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show one paper."""
+    from paperfeed.search import get_paper
+
+    paper = get_paper(_open(), paper_id)
+    if as_json:
+        print(json.dumps(_paper_json(paper), ensure_ascii=False))
+        return
+    out.print(f"[bold]{_escape(paper.title)}[/]")
+    out.print(f"[dim]{paper.id}{f'v{paper.version}' if paper.version else ''}[/]")
+    out.print(_escape(_authors_line(paper.authors, 50)))
+    rows = {
+        "published": paper.published.date().isoformat() if paper.published else None,
+        "updated": paper.updated.date().isoformat() if paper.updated else None,
+        "categories": ", ".join(paper.categories) or None,
+        "doi": paper.doi,
+        "journal": paper.journal_ref,
+        "comments": paper.comments,
+        "abstract page": paper.abs_url,
+        "pdf": paper.pdf_url,
+        "code": paper.code_url,
+        "listed": ", ".join(
+            f"{x.source} {x.day} ({x.upvotes or 0} upvotes)" for x in paper.listings
+        )
+        or None,
+    }
+    for name, value in rows.items():
+        if value:
+            out.print(f"[bold]{name}:[/] {_escape(value)}")
+    out.print()
+    out.print(_escape(paper.abstract or "(no abstract)"))
+
+
+@app.command()
+def similar(
+    paper_id: Annotated[str, typer.Argument(metavar="ID")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Papers closest in meaning to a paper."""
+    from paperfeed.search import similar as run_similar
+
+    workspace = _open()
+    _ensure_indexed(workspace)
+    hits = run_similar(workspace, paper_id, limit)
+    if as_json:
+        print(
+            json.dumps(
+                [{**_paper_json(h.paper, brief=True), "score": round(h.score, 6)} for h in hits]
+            )
+        )
+        return
+    for i, hit in enumerate(hits, 1):
+        out.print(
+            f"{i}. [bold]{_escape(hit.paper.title)}[/] [dim]{hit.paper.id} · cos {hit.score:.3f}[/]"
+        )
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts: papers, sources, embeddings, index sizes, last ingests."""
+    from paperfeed.stats import collect_stats
+
+    data = collect_stats(_open())
+    if as_json:
+        print(json.dumps(data, default=str))
+        return
+    table = Table(show_header=False)
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list):
+            value = "\n".join(str(v) for v in value) or "-"
+        table.add_row(key, _escape(str(value)))
+    out.print(table)
+
+
+@app.command()
+def reindex(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
+) -> None:
+    """Bring the search indexes up to date with the database (or rebuild them with --full)."""
+    workspace = _open()
+    if full:
+        workspace.indexes.rebuild(workspace.db)
+    _sync(workspace)
+    console.print(
+        f"lexical index: {workspace.indexes.lexical.num_docs} papers; "
+        f"dense index: {len(workspace.indexes.vectors)} vectors"
+    )
+
+
+@app.command()
+def export(
+    path: Annotated[
+        Path, typer.Argument(help="Output file (.jsonl or .jsonl.gz); - for stdout.")
+    ] = Path("-"),
+) -> None:
+    """Export every paper as JSON lines (`paperfeed ingest jsonl FILE` reads it back)."""
+    from paperfeed.export import export_jsonl
+
+    count = export_jsonl(_open(), path)
+    if str(path) != "-":
+        console.print(f"exported {count} papers to {path}")
+
+
+@app.command()
+def demo() -> None:
+    """Import the bundled demo corpus (84 days of Hugging Face daily papers, with vectors)."""
+    from paperfeed.demo import load_demo
+
+    workspace = Workspace.create(_settings())
+    report = load_demo(workspace)
+    console.print(
+        f"demo corpus: {report.added} added, {report.updated} updated, {report.unchanged} unchanged"
+    )
+    _sync(workspace)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: $PAPERFEED_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: $PAPERFEED_PORT or 8000.")] = None,
+    with_demo: Annotated[
+        bool,
+        typer.Option("--demo/--no-demo", help="Import the demo corpus into an empty database."),
+    ] = True,
+) -> None:
+    """Run the web server (initialises the data directory; imports the demo corpus if empty)."""
+    import uvicorn
+
+    from paperfeed.demo import load_demo
+    from paperfeed.stats import count_papers
+    from paperfeed.web.app import create_app
+
+    settings = _settings()
+    workspace = Workspace.create(settings)
+    if with_demo and count_papers(workspace) == 0:
+        console.print("empty database: importing the bundled demo corpus")
+        load_demo(workspace)
+    _sync(workspace)
+    host, port = host or settings.host, port or settings.port
+    console.print(f"paperfeed serving {count_papers(workspace)} papers on http://{host}:{port}")
+    uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning")
+
+
+def _ensure_indexed(workspace: Workspace) -> None:
+    if workspace.indexes.is_stale(workspace.db):
+        _sync(workspace)
+
+
+def _authors_line(authors: list[str], most: int) -> str:
+    if len(authors) <= most:
+        return ", ".join(authors)
+    return ", ".join(authors[:most]) + f" and {len(authors) - most} more"
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _paper_json(paper: Any, brief: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": paper.id,
+        "title": paper.title,
+        "authors": paper.authors,
+        "published": paper.published.isoformat() if paper.published else None,
+        "primary_category": paper.primary_category,
+        "categories": paper.categories,
+        "abs_url": paper.abs_url,
+    }
+    if not brief:
+        data |= {
+            "version": paper.version,
+            "abstract": paper.abstract,
+            "updated": paper.updated.isoformat() if paper.updated else None,
+            "doi": paper.doi,
+            "journal_ref": paper.journal_ref,
+            "comments": paper.comments,
+            "pdf_url": paper.pdf_url,
+            "code_url": paper.code_url,
+            "source": paper.source,
+            "listings": [
+                {
+                    "source": x.source,
+                    "day": x.day.isoformat(),
+                    "upvotes": x.upvotes,
+                    "comments": x.comments,
+                }
+                for x in paper.listings
+            ],
+        }
+    return data
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line on stderr and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except PaperfeedError as exc:
+        console.print(f"[red]error:[/] {_escape(str(exc))}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("\ninterrupted: what was committed is kept; run the command again to resume")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own message
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,25 @@
+"""Our exception types. Each carries a message a user can act on.
+
+The CLI prints ``str(error)`` as one line and exits non-zero; the API turns it into a JSON
+error. Anything that is not a ``PaperfeedError`` is a bug and may show a traceback.
+"""
+
+
+class PaperfeedError(Exception):
+    """Base class: a problem the user can fix (bad input, missing file, bad config)."""
+
+
+class ConfigError(PaperfeedError):
+    """Settings are missing or inconsistent."""
+
+
+class SourceError(PaperfeedError):
+    """A whole input cannot be read (missing file, unknown format, not JSON at all)."""
+
+
+class QueryError(PaperfeedError):
+    """A search query cannot be understood."""
+
+
+class NotFoundError(PaperfeedError):
+    """A paper (or other object) asked for by id does not exist."""

@@ -1,0 +1,65 @@
+"""Export the database as our JSON-lines format (read back by the ``jsonl`` source)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from paperfeed.db import Paper
+from paperfeed.records import Listing, PaperRecord
+from paperfeed.sources.jsonl import record_to_json
+from paperfeed.workspace import Workspace
+
+
+def paper_to_record(paper: Paper) -> PaperRecord:
+    is_arxiv = not paper.id.startswith("title:")
+    return PaperRecord(
+        title=paper.title,
+        source=paper.source,
+        abstract=paper.abstract,
+        arxiv_id=paper.id if is_arxiv else None,
+        version=paper.version,
+        authors=list(paper.authors),
+        categories=list(paper.categories),
+        published=paper.published,
+        updated=paper.updated,
+        doi=paper.doi,
+        journal_ref=paper.journal_ref,
+        comments=paper.comments,
+        abs_url=paper.abs_url,
+        pdf_url=paper.pdf_url,
+        code_url=paper.code_url,
+        listings=[Listing(x.source, x.day, x.upvotes, x.comments) for x in paper.listings],
+    )
+
+
+def export_jsonl(workspace: Workspace, path: Path) -> int:
+    """Write every paper, oldest first; ``-`` writes to stdout. Returns the count."""
+    count = 0
+    with _output(path) as stream, workspace.db.session() as session:
+        query = select(Paper).order_by(Paper.pk).options(selectinload(Paper.listings))
+        for paper in session.scalars(query.execution_options(yield_per=1000)):
+            stream.write(json.dumps(record_to_json(paper_to_record(paper)), ensure_ascii=False))
+            stream.write("\n")
+            count += 1
+    return count
+
+
+@contextmanager
+def _output(path: Path) -> Iterator[IO[str]]:
+    if str(path) == "-":
+        yield sys.stdout
+    elif path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as stream:
+            yield stream
+    else:
+        with open(path, "w", encoding="utf-8") as stream:
+            yield stream

@@ -1,0 +1,215 @@
+"""The search indexes (lexical + dense) and how they catch up with the database.
+
+Both are caches. ``Indexes.sync`` brings them up to date from the database: it embeds papers
+whose vector is missing or stale (wrong model, changed text), then feeds every paper and
+vector changed since the last sync to the indexes. ``rebuild`` starts them from scratch.
+A crash anywhere leaves them behind, never ahead: the next sync repeats the missed work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, or_, select
+
+from paperfeed import embed
+from paperfeed.db import Database, Embedding, Paper
+from paperfeed.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
+from paperfeed.index.vectors import VectorIndex
+
+_BATCH = 2000
+
+Progress = Callable[[str, int, int], None]  # (stage, done in this step, total for stage)
+
+
+def text_hash(title: str, abstract: str) -> str:
+    return hashlib.sha1(embed.paper_text(title, abstract).encode()).hexdigest()[:16]
+
+
+@dataclass
+class SyncReport:
+    embedded: int = 0
+    lexical: int = 0
+    vectors: int = 0
+
+
+class Indexes:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self._state_file = path / "state.json"
+        state = self._read_state()
+        if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
+            # A new index layout or embedding model: start the caches afresh.
+            LexicalIndex(path / "lexical").clear()
+            VectorIndex(path / "vectors", embed.DIM).clear()
+            state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
+            self._write_state(state)
+        self._state = state
+        self.lexical = LexicalIndex(path / "lexical")
+        self.vectors = VectorIndex(path / "vectors", embed.DIM)
+
+    def _read_state(self) -> dict[str, object]:
+        try:
+            return json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_state(self, state: dict[str, object]) -> None:
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self._state_file)
+
+    def _watermark(self, name: str) -> datetime | None:
+        value = self._state.get(name)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    def _set_watermark(self, name: str, value: datetime) -> None:
+        self._state[name] = value.isoformat()
+        self._write_state(self._state)
+
+    # ------------------------------------------------------------------------------------
+    def sync(self, db: Database, progress: Progress | None = None) -> SyncReport:
+        report = SyncReport()
+        report.embedded = embed_missing(db, progress)
+        report.lexical = self._sync_lexical(db, progress)
+        report.vectors = self._sync_vectors(db, progress)
+        return report
+
+    def rebuild(self, db: Database, progress: Progress | None = None) -> SyncReport:
+        self.lexical.clear()
+        self.vectors.clear()
+        self._state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
+        self._write_state(self._state)
+        return self.sync(db, progress)
+
+    def is_stale(self, db: Database) -> bool:
+        """True when the database holds changes the indexes have not seen."""
+        with db.session() as session:
+            newest_paper = session.scalar(select(func.max(Paper.changed_at)))
+            newest_vector = session.scalar(select(func.max(Embedding.created_at)))
+        lexical, vectors = self._watermark("lexical"), self._watermark("vectors")
+        return bool(
+            (newest_paper and (lexical is None or newest_paper > lexical))
+            or (newest_vector and (vectors is None or newest_vector > vectors))
+        )
+
+    def _sync_lexical(self, db: Database, progress: Progress | None) -> int:
+        since = self._watermark("lexical")
+        query = select(Paper).order_by(Paper.changed_at)
+        if since is not None:
+            query = query.where(Paper.changed_at >= since)
+        count = 0
+        with db.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            newest = since
+            for batch in _chunks(session.scalars(query.execution_options(yield_per=_BATCH))):
+                self.lexical.upsert(
+                    LexicalDoc(p.pk, p.title, p.abstract, p.authors, p.categories, p.published)
+                    for p in batch
+                )
+                newest = batch[-1].changed_at
+                count += len(batch)
+                if progress:
+                    progress("index text", len(batch), total)
+        if newest is not None:
+            self._set_watermark("lexical", newest)
+        return count
+
+    def _sync_vectors(self, db: Database, progress: Progress | None) -> int:
+        since = self._watermark("vectors")
+        query = (
+            select(Embedding.paper_pk, Embedding.vector, Embedding.created_at)
+            .where(Embedding.model == embed.MODEL_ID)
+            .order_by(Embedding.created_at)
+        )
+        if since is not None:
+            query = query.where(Embedding.created_at >= since)
+        count = 0
+        newest = since
+        with db.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            for batch in _chunks(session.execute(query.execution_options(yield_per=_BATCH))):
+                pks = np.array([row.paper_pk for row in batch], dtype=np.int64)
+                vectors = np.stack([np.frombuffer(row.vector, dtype=np.float32) for row in batch])
+                self.vectors.upsert(pks, vectors)
+                newest = batch[-1].created_at
+                count += len(batch)
+                if progress:
+                    progress("index vectors", len(batch), total)
+        if count:
+            self.vectors.save()
+        if newest is not None:
+            self._set_watermark("vectors", newest)
+        return count
+
+
+def embed_missing(db: Database, progress: Progress | None = None, batch_size: int = 256) -> int:
+    """Embed every paper whose vector is missing, from another model, or of changed text.
+
+    Commits after each batch, so an interrupted run keeps what it embedded.
+    """
+    stale = (
+        select(Paper.pk, Paper.title, Paper.abstract, Embedding.text_hash, Embedding.model)
+        .outerjoin(Embedding, Embedding.paper_pk == Paper.pk)
+        .where(
+            or_(
+                Embedding.paper_pk.is_(None),
+                Embedding.model != embed.MODEL_ID,
+                Paper.changed_at > Embedding.created_at,
+            )
+        )
+        .order_by(Paper.pk)
+    )
+    with db.session() as session:
+        rows = session.execute(stale).all()
+    todo = [
+        r
+        for r in rows
+        if r.model != embed.MODEL_ID or r.text_hash != text_hash(r.title, r.abstract)
+    ]
+    todo_pks = {r.pk for r in todo}
+    touched = [r.pk for r in rows if r.pk not in todo_pks]
+    if touched:  # text unchanged (e.g. only votes moved): mark checked, keep the vector
+        now = datetime.now(UTC)
+        with db.session() as session:
+            for pk in touched:
+                session.get(Embedding, pk).created_at = now  # type: ignore[union-attr]
+    if not todo:
+        return 0
+    embedder = embed.get_embedder()
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        vectors = embedder.embed([embed.paper_text(r.title, r.abstract) for r in chunk])
+        now = datetime.now(UTC)
+        with db.session() as session:
+            for row, vector in zip(chunk, vectors, strict=True):
+                session.merge(
+                    Embedding(
+                        paper_pk=row.pk,
+                        model=embed.MODEL_ID,
+                        text_hash=text_hash(row.title, row.abstract),
+                        vector=vector.astype(np.float32).tobytes(),
+                        created_at=now,
+                    )
+                )
+        if progress:
+            progress("embed", len(chunk), len(todo))
+    return len(todo)
+
+
+def _chunks(rows: Iterator, size: int = _BATCH) -> Iterator[list]:  # type: ignore[type-arg]
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,254 @@
+"""BM25 over titles, abstracts, authors and categories, with tantivy, on disk.
+
+The index is a cache of the ``papers`` table: it can always be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import tantivy
+
+from paperfeed.query import ParsedQuery
+
+SCHEMA_VERSION = 1
+_WRITER_HEAP = 64_000_000
+_TEXT_FIELDS = ("title", "abstract")
+
+
+def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+    )
+    if stem:
+        builder = builder.filter(tantivy.Filter.stemmer("english"))
+    return builder.build()
+
+
+TEXT_ANALYZER = _analyzer(stem=True)  # titles and abstracts
+NAME_ANALYZER = _analyzer(stem=False)  # author names: no stemming
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("pk", stored=True, indexed=True, fast=True)
+    builder.add_text_field("title", tokenizer_name="paper_text")
+    builder.add_text_field("abstract", tokenizer_name="paper_text")
+    builder.add_text_field("authors", tokenizer_name="paper_names")
+    builder.add_text_field("category", tokenizer_name="raw")
+    builder.add_date_field("published", indexed=True, fast=True)
+    return builder.build()
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalDoc:
+    pk: int
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    published: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalHit:
+    pk: int
+    score: float
+
+
+class LexicalIndex:
+    """Open (or create) the tantivy index in ``path``."""
+
+    def __init__(self, path: Path, title_boost: float = 2.0) -> None:
+        self.path = path
+        self.title_boost = title_boost
+        self.schema = _schema()
+        path.mkdir(parents=True, exist_ok=True)
+        self._index = tantivy.Index(self.schema, path=str(path))
+        self._index.register_tokenizer("paper_text", TEXT_ANALYZER)
+        self._index.register_tokenizer("paper_names", NAME_ANALYZER)
+        self._searcher = self._index.searcher()
+
+    # -- build ---------------------------------------------------------------------------
+    def upsert(self, docs: Iterable[LexicalDoc]) -> int:
+        """Replace or add documents; one commit for the lot. Returns how many were written."""
+        writer = self._index.writer(_WRITER_HEAP, 1)
+        count = 0
+        for doc in docs:
+            writer.delete_documents_by_query(self._pk_query(doc.pk))
+            writer.add_document(self._document(doc))
+            count += 1
+        writer.commit()
+        writer.wait_merging_threads()
+        self.reload()
+        return count
+
+    def delete(self, pks: Iterable[int]) -> None:
+        writer = self._index.writer(_WRITER_HEAP, 1)
+        for pk in pks:
+            writer.delete_documents_by_query(self._pk_query(pk))
+        writer.commit()
+        writer.wait_merging_threads()
+        self.reload()
+
+    def clear(self) -> None:
+        """Drop every document (used by a full rebuild)."""
+        del self._searcher, self._index
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.__init__(self.path, self.title_boost)  # type: ignore[misc]
+
+    def reload(self) -> None:
+        self._index.reload()
+        self._searcher = self._index.searcher()
+
+    def _pk_query(self, pk: int) -> tantivy.Query:
+        return tantivy.Query.term_query(self.schema, "pk", pk)
+
+    @staticmethod
+    def _document(doc: LexicalDoc) -> tantivy.Document:
+        out = tantivy.Document()
+        out.add_unsigned("pk", doc.pk)
+        out.add_text("title", doc.title)
+        out.add_text("abstract", doc.abstract)
+        for author in doc.authors:
+            out.add_text("authors", author)
+        for category in doc.categories:
+            out.add_text("category", category)
+        if doc.published is not None:
+            out.add_date("published", doc.published)
+        return out
+
+    # -- query ---------------------------------------------------------------------------
+    @property
+    def num_docs(self) -> int:
+        return self._searcher.num_docs
+
+    def search(self, query: ParsedQuery, limit: int) -> list[LexicalHit]:
+        """BM25 over the free terms, restricted by the query's constraints."""
+        scoring = self._scoring_query(query)
+        constraints = self._constraints(query)
+        if scoring is None and not constraints:
+            return []
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = list(constraints)
+        if scoring is not None:
+            clauses.append((tantivy.Occur.Must, scoring))
+        return self._run(tantivy.Query.boolean_query(clauses), limit)
+
+    def filter_pks(self, query: ParsedQuery, limit: int) -> list[int] | None:
+        """Every pk satisfying the constraints (phrases, exclusions, fields); None if none set."""
+        constraints = self._constraints(query)
+        if not constraints:
+            return None
+        clauses = [(tantivy.Occur.Must, tantivy.Query.all_query()), *constraints]
+        return [hit.pk for hit in self._run(tantivy.Query.boolean_query(clauses), limit)]
+
+    def browse(self, query: ParsedQuery, limit: int, offset: int = 0) -> tuple[list[int], int]:
+        """Papers satisfying the constraints, newest first, and how many there are."""
+        clauses = [(tantivy.Occur.Must, tantivy.Query.all_query()), *self._constraints(query)]
+        result = self._searcher.search(
+            tantivy.Query.boolean_query(clauses),
+            limit,
+            count=True,
+            offset=offset,
+            order_by_field="published",
+        )
+        addresses = [address for _, address in result.hits]
+        return self._searcher.fast_field_values("pk", addresses), result.count or 0
+
+    def matched_terms(self, query: ParsedQuery, title: str, abstract: str) -> list[str]:
+        """The query words that occur (after stemming) in a paper's title or abstract."""
+        doc_tokens = set(TEXT_ANALYZER.analyze(title)) | set(TEXT_ANALYZER.analyze(abstract))
+        return [
+            word
+            for word in [*query.terms, *query.phrases]
+            if (tokens := TEXT_ANALYZER.analyze(word)) and all(t in doc_tokens for t in tokens)
+        ]
+
+    def _run(self, query: tantivy.Query, limit: int) -> list[LexicalHit]:
+        if limit <= 0:
+            return []
+        result = self._searcher.search(query, limit, count=False)
+        addresses = [address for _, address in result.hits]
+        pks = self._searcher.fast_field_values("pk", addresses)
+        return [
+            LexicalHit(pk=pk, score=float(score))
+            for (score, _), pk in zip(result.hits, pks, strict=True)
+        ]
+
+    def _scoring_query(self, query: ParsedQuery) -> tantivy.Query | None:
+        should: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for word in query.terms:
+            for token in TEXT_ANALYZER.analyze(word):
+                should.extend(
+                    (tantivy.Occur.Should, self._boosted(field, token)) for field in _TEXT_FIELDS
+                )
+        for phrase in query.phrases:  # a phrase also scores, as its words
+            for token in TEXT_ANALYZER.analyze(phrase):
+                should.extend(
+                    (tantivy.Occur.Should, self._boosted(field, token)) for field in _TEXT_FIELDS
+                )
+        return tantivy.Query.boolean_query(should) if should else None
+
+    def _boosted(self, field: str, token: str) -> tantivy.Query:
+        term = tantivy.Query.term_query(self.schema, field, token, index_option="freq")
+        boost = self.title_boost if field == "title" else 1.0
+        return tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
+
+    def _text_match(self, text: str) -> tantivy.Query | None:
+        """Title-or-abstract contains ``text`` (as a phrase when it has several words)."""
+        tokens = TEXT_ANALYZER.analyze(text)
+        if not tokens:
+            return None
+        per_field = [
+            tantivy.Query.phrase_query(self.schema, field, tokens)
+            if len(tokens) > 1
+            else tantivy.Query.term_query(self.schema, field, tokens[0])
+            for field in _TEXT_FIELDS
+        ]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
+
+    def _constraints(self, query: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        Must, MustNot = tantivy.Occur.Must, tantivy.Occur.MustNot
+        out: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for phrase in query.phrases:
+            if (match := self._text_match(phrase)) is not None:
+                out.append((Must, match))
+        for text in query.excluded:
+            if (match := self._text_match(text)) is not None:
+                out.append((MustNot, match))
+        for author in query.authors:
+            tokens = NAME_ANALYZER.analyze(author)
+            if tokens:
+                out.append(
+                    (
+                        Must,
+                        tantivy.Query.phrase_query(self.schema, "authors", tokens, slop=2)
+                        if len(tokens) > 1
+                        else tantivy.Query.term_query(self.schema, "authors", tokens[0]),
+                    )
+                )
+        if query.categories:
+            out.append(
+                (Must, tantivy.Query.term_set_query(self.schema, "category", query.categories))
+            )
+        if query.since or query.until:
+            out.append(
+                (
+                    Must,
+                    tantivy.Query.range_query(
+                        self.schema,
+                        "published",
+                        tantivy.FieldType.Date,
+                        query.since_datetime,
+                        query.until_datetime,
+                    ),
+                )
+            )
+        return out

@@ -1,0 +1,151 @@
+"""Dense vectors: an exact float32 matrix plus a usearch HNSW graph, persisted in a directory.
+
+The matrix answers filtered queries exactly (only the allowed rows are scored) and small
+collections, where brute force is as fast as a graph; the HNSW graph answers unfiltered
+queries on large collections. Both are caches of the ``embeddings`` table.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index as HNSW
+
+EXACT_BELOW = 20_000  # rows; under this, brute force is as fast as the graph and exact
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    pk: int
+    similarity: float  # cosine, in [-1, 1]
+
+
+class VectorIndex:
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        path.mkdir(parents=True, exist_ok=True)
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._matrix = np.zeros((0, dim), dtype=np.float32)
+        self._row: dict[int, int] = {}
+        self._hnsw: HNSW | None = None
+        self._load()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    # -- persistence ---------------------------------------------------------------------
+    @property
+    def _files(self) -> tuple[Path, Path, Path]:
+        return self.path / "keys.npy", self.path / "vectors.npy", self.path / "hnsw.usearch"
+
+    def _load(self) -> None:
+        keys_file, matrix_file, hnsw_file = self._files
+        if not (keys_file.exists() and matrix_file.exists()):
+            return
+        keys, matrix = np.load(keys_file), np.load(matrix_file)
+        if len(keys) != len(matrix) or matrix.shape[1:] != (self.dim,):
+            return  # torn or foreign files: start empty, a sync rebuilds from the database
+        self._keys, self._matrix = keys, matrix
+        self._row = {int(k): i for i, k in enumerate(keys)}
+        if hnsw_file.exists():
+            graph = HNSW.restore(str(hnsw_file))
+            if graph is not None and len(graph) == len(keys):
+                self._hnsw = graph
+
+    def save(self) -> None:
+        """Write atomically (temp file + rename) so a crash never leaves half a file."""
+        keys_file, matrix_file, hnsw_file = self._files
+        for target, array in ((keys_file, self._keys), (matrix_file, self._matrix)):
+            tmp = target.with_suffix(".tmp.npy")
+            np.save(tmp, array)
+            tmp.replace(target)
+        if self._hnsw is not None:
+            tmp = hnsw_file.with_suffix(".tmp")
+            self._hnsw.save(str(tmp))
+            tmp.replace(hnsw_file)
+        else:
+            hnsw_file.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.__init__(self.path, self.dim)  # type: ignore[misc]
+
+    # -- build ---------------------------------------------------------------------------
+    def upsert(self, pks: np.ndarray, vectors: np.ndarray) -> None:
+        """Add or replace rows. Call ``save`` afterwards to persist."""
+        if len(pks) == 0:
+            return
+        pks = np.asarray(pks, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        existing = np.array([k in self._row for k in pks.tolist()], dtype=bool)
+        for pk, vector in zip(pks[existing], vectors[existing], strict=True):
+            self._matrix[self._row[int(pk)]] = vector
+        new_keys, new_vectors = pks[~existing], vectors[~existing]
+        start = len(self._keys)
+        self._keys = np.concatenate([self._keys, new_keys])
+        self._matrix = np.concatenate([self._matrix, new_vectors])
+        self._row.update({int(k): start + i for i, k in enumerate(new_keys)})
+        self._update_graph(pks[existing], vectors[existing], new_keys, new_vectors)
+
+    def _update_graph(
+        self,
+        changed: np.ndarray,
+        changed_vecs: np.ndarray,
+        added: np.ndarray,
+        added_vecs: np.ndarray,
+    ) -> None:
+        if len(self._keys) < EXACT_BELOW:
+            self._hnsw = None  # small: exact search only
+            return
+        if self._hnsw is None:  # crossed the threshold: build the graph from everything
+            self._hnsw = HNSW(ndim=self.dim, metric="cos", dtype="f16", multi=False)
+            self._hnsw.add(self._keys, self._matrix)
+            return
+        if len(changed):
+            self._hnsw.remove(changed)
+            self._hnsw.add(changed, changed_vecs)
+        if len(added):
+            self._hnsw.add(added, added_vecs)
+
+    # -- query ---------------------------------------------------------------------------
+    def vector(self, pk: int) -> np.ndarray | None:
+        row = self._row.get(pk)
+        return None if row is None else self._matrix[row]
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: list[int] | None = None
+    ) -> list[VectorHit]:
+        """Top-k by cosine; ``allowed`` restricts (exactly) to those pks."""
+        if k <= 0 or len(self._keys) == 0:
+            return []
+        if allowed is not None:
+            rows = np.array(
+                [r for pk in allowed if (r := self._row.get(pk)) is not None], dtype=np.int64
+            )
+            return self._exact(query, k, rows)
+        if self._hnsw is None:
+            return self._exact(query, k, None)
+        matches = self._hnsw.search(query, k, threads=1)
+        return [
+            VectorHit(pk=int(key), similarity=1.0 - float(dist))
+            for key, dist in zip(matches.keys, matches.distances, strict=True)
+        ]
+
+    def exact_search(self, query: np.ndarray, k: int) -> list[VectorHit]:
+        """Brute force over every row: the baseline the benchmarks compare the graph with."""
+        return self._exact(query, k, None)
+
+    def _exact(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> list[VectorHit]:
+        matrix = self._matrix if rows is None else self._matrix[rows]
+        if len(matrix) == 0:
+            return []
+        scores = matrix @ query.astype(np.float32)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        keys = self._keys if rows is None else self._keys[rows]
+        return [VectorHit(pk=int(keys[i]), similarity=float(scores[i])) for i in top]

@@ -1,0 +1,310 @@
+"""Ingest: upsert parsed records into the database, in checkpointed batches.
+
+An upsert is keyed on the stable id (arXiv id, else normalised-title hash), so running an
+import twice changes nothing. Each batch commits together with its file checkpoint: a crash or
+Ctrl-C loses at most the batch in flight, and a re-run resumes after the last committed batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from paperfeed.db import Database, IngestCheckpoint, IngestRun, Listing, Paper
+from paperfeed.errors import SourceError
+from paperfeed.records import PaperRecord, ParseProblem, title_key
+from paperfeed.sources import Source
+
+# Fields copied from a record onto a paper when the record has a value for them.
+_FIELDS = (
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "published",
+    "updated",
+    "doi",
+    "journal_ref",
+    "comments",
+    "abs_url",
+    "pdf_url",
+    "code_url",
+)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; ``problems`` are the skipped records with file, line and reason."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    resumed_items: int = 0
+    problems: list[ParseProblem] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+
+ProgressCallback = Callable[[str, int], None]  # (path, items handled since last call)
+
+
+def ingest_files(
+    db: Database,
+    source: Source,
+    paths: Sequence[Path],
+    *,
+    batch_size: int = 500,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Import ``paths`` with ``source``; see the module docstring for the guarantees."""
+    for path in paths:
+        if not path.is_file():
+            raise SourceError(f"{path}: no such file")
+    report = IngestReport()
+    with db.session() as session:
+        run = IngestRun(source=source.name, paths=[str(p) for p in paths])
+        session.add(run)
+    try:
+        for path in paths:
+            _ingest_file(db, source, path, batch_size, report, progress)
+    except BaseException as exc:
+        _finish_run(
+            db,
+            run,
+            report,
+            "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+            str(exc) or type(exc).__name__,
+        )
+        raise
+    _finish_run(db, run, report, "done", None)
+    return report
+
+
+def _finish_run(
+    db: Database, run: IngestRun, report: IngestReport, status: str, error: str | None
+) -> None:
+    with db.session() as session:
+        row = session.get(IngestRun, run.pk)
+        assert row is not None
+        row.status = status
+        row.error = error
+        row.finished_at = datetime.now(UTC)
+        row.added, row.updated, row.unchanged = report.added, report.updated, report.unchanged
+        row.problems = len(report.problems)
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _ingest_file(
+    db: Database,
+    source: Source,
+    path: Path,
+    batch_size: int,
+    report: IngestReport,
+    progress: ProgressCallback | None,
+) -> None:
+    key = str(path.resolve())
+    fingerprint = _fingerprint(path)
+    with db.session() as session:
+        checkpoint = session.get(IngestCheckpoint, (source.name, key))
+        if checkpoint is None:
+            checkpoint = IngestCheckpoint(
+                source=source.name, path=key, fingerprint=fingerprint, items_done=0, complete=False
+            )
+            session.add(checkpoint)
+        elif checkpoint.fingerprint != fingerprint or checkpoint.complete:
+            checkpoint.fingerprint, checkpoint.items_done, checkpoint.complete = (
+                fingerprint,
+                0,
+                False,
+            )
+        skip = checkpoint.items_done
+    report.resumed_items += skip
+
+    done = 0
+    for batch in _batches(source.parse(path), batch_size):
+        if done + len(batch) <= skip:  # committed by an earlier, interrupted run
+            done += len(batch)
+            continue
+        fresh = batch[max(0, skip - done) :]
+        with db.session() as session:
+            records = [item for item in fresh if isinstance(item, PaperRecord)]
+            _upsert(session, records, report)
+            done += len(batch)
+            _save_checkpoint(session, source.name, key, done, complete=False)
+        report.problems.extend(item for item in fresh if isinstance(item, ParseProblem))
+        if progress:
+            progress(str(path), len(fresh))
+    with db.session() as session:
+        _save_checkpoint(session, source.name, key, done, complete=True)
+
+
+def _save_checkpoint(session: Session, source: str, path: str, done: int, complete: bool) -> None:
+    checkpoint = session.get(IngestCheckpoint, (source, path))
+    assert checkpoint is not None
+    checkpoint.items_done = done
+    checkpoint.complete = complete
+    checkpoint.updated_at = datetime.now(UTC)
+
+
+def _batches(
+    items: Iterable[PaperRecord | ParseProblem], size: int
+) -> Iterator[list[PaperRecord | ParseProblem]]:
+    batch: list[PaperRecord | ParseProblem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _merge_duplicates(records: list[PaperRecord]) -> list[PaperRecord]:
+    """Collapse records with the same key inside one batch; later ones win, listings add up."""
+    merged: dict[str, PaperRecord] = {}
+    for record in records:
+        previous = merged.get(record.key)
+        if previous is not None:
+            record.listings = previous.listings + record.listings
+        merged[record.key] = record
+    return list(merged.values())
+
+
+def upsert_records(session: Session, records: list[PaperRecord]) -> IngestReport:
+    """Upsert records in the caller's transaction (used by ingest and by live sources)."""
+    report = IngestReport()
+    _upsert(session, records, report)
+    return report
+
+
+def _upsert(session: Session, records: list[PaperRecord], report: IngestReport) -> None:
+    records = _merge_duplicates(records)
+    if not records:
+        return
+    keys = [r.key for r in records]
+    title_keys = [title_key(r.title) for r in records]
+    with_listings = selectinload(Paper.listings)
+    by_id = {
+        p.id: p
+        for p in session.scalars(select(Paper).where(Paper.id.in_(keys)).options(with_listings))
+    }
+    by_title: dict[str, Paper] = {}
+    for paper in session.scalars(
+        select(Paper).where(Paper.title_key.in_(title_keys)).options(with_listings)
+    ):
+        # Prefer a paper with an arXiv id when titles collide.
+        if paper.title_key not in by_title or by_title[paper.title_key].id.startswith("title:"):
+            by_title[paper.title_key] = paper
+
+    now = datetime.now(UTC)
+    for record, tkey in zip(records, title_keys, strict=True):
+        paper = by_id.get(record.key)
+        if paper is None:
+            paper = _match_by_title(by_title.get(tkey), record)
+        if paper is None:
+            paper = _new_paper(record, tkey, now)
+            session.add(paper)
+            by_id[paper.id] = paper
+            by_title.setdefault(tkey, paper)
+            _merge_listings(session, paper, record)
+            report.added += 1
+            continue
+        changed = _update_paper(paper, record, tkey)
+        changed |= _merge_listings(session, paper, record)
+        if changed:
+            paper.changed_at = now
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+
+def _match_by_title(candidate: Paper | None, record: PaperRecord) -> Paper | None:
+    """Same title: one paper, unless both sides carry different arXiv ids."""
+    if candidate is None:
+        return None
+    if record.arxiv_id and not candidate.id.startswith("title:"):
+        return None  # two arXiv papers that happen to share a title stay two papers
+    return candidate
+
+
+def _new_paper(record: PaperRecord, tkey: str, now: datetime) -> Paper:
+    paper = Paper(
+        id=record.key,
+        title_key=tkey,
+        version=record.version,
+        source=record.source,
+        primary_category=record.primary_category,
+        first_seen=now,
+        changed_at=now,
+    )
+    for name in _FIELDS:
+        setattr(paper, name, getattr(record, name))
+    paper.abstract = paper.abstract or ""
+    paper.authors = list(record.authors)
+    paper.categories = list(record.categories)
+    return paper
+
+
+def _update_paper(paper: Paper, record: PaperRecord, tkey: str) -> bool:
+    """Apply what the record knows. An older version only fills gaps, never overwrites."""
+    changed = False
+    if record.arxiv_id and paper.id.startswith("title:"):
+        paper.id = record.arxiv_id  # a title-only paper learns its arXiv id
+        changed = True
+    older = (
+        record.version is not None and paper.version is not None and record.version < paper.version
+    )
+    for name in _FIELDS:
+        new = getattr(record, name)
+        if new in (None, "", []):
+            continue  # a poorer source never blanks out what a richer one gave
+        old = getattr(paper, name)
+        if old == new or (older and old not in (None, "", [])):
+            continue
+        setattr(paper, name, list(new) if isinstance(new, list) else new)
+        changed = True
+    if record.version is not None and (paper.version is None or record.version > paper.version):
+        paper.version = record.version
+        changed = True
+    if paper.title_key != tkey and not older:
+        paper.title_key = tkey
+        changed = True
+    if record.categories and paper.primary_category != paper.categories[0]:
+        paper.primary_category = paper.categories[0]
+        changed = True
+    return changed
+
+
+def _merge_listings(session: Session, paper: Paper, record: PaperRecord) -> bool:
+    changed = False
+    existing = {(lst.source, lst.day): lst for lst in paper.listings}
+    for listing in record.listings:
+        row = existing.get((listing.source, listing.day))
+        if row is None:
+            row = Listing(
+                source=listing.source,
+                day=listing.day,
+                upvotes=listing.upvotes,
+                comments=listing.comments,
+            )
+            paper.listings.append(row)
+            existing[(listing.source, listing.day)] = row
+            changed = True
+            continue
+        for name in ("upvotes", "comments"):
+            value = getattr(listing, name)
+            if value is not None and getattr(row, name) != value:
+                setattr(row, name, value)
+                changed = True
+    return changed

@@ -1,0 +1,185 @@
+"""The one search entry point: hybrid (BM25 + dense) ranking, explain, similar papers.
+
+CLI, web, API, digests and evaluation all call ``search``/``similar`` here.
+Fusion is reciprocal rank fusion: ``score = sum(1 / (k + rank))`` over the rankers that
+returned the paper. It needs no score calibration between BM25 and cosine, which is why it
+is the default; issue-level tuning lives in ``SearchConfig``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from paperfeed import embed
+from paperfeed.db import Paper
+from paperfeed.errors import NotFoundError, QueryError
+from paperfeed.query import ParsedQuery, parse_query
+from paperfeed.workspace import Workspace
+
+Mode = Literal["hybrid", "lexical", "dense"]
+MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
+MAX_FILTERED = 500_000  # papers a filter may select before dense search falls back to the graph
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    rrf_k: int = 60
+    candidates: int = 100  # per ranker, before fusion
+
+
+@dataclass
+class Explanation:
+    """Why a paper ranked where it did."""
+
+    fused_rank: int
+    fused_score: float
+    lexical_rank: int | None = None
+    lexical_score: float | None = None
+    dense_rank: int | None = None
+    similarity: float | None = None
+    matched_terms: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "fused_rank": self.fused_rank,
+            "fused_score": round(self.fused_score, 6),
+            "lexical_rank": self.lexical_rank,
+            "bm25": None if self.lexical_score is None else round(self.lexical_score, 4),
+            "dense_rank": self.dense_rank,
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "matched_terms": self.matched_terms,
+        }
+
+
+@dataclass
+class SearchHit:
+    paper: Paper
+    score: float
+    explanation: Explanation
+
+
+@dataclass
+class SearchResults:
+    query: str
+    parsed: ParsedQuery
+    mode: Mode
+    hits: list[SearchHit]
+    total: int  # candidates found (papers ranked), not every paper that shares a word
+    offset: int
+    limit: int
+
+
+def search(
+    workspace: Workspace,
+    query: str,
+    *,
+    limit: int = 10,
+    offset: int = 0,
+    mode: Mode = "hybrid",
+    explain: bool = False,
+    config: SearchConfig = SearchConfig(),
+) -> SearchResults:
+    """Rank papers for ``query`` (see ``paperfeed.query`` for the syntax)."""
+    if mode not in MODES:
+        raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+    if limit < 1 or offset < 0:
+        raise QueryError("limit must be at least 1 and offset at least 0")
+    parsed = parse_query(query)
+    if not parsed.text and not parsed.has_filters:
+        raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")
+    indexes = workspace.indexes
+    depth = max(config.candidates, offset + limit)
+
+    if not parsed.text:  # filters only: newest first
+        pks, total = indexes.lexical.browse(parsed, limit, offset)
+        ranked = [
+            (pk, 0.0, Explanation(fused_rank=offset + i + 1, fused_score=0.0))
+            for i, pk in enumerate(pks)
+        ]
+        return SearchResults(query, parsed, mode, _hydrate(workspace, ranked), total, offset, limit)
+
+    lexical = indexes.lexical.search(parsed, depth) if mode != "dense" else []
+    dense = []
+    if mode != "lexical":
+        allowed = indexes.lexical.filter_pks(parsed, MAX_FILTERED) if parsed.has_filters else None
+        query_vector = embed.get_embedder().embed_query(parsed.text)
+        dense = indexes.vectors.search(query_vector, depth, allowed)
+
+    explanations: dict[int, Explanation] = {}
+    for rank, hit in enumerate(lexical, 1):
+        e = explanations.setdefault(hit.pk, Explanation(0, 0.0))
+        e.lexical_rank, e.lexical_score = rank, hit.score
+        e.fused_score += 1.0 / (config.rrf_k + rank)
+    for rank, hit in enumerate(dense, 1):
+        e = explanations.setdefault(hit.pk, Explanation(0, 0.0))
+        e.dense_rank, e.similarity = rank, hit.similarity
+        e.fused_score += 1.0 / (config.rrf_k + rank)
+
+    order = sorted(explanations.items(), key=lambda item: (-item[1].fused_score, item[0]))
+    for rank, (_, e) in enumerate(order, 1):
+        e.fused_rank = rank
+    page = [(pk, e.fused_score, e) for pk, e in order[offset : offset + limit]]
+    hits = _hydrate(workspace, page)
+    if explain:
+        for hit in hits:
+            hit.explanation.matched_terms = indexes.lexical.matched_terms(
+                parsed, hit.paper.title, hit.paper.abstract
+            )
+    return SearchResults(query, parsed, mode, hits, len(order), offset, limit)
+
+
+def get_paper(workspace: Workspace, paper_id: str) -> Paper:
+    """A paper by its public id (arXiv id, with or without version, or ``title:…``)."""
+    from paperfeed.records import split_arxiv_version
+
+    bare, _ = split_arxiv_version(paper_id.strip())
+    bare = bare.removeprefix("arXiv:").removeprefix("arxiv:")
+    with workspace.db.session() as session:
+        paper = session.scalar(
+            select(Paper).where(Paper.id == bare).options(selectinload(Paper.listings))
+        )
+    if paper is None:
+        raise NotFoundError(f"no paper with id {paper_id!r}")
+    return paper
+
+
+def similar(workspace: Workspace, paper_id: str, limit: int = 10) -> list[SearchHit]:
+    """Papers nearest in meaning to ``paper_id`` (by the stored embedding)."""
+    paper = get_paper(workspace, paper_id)
+    vector = workspace.indexes.vectors.vector(paper.pk)
+    if vector is None:
+        raise NotFoundError(
+            f"paper {paper.id} has no embedding yet; run `paperfeed reindex` to build it"
+        )
+    neighbours = [
+        h for h in workspace.indexes.vectors.search(vector, limit + 1) if h.pk != paper.pk
+    ]
+    ranked = [
+        (h.pk, h.similarity, Explanation(i, h.similarity, dense_rank=i, similarity=h.similarity))
+        for i, h in enumerate(neighbours[:limit], 1)
+    ]
+    return _hydrate(workspace, ranked)
+
+
+def _hydrate(workspace: Workspace, ranked: list[tuple[int, float, Explanation]]) -> list[SearchHit]:
+    """Load the papers for ranked pks, keeping the order; pks gone from the db are dropped."""
+    if not ranked:
+        return []
+    with workspace.db.session() as session:
+        papers = {
+            p.pk: p
+            for p in session.scalars(
+                select(Paper)
+                .where(Paper.pk.in_([pk for pk, _, _ in ranked]))
+                .options(selectinload(Paper.listings))
+            )
+        }
+    return [
+        SearchHit(papers[pk], score, explanation)
+        for pk, score, explanation in ranked
+        if pk in papers
+    ]

@@ -1,0 +1,116 @@
+"""Hugging Face ``/api/daily_papers`` responses: a JSON list, one entry per listed paper.
+
+Tolerant of both the small 2024 schema (``paper.{id,authors,publishedAt,title,summary,
+upvotes}``) and the 2026 one (adds ``submittedOnDailyAt``, ``githubRepo``, AI summaries, ...):
+every field except the paper's id and title is optional.
+
+Authors flagged ``hidden: true`` are kept: the flag hides the link to the author's HF account
+in the HF UI, the name is still a real author of the paper (as on arXiv).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from paperfeed.errors import SourceError
+from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
+from paperfeed.sources._common import (
+    abs_url,
+    clean_optional,
+    clean_text,
+    date_from_name,
+    looks_like_arxiv_id,
+    parse_iso_datetime,
+    pdf_url,
+    read_text,
+)
+
+NAME = "hf-daily"
+DESCRIPTION = "Hugging Face daily papers API JSON (/api/daily_papers, .gz ok)"
+
+
+def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
+    """Records of one saved response; ``ParseProblem.line`` is the 1-based entry index."""
+    text = read_text(path)
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SourceError(f"{path}: not JSON ({error})") from error
+    if not isinstance(entries, list):
+        raise SourceError(
+            f"{path}: expected a JSON list of daily-paper entries, got {type(entries).__name__}"
+        )
+    file_day = date_from_name(path)
+    for index, entry in enumerate(entries, start=1):
+        try:
+            yield _record(entry, file_day)
+        except (TypeError, ValueError, AttributeError) as error:
+            yield ParseProblem(str(path), index, f"entry {index}: {error}")
+
+
+def _record(entry: Any, file_day: date | None) -> PaperRecord:
+    if not isinstance(entry, dict):
+        raise TypeError(f"expected an object, got {type(entry).__name__}")
+    paper = entry.get("paper")
+    if not isinstance(paper, dict):
+        raise TypeError("missing 'paper' object")
+    raw_id = clean_text(paper.get("id"))
+    if not looks_like_arxiv_id(raw_id):
+        raise ValueError(f"paper.id {paper.get('id')!r} is not an arXiv id")
+    arxiv_id, version = split_arxiv_version(raw_id)
+    title = clean_text(paper.get("title")) or clean_text(entry.get("title"))
+    if not title:
+        raise ValueError(f"{arxiv_id}: missing title")
+    listing = Listing(
+        source=NAME,
+        day=_listing_day(paper, entry, file_day),
+        upvotes=_optional_int(paper.get("upvotes")),
+        comments=_optional_int(entry.get("numComments")),
+    )
+    return PaperRecord(
+        title=title,
+        source=NAME,
+        abstract=clean_text(paper.get("summary")) or clean_text(entry.get("summary")),
+        arxiv_id=arxiv_id,
+        version=version,
+        authors=_authors(paper.get("authors")),
+        published=parse_iso_datetime(paper.get("publishedAt")),
+        abs_url=abs_url(arxiv_id),
+        pdf_url=pdf_url(arxiv_id),
+        code_url=clean_optional(paper.get("githubRepo")),
+        listings=[listing],
+    )
+
+
+def _listing_day(paper: dict[str, Any], entry: dict[str, Any], file_day: date | None) -> date:
+    """The day HF listed the paper: ``submittedOnDailyAt`` (2026 schema), else the file's
+    date (responses are saved per ``?date=``), else the entry's own ``publishedAt``."""
+    submitted = parse_iso_datetime(paper.get("submittedOnDailyAt"))
+    if submitted is not None:
+        return submitted.date()
+    if file_day is not None:
+        return file_day
+    published = parse_iso_datetime(entry.get("publishedAt"))
+    if published is None:
+        raise ValueError(
+            "no listing day: no submittedOnDailyAt, no date in file name, no publishedAt"
+        )
+    return published.date()
+
+
+def _authors(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise TypeError("paper.authors is not a list")
+    names = (clean_text(a.get("name")) if isinstance(a, dict) else clean_text(a) for a in raw)
+    return [name for name in names if name]
+
+
+def _optional_int(value: Any) -> int | None:
+    """HF counts are ints; anything else (absent, null) is unknown, not zero."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,117 @@
+"""Kaggle's arXiv metadata snapshot (``arxiv-metadata-oai-snapshot.json``), one JSON per line.
+
+The full snapshot is several GB, so it is read strictly line by line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
+from paperfeed.sources._common import (
+    abs_url,
+    clean_optional,
+    clean_text,
+    iter_json_lines,
+    pdf_url,
+    to_utc,
+    unique,
+)
+
+NAME = "kaggle"
+DESCRIPTION = "arXiv metadata snapshot from Kaggle (JSON lines, .gz ok)"
+
+_PARENTHESISED = re.compile(r"\([^()]*\)")
+_AUTHOR_SEPARATOR = re.compile(r",|\band\b")
+_VERSION_LABEL = re.compile(r"v?(\d+)")
+
+
+class _BadRecord(ValueError):
+    """A record that is JSON but not a usable paper; the message becomes the problem reason."""
+
+
+def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
+    """Records of a Kaggle snapshot; a bad line is a ``ParseProblem`` (line = file line)."""
+    for number, item in iter_json_lines(path):
+        if isinstance(item, ParseProblem):
+            yield item
+            continue
+        try:
+            yield _record(item)
+        except (_BadRecord, TypeError, ValueError, AttributeError) as error:
+            yield ParseProblem(str(path), number, f"line {number}: {error}")
+
+
+def _record(obj: dict[str, Any]) -> PaperRecord:
+    raw_id = obj.get("id")
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        raise _BadRecord("missing 'id'")
+    arxiv_id, id_version = split_arxiv_version(raw_id.strip())
+    title = clean_text(obj.get("title"))
+    if not title:
+        raise _BadRecord(f"{arxiv_id}: missing 'title'")
+    versions = _versions(obj.get("versions") or [])
+    published = versions[0][1] if versions else None
+    updated = versions[-1][1] if versions else None
+    return PaperRecord(
+        title=title,
+        source=NAME,
+        abstract=clean_text(obj.get("abstract")),
+        arxiv_id=arxiv_id,
+        version=versions[-1][0] if versions else id_version,
+        authors=_authors(obj),
+        categories=unique(str(obj.get("categories") or "").split()),
+        published=published,
+        updated=updated,
+        doi=clean_optional(obj.get("doi")),
+        journal_ref=clean_optional(obj.get("journal-ref")),
+        comments=clean_optional(obj.get("comments")),
+        abs_url=abs_url(arxiv_id),
+        pdf_url=pdf_url(arxiv_id),
+    )
+
+
+def _versions(raw: list[dict[str, Any]]) -> list[tuple[int, datetime]]:
+    """(number, created) sorted by number: v1 gives ``published``, the last one ``updated``."""
+    result = []
+    for entry in raw:
+        label = _VERSION_LABEL.fullmatch(str(entry.get("version", "")).strip())
+        if not label:
+            raise _BadRecord(f"bad version label {entry.get('version')!r}")
+        created = parsedate_to_datetime(str(entry.get("created", "")))
+        result.append((int(label.group(1)), to_utc(created)))
+    return sorted(result)
+
+
+def _authors(obj: dict[str, Any]) -> list[str]:
+    """Names as "First Last Suffix" from ``authors_parsed`` ([last, first, suffix, affil?]).
+
+    Not de-duplicated: two co-authors can share a name.
+
+    ``authors_parsed`` has LaTeX accents already decoded, so it beats the raw string; the raw
+    string is only split when the parsed form is missing.
+    """
+    parsed = obj.get("authors_parsed")
+    if isinstance(parsed, list) and parsed:
+        names = []
+        for parts in parsed:
+            last, first, suffix = [*parts, "", "", ""][:3]
+            name = clean_text(" ".join(p for p in (first, last, suffix) if p))
+            if name:
+                names.append(name)
+        return names
+    return _split_author_string(str(obj.get("authors") or ""))
+
+
+def _split_author_string(text: str) -> list[str]:
+    """'A. One (Inst), B. Two and C. Three' -> names, dropping affiliations and 'et al'."""
+    previous = None
+    while previous != text:
+        previous, text = text, _PARENTHESISED.sub(" ", text)
+    names = [clean_text(part) for part in _AUTHOR_SEPARATOR.split(text)]
+    return [n for n in names if n.casefold().rstrip(".") not in {"", "et al"}]

@@ -156,7 +156,7 @@ def write_tokenizer(src: Path, dst: Path) -> None:
     tok = Tokenizer.from_file(str(src / "tokenizer.json"))
     tok.enable_truncation(max_length=MAX_LENGTH)
     tok.enable_padding(pad_id=0, pad_token="[PAD]", pad_type_id=0)
-    dst.write_text(tok.to_str(pretty=True) + "\n", encoding="utf-8")
+    dst.write_text(tok.to_str(), encoding="utf-8")
 
 
 def load_texts(corpus: Path, n: int) -> list[str]:

@@ -18,7 +18,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     ingest_batch_size: int = 500
-    embed_batch_size: int = 32
     embed_threads: int | None = None  # default: number of cores, at most 4
 
     @property

@@ -2,12 +2,15 @@
 
 The shipped model (``paperfeed/assets/model/``) is made by ``tools/export_model.py``: an ONNX
 export of all-MiniLM-L6-v2 fused with onnxruntime's BERT optimizer and quantised to int8 per
-channel. It is ~3.4x faster than torch on 2 cores at a mean cosine of ~0.995 to the reference
-sentence-transformers vectors (see ``assets/model/MODEL.md``).
+channel: a 23 MB file, ~1.8x the speed of sentence-transformers on torch on 2 cores, at a mean
+cosine of ~0.993 to its vectors on real abstracts (see ``assets/model/MODEL.md``).
 
 Vectors are stored next to :data:`MODEL_ID`; any change to the shipped model file, to
 :func:`paper_text` or to the pooling changes the vectors, so it must come with a new ``MODEL_ID``.
-Importing this module is cheap: onnxruntime and the model load on first use only.
+The activations are quantised per batch at run time, so a text's vector moves slightly with its
+batch mates (cosine >= ~0.99 to the same text alone); that is within the model's error to the
+reference and harmless for search. Importing this module is cheap: onnxruntime and the model
+load on first use only.
 """
 
 from __future__ import annotations
@@ -211,4 +214,6 @@ def _load_session(path: Path, threads: int) -> onnxruntime.InferenceSession:
 @functools.cache
 def get_embedder() -> Embedder:
     """The process-wide :class:`Embedder` on the shipped model, built on first call."""
-    return Embedder()
+    from paperfeed.config import get_settings
+
+    return Embedder(threads=get_settings().embed_threads)

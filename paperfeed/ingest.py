@@ -170,17 +170,6 @@ def _batches(
         yield batch
 
 
-def _merge_duplicates(records: list[PaperRecord]) -> list[PaperRecord]:
-    """Collapse records with the same key inside one batch; later ones win, listings add up."""
-    merged: dict[str, PaperRecord] = {}
-    for record in records:
-        previous = merged.get(record.key)
-        if previous is not None:
-            record.listings = previous.listings + record.listings
-        merged[record.key] = record
-    return list(merged.values())
-
-
 def upsert_records(session: Session, records: list[PaperRecord]) -> IngestReport:
     """Upsert records in the caller's transaction (used by ingest and by live sources)."""
     report = IngestReport()
@@ -189,7 +178,8 @@ def upsert_records(session: Session, records: list[PaperRecord]) -> IngestReport
 
 
 def _upsert(session: Session, records: list[PaperRecord], report: IngestReport) -> None:
-    records = _merge_duplicates(records)
+    # Records sharing an id inside the batch are applied in order, each by the same rules
+    # as across batches (``by_id`` sees the paper the earlier one created).
     if not records:
         return
     keys = [r.key for r in records]

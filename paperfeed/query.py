@@ -22,6 +22,8 @@ from paperfeed.errors import QueryError
 
 _TOKEN = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"?|(\S+))')
 _FIELDS = {"author", "cat", "category", "since", "until"}
+_DATE = re.compile(r"\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?")
+_WORDLIKE = re.compile(r"\w")
 MAX_QUERY_LENGTH = 1000
 
 
@@ -71,8 +73,8 @@ def parse_query(raw: str) -> ParsedQuery:
         name = name.lower() if name else None
         if name and name not in _FIELDS:
             value, name = f"{match.group(2)}:{value}", None  # not ours: a plain word
-        if not value:
-            continue
+        if not _WORDLIKE.search(value):
+            continue  # bare punctuation carries no meaning and would match nothing
         if name is None:
             if negated:
                 parsed.excluded.append(value)
@@ -98,6 +100,8 @@ def parse_query(raw: str) -> ParsedQuery:
 def _parse_date(value: str, name: str, *, end: bool) -> date:
     """YYYY, YYYY-MM or YYYY-MM-DD; a partial date means its first (since) or last (until) day."""
     try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
         parts = [int(p) for p in value.split("-")]
         if len(parts) == 1:
             return date(parts[0], 12, 31) if end else date(parts[0], 1, 1)

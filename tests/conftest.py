@@ -9,19 +9,17 @@ and shared by read-only tests; tests that change a workspace work on a copy
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _core_helpers import SEED_COUNT, SHARED, copy_workspace, make_workspace
 
 from paperfeed.config import Settings
 from paperfeed.ingest import ingest_files
 from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SEED_COUNT = 285  # distinct papers on the five seed pages (360 rows)
 KAGGLE_SAMPLE = "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl"
 
 
@@ -62,21 +60,6 @@ def hf_history_paths() -> list[Path]:
     if len(paths) < 3:
         pytest.skip(f"expected daily files in {history}")
     return paths
-
-
-def make_workspace(data_dir: Path) -> Workspace:
-    return Workspace.create(Settings(data_dir=data_dir))
-
-
-def copy_workspace(source: Workspace, data_dir: Path) -> Workspace:
-    """A private copy of ``source`` (database with its vectors, and the index caches)."""
-    with source.db.engine.connect() as connection:  # fold the WAL into the main file
-        busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-    assert busy == 0, "could not checkpoint the source database"
-    shutil.copytree(
-        source.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("*-wal", "*-shm")
-    )
-    return Workspace.open(Settings(data_dir=data_dir))
 
 
 @pytest.fixture

@@ -54,6 +54,13 @@ class Indexes:
         self._state = state
         self.lexical = LexicalIndex(path / "lexical")
         self.vectors = VectorIndex(path / "vectors", embed.DIM)
+        # A part that lost documents since the last sync (deleted, torn) starts over.
+        if self.lexical.num_docs != state.get("lexical_docs", 0):
+            self.lexical.clear()
+            self._forget("lexical")
+        if len(self.vectors) != state.get("vectors_count", 0):
+            self.vectors.clear()
+            self._forget("vectors")
 
     def _read_state(self) -> dict[str, object]:
         try:
@@ -72,6 +79,13 @@ class Indexes:
 
     def _set_watermark(self, name: str, value: datetime) -> None:
         self._state[name] = value.isoformat()
+        self._state["lexical_docs"] = self.lexical.num_docs
+        self._state["vectors_count"] = len(self.vectors)
+        self._write_state(self._state)
+
+    def _forget(self, name: str) -> None:
+        self._state.pop(name, None)
+        self._state["lexical_docs" if name == "lexical" else "vectors_count"] = 0
         self._write_state(self._state)
 
     # ------------------------------------------------------------------------------------
@@ -82,11 +96,15 @@ class Indexes:
         report.vectors = self._sync_vectors(db, progress)
         return report
 
-    def rebuild(self, db: Database, progress: Progress | None = None) -> SyncReport:
+    def reset(self) -> None:
+        """Empty both indexes; the next sync refills them from the database."""
         self.lexical.clear()
         self.vectors.clear()
         self._state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
         self._write_state(self._state)
+
+    def rebuild(self, db: Database, progress: Progress | None = None) -> SyncReport:
+        self.reset()
         return self.sync(db, progress)
 
     def is_stale(self, db: Database) -> bool:
@@ -104,7 +122,7 @@ class Indexes:
         since = self._watermark("lexical")
         query = select(Paper).order_by(Paper.changed_at)
         if since is not None:
-            query = query.where(Paper.changed_at >= since)
+            query = query.where(Paper.changed_at > since)
         count = 0
         with db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -130,7 +148,7 @@ class Indexes:
             .order_by(Embedding.created_at)
         )
         if since is not None:
-            query = query.where(Embedding.created_at >= since)
+            query = query.where(Embedding.created_at > since)
         count = 0
         newest = since
         with db.session() as session:

@@ -1,0 +1,61 @@
+"""Helpers shared by the core tests (imported as ``_core_helpers``, like ``_sources_helpers``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from paperfeed.config import Settings
+from paperfeed.db import Paper
+from paperfeed.workspace import Workspace
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SEED_COUNT = 285  # distinct papers on the five seed pages (360 rows)
+MATRYOSHKA = "2D Matryoshka Sentence Embeddings"
+
+
+def make_workspace(data_dir: Path) -> Workspace:
+    return Workspace.create(Settings(data_dir=data_dir))
+
+
+def copy_workspace(source: Workspace, data_dir: Path) -> Workspace:
+    """A private copy of ``source``: the database (vectors included) and the index caches."""
+    with source.db.engine.connect() as connection:  # fold the WAL into the main file
+        busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    assert busy == 0, "could not checkpoint the source database"
+    shutil.copytree(
+        source.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("*-wal", "*-shm")
+    )
+    return Workspace.open(Settings(data_dir=data_dir))
+
+
+def count(ws: Workspace, model: type = Paper) -> int:
+    with ws.db.session() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def all_papers(ws: Workspace) -> list[Paper]:
+    with ws.db.session() as session:
+        query = select(Paper).order_by(Paper.pk).options(selectinload(Paper.listings))
+        return list(session.scalars(query))
+
+
+def paper_by_id(ws: Workspace, paper_id: str) -> Paper:
+    with ws.db.session() as session:
+        found = session.scalar(
+            select(Paper).where(Paper.id == paper_id).options(selectinload(Paper.listings))
+        )
+    assert found is not None, f"no paper {paper_id}"
+    return found
+
+
+def paper_by_title(ws: Workspace, title: str) -> Paper:
+    with ws.db.session() as session:
+        found = session.scalar(
+            select(Paper).where(Paper.title == title).options(selectinload(Paper.listings))
+        )
+    assert found is not None, f"no paper titled {title!r}"
+    return found

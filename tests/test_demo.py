@@ -1,0 +1,102 @@
+"""The bundled demo corpus: real HF daily papers whose shipped vectors spare the embedding."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from _core_helpers import count, make_workspace
+from sqlalchemy import select
+
+from paperfeed import embed
+from paperfeed.db import Embedding, Listing, Paper
+from paperfeed.demo import VECTORS_FILE, attach_vectors, demo_files, load_demo
+from paperfeed.ingest import IngestReport
+from paperfeed.search import search
+from paperfeed.sources import get_source
+from paperfeed.workspace import Workspace
+
+pytestmark = pytest.mark.skipif(
+    not demo_files(), reason="demo corpus not built: no paperfeed/assets/demo/hf_daily/*.json.gz"
+)
+needs_vectors = pytest.mark.skipif(
+    not VECTORS_FILE.exists(), reason=f"demo vectors not built: {VECTORS_FILE} is missing"
+)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, IngestReport]:
+    ws = make_workspace(tmp_path_factory.mktemp("demo") / "data")
+    return ws, load_demo(ws)
+
+
+@pytest.fixture(scope="module")
+def listed() -> tuple[set[str], int]:
+    """Distinct arXiv ids and number of entries in the shipped listings (parsed directly)."""
+    source = get_source("hf-daily")
+    records = [r for path in demo_files() for r in source.parse(path)]
+    return {r.arxiv_id for r in records if r.arxiv_id}, len(records)
+
+
+def test_demo_loads_every_listed_paper(demo: tuple, listed: tuple) -> None:
+    ws, report = demo
+    ids, entries = listed
+    assert 2000 <= len(ids) <= 2200  # SOURCE.md: 2,076 distinct papers in 84 days
+    assert report.problems == []
+    assert report.added == count(ws) == len(ids)
+    assert count(ws, Listing) == entries
+    with ws.db.session() as session:
+        assert set(session.scalars(select(Paper.id))) == ids
+
+
+def test_loading_the_demo_again_adds_nothing(demo: tuple) -> None:
+    ws, _ = demo
+    before = count(ws)
+    again = load_demo(ws)
+    assert (again.added, again.updated) == (0, 0)
+    assert count(ws) == before
+
+
+@needs_vectors
+def test_shipped_vectors_leave_nothing_to_embed(demo: tuple) -> None:
+    ws, _ = demo
+    shipped = np.load(VECTORS_FILE)
+    assert str(shipped["model"]) == embed.MODEL_ID, "demo vectors were made with another model"
+    assert count(ws, Embedding) == count(ws)  # every paper got its shipped vector
+    assert attach_vectors(ws) == 0  # nothing left to attach
+    report = ws.indexes.sync(ws.db)
+    assert report.embedded == 0
+    assert ws.indexes.lexical.num_docs == len(ws.indexes.vectors) == count(ws)
+
+
+@needs_vectors
+def test_shipped_vectors_match_what_the_model_makes(demo: tuple) -> None:
+    ws, _ = demo
+    with ws.db.session() as session:
+        rows = session.execute(
+            select(Paper.title, Paper.abstract, Embedding.vector)
+            .join(Embedding, Embedding.paper_pk == Paper.pk)
+            .order_by(Paper.pk)
+            .limit(8)
+        ).all()
+    fresh = embed.get_embedder().embed([embed.paper_text(r.title, r.abstract) for r in rows])
+    stored = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
+    cosines = np.sum(fresh * stored, axis=1)
+    # Not exactly equal: the int8 model scales activations per batch, so a vector depends a
+    # little on its batch mates (cosine ~0.993-0.997 here); another model would be far lower.
+    assert cosines.min() > 0.98, cosines
+
+
+@needs_vectors
+def test_search_works_on_the_demo(demo: tuple) -> None:
+    ws, _ = demo
+    ws.indexes.sync(ws.db)
+    entries = json.loads(gzip.decompress(demo_files()[0].read_bytes()))
+    title = entries[0]["paper"]["title"]
+    for mode in ("hybrid", "lexical", "dense"):
+        hits = search(ws, title, mode=mode, limit=3).hits  # type: ignore[arg-type]
+        assert hits[0].paper.title == title, mode
+    results = search(ws, "video generation", limit=10)
+    assert len(results.hits) == 10

@@ -1,0 +1,277 @@
+"""The indexes are caches of the database; and the dense index's exact and graph search."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _core_helpers import MATRYOSHKA, SEED_COUNT, paper_by_title
+
+from paperfeed import embed
+from paperfeed.db import Embedding, Paper
+from paperfeed.index import Indexes
+from paperfeed.index import vectors as vectors_module
+from paperfeed.index.vectors import VectorIndex
+from paperfeed.search import search
+from paperfeed.workspace import Workspace
+
+QUERIES = [
+    "2D Matryoshka sentence embeddings",
+    "open-vocabulary object detection",
+    'contrastive "language-image" -video',
+    "remote sensing",
+]
+
+
+def snapshot(ws: Workspace) -> dict[tuple[str, str], list[tuple[str, int | None, int | None]]]:
+    """What a few searches return, in every mode, with each hit's per-ranker ranks."""
+    out = {}
+    for query in QUERIES:
+        for mode in ("hybrid", "lexical", "dense"):
+            hits = search(ws, query, mode=mode, limit=20).hits  # type: ignore[arg-type]
+            out[query, mode] = [
+                (h.paper.id, h.explanation.lexical_rank, h.explanation.dense_rank) for h in hits
+            ]
+    return out
+
+
+@pytest.fixture(scope="module")
+def expected(seeded_workspace: Workspace) -> dict:
+    return snapshot(seeded_workspace)
+
+
+# -- caches of the database ---------------------------------------------------------------
+
+
+def test_deleted_index_directory_is_rebuilt_by_sync_without_embedding(
+    seeded_copy: Workspace, expected: dict
+) -> None:
+    index_dir = seeded_copy.settings.index_dir
+    shutil.rmtree(index_dir)
+    indexes = Indexes(index_dir)
+    assert indexes.lexical.num_docs == 0 and len(indexes.vectors) == 0
+    assert indexes.is_stale(seeded_copy.db)
+    report = indexes.sync(seeded_copy.db)
+    assert report.embedded == 0  # the vectors live in the database
+    assert (report.lexical, report.vectors) == (SEED_COUNT, SEED_COUNT)
+    assert (indexes.lexical.num_docs, len(indexes.vectors)) == (SEED_COUNT, SEED_COUNT)
+    assert not indexes.is_stale(seeded_copy.db)
+    seeded_copy.__dict__["indexes"] = indexes  # the workspace's cached handle
+    assert snapshot(seeded_copy) == expected
+
+
+def test_rebuild_gives_the_same_results(seeded_copy: Workspace, expected: dict) -> None:
+    report = seeded_copy.indexes.rebuild(seeded_copy.db)
+    assert report.embedded == 0
+    assert (report.lexical, report.vectors) == (SEED_COUNT, SEED_COUNT)
+    assert snapshot(seeded_copy) == expected
+    reopened = Indexes(seeded_copy.settings.index_dir)  # and it was saved to disk
+    assert (reopened.lexical.num_docs, len(reopened.vectors)) == (SEED_COUNT, SEED_COUNT)
+
+
+@pytest.mark.parametrize("part", ["vectors", "lexical"])
+def test_a_lost_index_part_is_rebuilt_by_sync(
+    seeded_copy: Workspace, expected: dict, part: str
+) -> None:
+    index_dir = seeded_copy.settings.index_dir
+    shutil.rmtree(index_dir / part)  # e.g. a crash mid-write, or a user clearing it
+    indexes = Indexes(index_dir)
+    assert indexes.is_stale(seeded_copy.db)
+    indexes.sync(seeded_copy.db)
+    assert (indexes.lexical.num_docs, len(indexes.vectors)) == (SEED_COUNT, SEED_COUNT)
+    seeded_copy.__dict__["indexes"] = indexes
+    assert snapshot(seeded_copy) == expected
+
+
+def test_changed_abstract_re_embeds_only_that_paper(seeded_copy: Workspace) -> None:
+    target = paper_by_title(seeded_copy, MATRYOSHKA)
+    with seeded_copy.db.session() as session:
+        old_vector = session.get(Embedding, target.pk).vector
+        paper = session.get(Paper, target.pk)
+        paper.abstract = "We study quokka population dynamics on Rottnest Island with camera traps."
+        paper.changed_at = datetime.now(UTC)
+    assert seeded_copy.indexes.is_stale(seeded_copy.db)
+    report = seeded_copy.indexes.sync(seeded_copy.db)
+    assert report.embedded == 1
+    assert report.vectors >= 1
+    assert not seeded_copy.indexes.is_stale(seeded_copy.db)
+    with seeded_copy.db.session() as session:
+        row = session.get(Embedding, target.pk)
+        assert row.vector != old_vector
+        assert row.model == embed.MODEL_ID
+    # the text index and the vector index both know the new text
+    hits = search(seeded_copy, "quokka camera traps", mode="lexical", limit=1).hits
+    assert hits[0].paper.pk == target.pk
+    dense = search(seeded_copy, "marsupial populations on an island", mode="dense", limit=1)
+    assert dense.hits[0].paper.pk == target.pk
+    again = seeded_copy.indexes.sync(seeded_copy.db)
+    assert again.embedded == 0
+
+
+def test_a_change_that_keeps_the_text_does_not_re_embed(seeded_copy: Workspace) -> None:
+    target = paper_by_title(seeded_copy, MATRYOSHKA)
+    with seeded_copy.db.session() as session:
+        paper = session.get(Paper, target.pk)
+        paper.authors = ["Xianming Li"]  # not part of the embedded text
+        paper.changed_at = datetime.now(UTC)
+    report = seeded_copy.indexes.sync(seeded_copy.db)
+    assert report.embedded == 0
+    assert report.lexical >= 1
+    hits = search(seeded_copy, "embeddings author:Xianming", limit=5).hits
+    assert [h.paper.pk for h in hits] == [target.pk]
+
+
+# -- VectorIndex ----------------------------------------------------------------------------
+
+DIM = 384
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def clustered(rng: np.random.Generator, n: int, clusters: int = 25) -> np.ndarray:
+    """Unit vectors in clusters, like paper embeddings (random ones are all near-orthogonal)."""
+    centres = unit(rng.normal(size=(clusters, DIM)))
+    return unit(centres[rng.integers(0, clusters, n)] + 0.1 * rng.normal(size=(n, DIM)))
+
+
+def brute_force(keys: np.ndarray, matrix: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    scores = matrix @ query
+    return [int(keys[i]) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240521)
+
+
+def test_exact_search_equals_numpy_brute_force(tmp_path: Path, rng: np.random.Generator) -> None:
+    keys = rng.permutation(10_000)[:500].astype(np.int64)
+    matrix = clustered(rng, 500)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(keys, matrix)
+    assert len(index) == 500
+    for query in clustered(rng, 20):
+        hits = index.search(query, 10)
+        assert [h.pk for h in hits] == brute_force(keys, matrix, query, 10)
+        assert [h.similarity for h in hits] == pytest.approx(
+            sorted((matrix @ query).tolist(), reverse=True)[:10], abs=1e-5
+        )
+        assert index.exact_search(query, 10) == hits
+
+
+def test_allowed_pks_restrict_the_search_exactly(tmp_path: Path, rng: np.random.Generator) -> None:
+    keys = np.arange(1, 301, dtype=np.int64)
+    matrix = clustered(rng, 300)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(keys, matrix)
+    allowed = [int(k) for k in keys if k % 7 == 0] + [99_999]  # an unknown pk is ignored
+    rows = np.array([k - 1 for k in allowed[:-1]])
+    query = clustered(rng, 1)[0]
+    hits = index.search(query, 5, allowed=allowed)
+    assert [h.pk for h in hits] == brute_force(keys[rows], matrix[rows], query, 5)
+    assert index.search(query, 5, allowed=[]) == []
+    assert len(index.search(query, 100, allowed=allowed)) == len(allowed) - 1
+
+
+def test_edge_cases_of_k(tmp_path: Path, rng: np.random.Generator) -> None:
+    index = VectorIndex(tmp_path / "v", DIM)
+    query = clustered(rng, 1)[0]
+    assert index.search(query, 5) == []  # empty index
+    index.upsert(np.array([1, 2, 3]), clustered(rng, 3))
+    assert index.search(query, 0) == []
+    assert sorted(h.pk for h in index.search(query, 10)) == [1, 2, 3]
+
+
+def test_upsert_replaces_a_row(tmp_path: Path, rng: np.random.Generator) -> None:
+    keys = np.arange(100, 200, dtype=np.int64)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(keys, clustered(rng, 100))
+    replacement = unit(rng.normal(size=DIM))
+    index.upsert(np.array([150, 500]), np.stack([replacement, replacement]))
+    assert len(index) == 101  # one replaced, one added
+    np.testing.assert_allclose(index.vector(150), replacement)
+    assert {h.pk for h in index.search(replacement, 2)} == {150, 500}
+    assert index.vector(12345) is None
+
+
+def test_save_and_load_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
+    keys = np.arange(1, 201, dtype=np.int64)
+    matrix = clustered(rng, 200)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(keys, matrix)
+    index.save()
+    reloaded = VectorIndex(tmp_path / "v", DIM)
+    assert len(reloaded) == 200
+    for query in clustered(rng, 10):
+        assert reloaded.search(query, 10) == index.search(query, 10)
+    np.testing.assert_array_equal(reloaded.vector(17), index.vector(17))
+    reloaded.clear()
+    assert len(reloaded) == 0 and len(VectorIndex(tmp_path / "v", DIM)) == 0
+
+
+def test_unsaved_changes_are_not_on_disk(tmp_path: Path, rng: np.random.Generator) -> None:
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(np.array([1, 2]), clustered(rng, 2))
+    assert len(VectorIndex(tmp_path / "v", DIM)) == 0
+    index.save()
+    assert len(VectorIndex(tmp_path / "v", DIM)) == 2
+
+
+def test_torn_files_load_as_an_empty_index(tmp_path: Path, rng: np.random.Generator) -> None:
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(np.arange(10), clustered(rng, 10))
+    index.save()
+    np.save(tmp_path / "v" / "keys.npy", np.arange(9))  # keys and vectors disagree
+    assert len(VectorIndex(tmp_path / "v", DIM)) == 0
+
+
+def test_crossing_exact_below_builds_a_graph_that_finds_what_exact_search_finds(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
+    keys = np.arange(1, 601, dtype=np.int64) * 3
+    matrix = clustered(rng, 600)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(keys[:40], matrix[:40])
+    index.save()
+    assert not (tmp_path / "v" / "hnsw.usearch").exists()  # below the threshold: exact only
+    index.upsert(keys[40:], matrix[40:])
+    index.save()
+    assert (tmp_path / "v" / "hnsw.usearch").exists()
+
+    queries = unit(matrix[rng.integers(0, 600, 100)] + 0.05 * rng.normal(size=(100, DIM)))
+    for graph in (index, VectorIndex(tmp_path / "v", DIM)):  # built, and loaded from disk
+        top1 = recall = 0.0
+        for query in queries:
+            found = [h.pk for h in graph.search(query, 10)]
+            exact = [h.pk for h in graph.exact_search(query, 10)]
+            assert len(found) == 10
+            top1 += found[0] == exact[0]
+            recall += len(set(found) & set(exact)) / 10
+        assert top1 == len(queries)
+        assert recall / len(queries) >= 0.9
+
+
+def test_graph_follows_replaced_and_added_rows(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(np.arange(1, 201), clustered(rng, 200))
+    moved, added = unit(rng.normal(size=DIM)), unit(rng.normal(size=DIM))
+    index.upsert(np.array([7]), moved[None])
+    index.upsert(np.array([1000]), added[None])
+    assert len(index) == 201
+    assert index.search(moved, 1)[0].pk == 7
+    assert index.search(moved, 1)[0].similarity == pytest.approx(1.0, abs=1e-3)
+    assert index.search(added, 1)[0].pk == 1000
+    index.save()
+    reloaded = VectorIndex(tmp_path / "v", DIM)
+    assert reloaded.search(moved, 1)[0].pk == 7
+    assert reloaded.search(added, 1)[0].pk == 1000
+    assert len(reloaded) == 201

@@ -1,0 +1,304 @@
+"""Search over real workspaces: the seed pages (285 papers) and a Kaggle arXiv sample (200)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from _core_helpers import MATRYOSHKA, all_papers, paper_by_title
+from sqlalchemy import func, select
+
+from paperfeed.db import Paper
+from paperfeed.errors import NotFoundError, QueryError
+from paperfeed.search import MODES, get_paper, search, similar
+from paperfeed.workspace import Workspace
+
+
+def titles(ws: Workspace, query: str, **kw: object) -> list[str]:
+    return [hit.paper.title for hit in search(ws, query, **kw).hits]  # type: ignore[arg-type]
+
+
+def text_of(paper: Paper) -> str:
+    return f"{paper.title} {paper.abstract}".lower()
+
+
+# -- ranking ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_exact_title_words_find_the_paper_first(seeded_workspace: Workspace, mode: str) -> None:
+    results = search(seeded_workspace, "2D Matryoshka sentence embeddings", mode=mode, limit=5)
+    assert results.mode == mode
+    assert results.hits[0].paper.title == MATRYOSHKA
+    scores = [hit.score for hit in results.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+# Queries written to describe each paper in other words than its title. (Two more were tried
+# and are not used: one for "MobileNetV2: Inverted Residuals and Linear Bottlenecks" — "efficient
+# convolutional network architecture for phones" — ranks it 1st by meaning but 7th hybrid; one
+# for "Model soups" shared the word "fine-tuned" with the title.)
+PARAPHRASES = [
+    (
+        "Towards Seamless Adaptation of Pre-trained Models for Visual Place Recognition",
+        "adapting foundation vision backbones to recognise locations from photos",
+    ),
+    (
+        "Detecting Pretraining Data from Large Language Models",
+        "finding out whether a given text was part of a chatbot's training corpus",
+    ),
+    (
+        "Deep Learning Face Attributes in the Wild",
+        "predicting facial characteristics from unconstrained photos",
+    ),
+    (
+        "Pointer Networks",
+        "neural architecture whose outputs are positions in the input sequence",
+    ),
+]
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+@pytest.mark.parametrize(("title", "query"), PARAPHRASES, ids=[t[:24] for t, _ in PARAPHRASES])
+def test_a_query_in_other_words_finds_the_paper_by_meaning(
+    seeded_workspace: Workspace, title: str, query: str, mode: str
+) -> None:
+    assert title in titles(seeded_workspace, query, mode=mode, limit=5)
+
+
+def test_lexical_mode_does_not_match_by_meaning(seeded_workspace: Workspace) -> None:
+    title, query = PARAPHRASES[0]
+    assert title not in titles(seeded_workspace, query, mode="lexical", limit=5)
+
+
+# -- filters ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_phrase_must_appear(seeded_workspace: Workspace, mode: str) -> None:
+    loose = search(seeded_workspace, "sentence embeddings", mode=mode, limit=50).hits
+    strict = search(seeded_workspace, '"sentence embeddings"', mode=mode, limit=50).hits
+    phrase = re.compile(r"sentence[\s-]+embedding")
+    assert strict, "some seed papers contain the phrase"
+    assert all(phrase.search(text_of(hit.paper)) for hit in strict)
+    assert any(not phrase.search(text_of(hit.paper)) for hit in loose)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_excluded_word_removes_the_papers_containing_it(
+    seeded_workspace: Workspace, mode: str
+) -> None:
+    with_word = search(seeded_workspace, "embeddings", mode=mode, limit=50).hits
+    assert any("matryoshka" in text_of(hit.paper) for hit in with_word)
+    without = search(seeded_workspace, "embeddings -matryoshka", mode=mode, limit=50).hits
+    assert without
+    assert not any("matryoshka" in text_of(hit.paper) for hit in without)
+
+
+def test_an_excluded_phrase_removes_only_the_phrase(seeded_workspace: Workspace) -> None:
+    hits = search(seeded_workspace, 'pre-training -"language models"', limit=100).hits
+    assert hits
+    assert not any(re.search(r"language\s+models?\b", text_of(h.paper)) for h in hits)
+    assert any("language" in text_of(h.paper) for h in hits)  # the words alone are fine
+
+
+# -- explain ----------------------------------------------------------------------------------
+
+
+def test_explain_says_why_a_paper_ranked(seeded_workspace: Workspace) -> None:
+    results = search(seeded_workspace, "2D Matryoshka sentence embeddings", limit=10, explain=True)
+    top = results.hits[0].explanation
+    assert top.fused_rank == 1
+    assert top.lexical_rank == 1 and top.lexical_score is not None and top.lexical_score > 0
+    assert top.dense_rank == 1
+    assert top.similarity is not None and 0.3 < top.similarity <= 1.0
+    assert set(top.matched_terms) == {"2D", "Matryoshka", "sentence", "embeddings"}
+    assert top.fused_score == pytest.approx(2 / (60 + 1))
+    assert results.hits[0].score == top.fused_score
+    assert [h.explanation.fused_rank for h in results.hits] == list(range(1, 11))
+    for hit in results.hits:
+        e = hit.explanation
+        assert e.lexical_rank is not None or e.dense_rank is not None
+        expected = sum(1 / (60 + r) for r in (e.lexical_rank, e.dense_rank) if r is not None)
+        assert e.fused_score == pytest.approx(expected)
+        assert set(e.matched_terms) <= {"2D", "Matryoshka", "sentence", "embeddings"}
+    data = top.as_dict()
+    assert set(data) == {
+        "fused_rank",
+        "fused_score",
+        "lexical_rank",
+        "bm25",
+        "dense_rank",
+        "similarity",
+        "matched_terms",
+    }
+
+
+def test_without_explain_there_are_no_matched_terms(seeded_workspace: Workspace) -> None:
+    hit = search(seeded_workspace, "Matryoshka", limit=1).hits[0]
+    assert hit.explanation.matched_terms == []
+    assert hit.explanation.lexical_rank == 1
+
+
+def test_dense_only_explanation_has_no_lexical_part(seeded_workspace: Workspace) -> None:
+    hit = search(seeded_workspace, "Matryoshka", mode="dense", limit=1, explain=True).hits[0]
+    assert hit.explanation.lexical_rank is None and hit.explanation.lexical_score is None
+    assert hit.explanation.dense_rank == 1
+
+
+# -- paging and errors ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pages_do_not_overlap_and_add_up_to_the_unpaged_list(
+    seeded_workspace: Workspace, mode: str
+) -> None:
+    query = "vision language pre-training"
+    whole = search(seeded_workspace, query, mode=mode, limit=30)
+    pages = [search(seeded_workspace, query, mode=mode, limit=10, offset=o) for o in (0, 10, 20)]
+    ids = [[h.paper.id for h in page.hits] for page in pages]
+    assert all(len(page) == 10 for page in ids)
+    flat = [i for page in ids for i in page]
+    assert len(set(flat)) == 30
+    assert flat == [h.paper.id for h in whole.hits]
+    assert [h.explanation.fused_rank for h in pages[1].hits] == list(range(11, 21))
+    assert {page.total for page in pages} == {whole.total}
+    assert whole.total >= 30
+
+
+def test_a_page_past_the_end_is_empty(seeded_workspace: Workspace) -> None:
+    results = search(seeded_workspace, "Matryoshka", mode="lexical", limit=10, offset=1000)
+    assert results.hits == []
+    assert results.total > 0
+
+
+@pytest.mark.parametrize("query", ["", "   ", '""', '-""'])
+def test_empty_query_is_a_query_error(seeded_workspace: Workspace, query: str) -> None:
+    with pytest.raises(QueryError, match="empty query"):
+        search(seeded_workspace, query)
+
+
+def test_unknown_mode_and_bad_paging_are_query_errors(seeded_workspace: Workspace) -> None:
+    with pytest.raises(QueryError, match="mode"):
+        search(seeded_workspace, "embeddings", mode="fuzzy")  # type: ignore[arg-type]
+    with pytest.raises(QueryError):
+        search(seeded_workspace, "embeddings", limit=0)
+    with pytest.raises(QueryError):
+        search(seeded_workspace, "embeddings", offset=-1)
+    with pytest.raises(QueryError, match="2024-13"):
+        search(seeded_workspace, "embeddings since:2024-13")
+
+
+# -- papers and similar papers ----------------------------------------------------------------
+
+
+def test_similar_papers_exclude_the_paper_and_are_related(seeded_workspace: Workspace) -> None:
+    paper = paper_by_title(seeded_workspace, MATRYOSHKA)
+    hits = similar(seeded_workspace, paper.id, limit=5)
+    assert len(hits) == 5
+    assert paper.pk not in {hit.paper.pk for hit in hits}
+    found = [hit.paper.title for hit in hits]
+    assert "Starbucks: Improved Training for 2D Matryoshka Embeddings" in found
+    scores = [hit.score for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0 for s in scores)
+    assert [hit.explanation.dense_rank for hit in hits] == [1, 2, 3, 4, 5]
+
+
+def test_similar_of_an_unknown_paper_is_not_found(seeded_workspace: Workspace) -> None:
+    with pytest.raises(NotFoundError):
+        similar(seeded_workspace, "9999.99999")
+
+
+def test_get_paper_by_id_and_unknown_id(seeded_workspace: Workspace) -> None:
+    paper = paper_by_title(seeded_workspace, MATRYOSHKA)
+    assert get_paper(seeded_workspace, paper.id).title == MATRYOSHKA
+    assert get_paper(seeded_workspace, f"  {paper.id} ").pk == paper.pk
+    with pytest.raises(NotFoundError, match=r"9999\.99999"):
+        get_paper(seeded_workspace, "9999.99999")
+
+
+def test_get_paper_accepts_a_version_and_an_arxiv_prefix(kaggle_workspace: Workspace) -> None:
+    for raw in ("0704.0001", "0704.0001v1", "arXiv:0704.0001", "arxiv:0704.0001v2"):
+        assert get_paper(kaggle_workspace, raw).id == "0704.0001"
+
+
+# -- filters on the Kaggle sample (dates, categories, authors) --------------------------------
+
+
+def _expected_ids(ws: Workspace, keep: Callable[[Paper], bool]) -> set[str]:
+    return {p.id for p in all_papers(ws) if keep(p)}
+
+
+def test_filter_only_query_lists_matching_papers_newest_first(kaggle_workspace: Workspace) -> None:
+    april = datetime(2007, 4, 1, tzinfo=UTC)
+    expected = _expected_ids(kaggle_workspace, lambda p: p.published >= april)
+    assert 0 < len(expected) < 200
+    results = search(kaggle_workspace, "since:2007-04", limit=200)
+    assert results.total == len(expected)
+    assert {h.paper.id for h in results.hits} == expected
+    dates = [h.paper.published for h in results.hits]
+    assert dates == sorted(dates, reverse=True)
+    assert all(h.score == 0.0 for h in results.hits)
+
+
+def test_filter_only_query_pages(kaggle_workspace: Workspace) -> None:
+    whole = [h.paper.id for h in search(kaggle_workspace, "since:2007", limit=60).hits]
+    pages = [
+        h.paper.id
+        for offset in (0, 20, 40)
+        for h in search(kaggle_workspace, "since:2007", limit=20, offset=offset).hits
+    ]
+    assert pages == whole
+    assert len(set(whole)) == 60
+
+
+def test_until_a_day_includes_that_whole_day(kaggle_workspace: Workspace) -> None:
+    with kaggle_workspace.db.session() as session:
+        oldest = session.scalar(select(func.min(Paper.published)))
+    assert oldest is not None and (oldest.hour, oldest.minute) != (0, 0)
+    day = oldest.date().isoformat()
+    expected = _expected_ids(kaggle_workspace, lambda p: p.published.date() <= oldest.date())
+    results = search(kaggle_workspace, f"until:{day}", limit=200)
+    assert {h.paper.id for h in results.hits} == expected
+    assert results.total == len(expected) > 0
+    assert search(kaggle_workspace, f"since:{day} until:{day}", limit=200).total == len(expected)
+    assert search(kaggle_workspace, "until:2007-02", limit=10).total == 0
+    assert search(kaggle_workspace, "since:2008", limit=10).total == 0
+
+
+def test_category_filters_any_of_several(kaggle_workspace: Workspace) -> None:
+    hep_ph = _expected_ids(kaggle_workspace, lambda p: "hep-ph" in p.categories)
+    hep_th = _expected_ids(kaggle_workspace, lambda p: "hep-th" in p.categories)
+    assert hep_ph and hep_th
+    one = search(kaggle_workspace, "cat:hep-ph", limit=200)
+    assert {h.paper.id for h in one.hits} == hep_ph and one.total == len(hep_ph)
+    both = search(kaggle_workspace, "cat:hep-ph cat:hep-th", limit=200)
+    assert {h.paper.id for h in both.hits} == hep_ph | hep_th
+    # a secondary category counts too: 0704.0002 is math.CO first, cs.CG second
+    assert "0704.0002" in {h.paper.id for h in search(kaggle_workspace, "cat:cs.CG").hits}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_category_filter_applies_to_ranked_search_in_every_mode(
+    kaggle_workspace: Workspace, mode: str
+) -> None:
+    hits = search(kaggle_workspace, "quark mass cat:hep-ph", mode=mode, limit=50).hits
+    assert hits
+    assert all("hep-ph" in h.paper.categories for h in hits)
+    unfiltered = search(kaggle_workspace, "quark mass", mode=mode, limit=50).hits
+    assert any("hep-ph" not in h.paper.categories for h in unfiltered)
+
+
+def test_author_filter_by_surname_and_by_full_name(kaggle_workspace: Workspace) -> None:
+    grabec = _expected_ids(kaggle_workspace, lambda p: "I. Grabec" in p.authors)
+    assert len(grabec) == 6
+    assert {h.paper.id for h in search(kaggle_workspace, "author:grabec", limit=50).hits} == grabec
+    full = search(kaggle_workspace, 'author:"I. Grabec"', limit=50)
+    assert {h.paper.id for h in full.hits} == grabec
+    yurkin = _expected_ids(kaggle_workspace, lambda p: "Maxim A. Yurkin" in p.authors)
+    hits = search(kaggle_workspace, 'light scattering author:"Maxim Yurkin"', limit=50).hits
+    assert {h.paper.id for h in hits} == yurkin
+    assert search(kaggle_workspace, "author:nobodyatall", limit=5).hits == []

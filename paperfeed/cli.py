@@ -337,6 +337,79 @@ def demo() -> None:
     _sync(workspace)
 
 
+@app.command("eval")
+def evaluate(
+    dataset_dir: Annotated[Path, typer.Argument(help="A BEIR dataset directory.")],
+    split: Annotated[str, typer.Option(help="Which qrels to score (test, train, dev).")] = "test",
+    modes: Annotated[str, typer.Option(help="Rankers, comma-separated.")] = "lexical,dense,hybrid",
+    queries: Annotated[
+        int | None, typer.Option("--queries", min=1, help="Only the first N judged queries.")
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the ingested corpus here and reuse it next time (default: temp)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Score search quality on a BEIR benchmark: nDCG@10, Recall@100, MRR@10 per ranker.
+
+    The corpus goes through the normal ingest and index path into a throw-away data
+    directory; every query goes through the normal search.
+    """
+    import tempfile
+
+    from paperfeed.eval import Dataset, prepare
+    from paperfeed.eval import as_json as results_json
+    from paperfeed.eval import evaluate as run_eval
+    from paperfeed.search import MODES
+
+    dataset = Dataset.load(dataset_dir)
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown:
+        raise PaperfeedError(f"unknown ranker {unknown[0]!r}; use {', '.join(MODES)}")
+    with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
+        settings = Settings(data_dir=workdir or Path(tmp))
+        workspace = Workspace.create(settings)
+        console.print(f"indexing {dataset.name} into {settings.data_dir} …")
+        tasks: dict[str, Any] = {}
+        with _progress() as progress:
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total, rate="")
+                progress.advance(tasks[stage], done)
+
+            prepare(dataset, workspace, report)
+            n = len(dataset.qrels.get(split, {}))
+            n = min(n, queries) if queries else n
+            task = progress.add_task("queries", total=n * len(chosen), rate="")
+            results = run_eval(
+                workspace,
+                dataset,
+                split,
+                chosen,  # type: ignore[arg-type]
+                queries,
+                lambda k: progress.advance(task, k),
+            )
+        workspace.db.engine.dispose()
+    if as_json:
+        print(json.dumps(results_json(dataset, split, results)))
+        return
+    table = Table(title=f"{dataset.name} · {split} · {results[0].queries} queries")
+    for column in ("ranker", "nDCG@10", "Recall@100", "MRR@10", "p50 ms"):
+        table.add_column(column, justify="left" if column == "ranker" else "right")
+    for r in results:
+        table.add_row(
+            r.ranker,
+            f"{r.ndcg_at_10:.4f}",
+            f"{r.recall_at_100:.4f}",
+            f"{r.mrr_at_10:.4f}",
+            f"{r.p50_ms:.1f}",
+        )
+    out.print(table)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: $PAPERFEED_HOST or 127.0.0.1.")] = None,

@@ -20,12 +20,14 @@ from paperfeed.workspace import Workspace
 
 
 def paper_to_record(paper: Paper) -> PaperRecord:
-    is_arxiv = not paper.id.startswith("title:")
+    own_id = None if paper.id.startswith("title:") else paper.id
+    is_arxiv = own_id is not None and ":" not in own_id  # other sources namespace theirs
     return PaperRecord(
         title=paper.title,
         source=paper.source,
         abstract=paper.abstract,
-        arxiv_id=paper.id if is_arxiv else None,
+        arxiv_id=own_id if is_arxiv else None,
+        doc_id=own_id if not is_arxiv else None,
         version=paper.version,
         authors=list(paper.authors),
         categories=list(paper.categories),

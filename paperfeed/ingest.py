@@ -223,8 +223,8 @@ def _match_by_title(candidate: Paper | None, record: PaperRecord) -> Paper | Non
     """Same title: one paper, unless both sides carry different arXiv ids."""
     if candidate is None:
         return None
-    if record.arxiv_id and not candidate.id.startswith("title:"):
-        return None  # two arXiv papers that happen to share a title stay two papers
+    if record.has_own_id and not candidate.id.startswith("title:"):
+        return None  # two identified papers that happen to share a title stay two papers
     return candidate
 
 
@@ -249,8 +249,8 @@ def _new_paper(record: PaperRecord, tkey: str, now: datetime) -> Paper:
 def _update_paper(paper: Paper, record: PaperRecord, tkey: str) -> bool:
     """Apply what the record knows. An older version only fills gaps, never overwrites."""
     changed = False
-    if record.arxiv_id and paper.id.startswith("title:"):
-        paper.id = record.arxiv_id  # a title-only paper learns its arXiv id
+    if record.has_own_id and paper.id.startswith("title:"):
+        paper.id = record.key  # a title-only paper learns its real id
         changed = True
     older = (
         record.version is not None and paper.version is not None and record.version < paper.version

@@ -48,11 +48,17 @@ class PaperRecord:
     pdf_url: str | None = None
     code_url: str | None = None
     listings: list[Listing] = field(default_factory=list)
+    # The source's own stable id for papers without an arXiv id, namespaced: "beir:4983".
+    doc_id: str | None = None
 
     @property
     def key(self) -> str:
-        """The stable id: the arXiv id where there is one, else a hash of the normalised title."""
-        return self.arxiv_id or title_key(self.title)
+        """The stable id: the arXiv id, else the source's own id, else a normalised-title hash."""
+        return self.arxiv_id or self.doc_id or title_key(self.title)
+
+    @property
+    def has_own_id(self) -> bool:
+        return bool(self.arxiv_id or self.doc_id)
 
     @property
     def primary_category(self) -> str | None:

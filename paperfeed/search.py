@@ -17,6 +17,8 @@ from sqlalchemy.orm import selectinload
 from paperfeed import embed
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
+from paperfeed.index.lexical import LexicalHit
+from paperfeed.index.vectors import VectorHit
 from paperfeed.query import ParsedQuery, parse_query
 from paperfeed.workspace import Workspace
 
@@ -27,7 +29,12 @@ MAX_FILTERED = 500_000  # papers a filter may select before dense search falls b
 
 @dataclass(frozen=True)
 class SearchConfig:
+    """Ranking knobs. Defaults are tuned on training qrels only (see docs/quality.md)."""
+
+    fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = 60
+    dense_weight: float = 0.5  # weight of the dense list (convex: of its min-max scaled cosine)
+    title_boost: float = 1.0  # BM25 weight of a title match relative to an abstract match
     candidates: int = 100  # per ranker, before fusion
 
 
@@ -102,22 +109,18 @@ def search(
         ]
         return SearchResults(query, parsed, mode, _hydrate(workspace, ranked), total, offset, limit)
 
-    lexical = indexes.lexical.search(parsed, depth) if mode != "dense" else []
+    lexical = (
+        indexes.lexical.search(parsed, depth, title_boost=config.title_boost)
+        if mode != "dense"
+        else []
+    )
     dense = []
     if mode != "lexical":
         allowed = indexes.lexical.filter_pks(parsed, MAX_FILTERED) if parsed.has_filters else None
         query_vector = embed.get_embedder().embed_query(parsed.text)
         dense = indexes.vectors.search(query_vector, depth, allowed)
 
-    explanations: dict[int, Explanation] = {}
-    for rank, hit in enumerate(lexical, 1):
-        e = explanations.setdefault(hit.pk, Explanation(0, 0.0))
-        e.lexical_rank, e.lexical_score = rank, hit.score
-        e.fused_score += 1.0 / (config.rrf_k + rank)
-    for rank, hit in enumerate(dense, 1):
-        e = explanations.setdefault(hit.pk, Explanation(0, 0.0))
-        e.dense_rank, e.similarity = rank, hit.similarity
-        e.fused_score += 1.0 / (config.rrf_k + rank)
+    explanations = _fuse(lexical, dense, config)
 
     order = sorted(explanations.items(), key=lambda item: (-item[1].fused_score, item[0]))
     for rank, (_, e) in enumerate(order, 1):
@@ -130,6 +133,40 @@ def search(
                 parsed, hit.paper.title, hit.paper.abstract
             )
     return SearchResults(query, parsed, mode, hits, len(order), offset, limit)
+
+
+def _fuse(
+    lexical: list[LexicalHit], dense: list[VectorHit], config: SearchConfig
+) -> dict[int, Explanation]:
+    """Combine the two ranked lists (either may be empty) into fused scores per pk."""
+    explanations: dict[int, Explanation] = {}
+    lexical_norm = _min_max([h.score for h in lexical])
+    dense_norm = _min_max([h.similarity for h in dense])
+    for rank, (hit, norm) in enumerate(zip(lexical, lexical_norm, strict=True), 1):
+        e = explanations.setdefault(hit.pk, Explanation(0, 0.0))
+        e.lexical_rank, e.lexical_score = rank, hit.score
+        if config.fusion == "rrf":
+            e.fused_score += (1.0 - config.dense_weight) * 2 / (config.rrf_k + rank)
+        else:
+            e.fused_score += (1.0 - config.dense_weight) * norm
+    for rank, (hit, norm) in enumerate(zip(dense, dense_norm, strict=True), 1):
+        e = explanations.setdefault(hit.pk, Explanation(0, 0.0))
+        e.dense_rank, e.similarity = rank, hit.similarity
+        if config.fusion == "rrf":
+            e.fused_score += config.dense_weight * 2 / (config.rrf_k + rank)
+        else:
+            e.fused_score += config.dense_weight * norm
+    return explanations
+
+
+def _min_max(scores: list[float]) -> list[float]:
+    """Scale to [0, 1] within one ranked list, so BM25 and cosine can be blended."""
+    if not scores:
+        return []
+    low, high = min(scores), max(scores)
+    if high - low < 1e-12:
+        return [1.0] * len(scores)
+    return [(s - low) / (high - low) for s in scores]
 
 
 def get_paper(workspace: Workspace, paper_id: str) -> Paper:
@@ -172,11 +209,7 @@ def _hydrate(workspace: Workspace, ranked: list[tuple[int, float, Explanation]])
     with workspace.db.session() as session:
         papers = {
             p.pk: p
-            for p in session.scalars(
-                select(Paper)
-                .where(Paper.pk.in_([pk for pk, _, _ in ranked]))
-                .options(selectinload(Paper.listings))
-            )
+            for p in session.scalars(select(Paper).where(Paper.pk.in_([pk for pk, _, _ in ranked])))
         }
     return [
         SearchHit(papers[pk], score, explanation)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
-from paperfeed.search import MODES, get_paper, search, similar
+from paperfeed.search import MODES, SearchConfig, get_paper, search, similar
 from paperfeed.workspace import Workspace
 
 
@@ -107,8 +107,24 @@ def test_an_excluded_phrase_removes_only_the_phrase(seeded_workspace: Workspace)
 # -- explain ----------------------------------------------------------------------------------
 
 
-def test_explain_says_why_a_paper_ranked(seeded_workspace: Workspace) -> None:
+def test_default_fusion_blends_min_max_scaled_scores(seeded_workspace: Workspace) -> None:
     results = search(seeded_workspace, "2D Matryoshka sentence embeddings", limit=10, explain=True)
+    top = results.hits[0].explanation
+    assert (top.lexical_rank, top.dense_rank) == (1, 1)
+    assert top.fused_score == pytest.approx(1.0)  # the best of both lists: 0.5 * 1 + 0.5 * 1
+    scores = [h.score for h in results.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_explain_says_why_a_paper_ranked(seeded_workspace: Workspace) -> None:
+    results = search(
+        seeded_workspace,
+        "2D Matryoshka sentence embeddings",
+        limit=10,
+        explain=True,
+        config=SearchConfig(fusion="rrf"),
+    )
     top = results.hits[0].explanation
     assert top.fused_rank == 1
     assert top.lexical_rank == 1 and top.lexical_score is not None and top.lexical_score > 0

@@ -20,19 +20,24 @@ _WRITER_HEAP = 64_000_000
 _TEXT_FIELDS = ("title", "abstract")
 
 
-def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
+def _analyzer(stem: bool, stopwords: bool = False) -> tantivy.TextAnalyzer:
     builder = (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(40))
         .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
     )
+    if stopwords:
+        builder = builder.filter(tantivy.Filter.stopword("english"))
+    builder = builder.filter(tantivy.Filter.ascii_fold())
     if stem:
         builder = builder.filter(tantivy.Filter.stemmer("english"))
     return builder.build()
 
 
 TEXT_ANALYZER = _analyzer(stem=True)  # titles and abstracts
+# Scoring words drop English stopwords: "is", "with", "the" only add noise to an OR query.
+# The index keeps them, so quoted phrases such as "state of the art" still match exactly.
+SCORING_ANALYZER = _analyzer(stem=True, stopwords=True)
 NAME_ANALYZER = _analyzer(stem=False)  # author names: no stemming
 
 
@@ -130,9 +135,13 @@ class LexicalIndex:
     def num_docs(self) -> int:
         return self._searcher.num_docs
 
-    def search(self, query: ParsedQuery, limit: int) -> list[LexicalHit]:
+    def search(
+        self, query: ParsedQuery, limit: int, title_boost: float | None = None
+    ) -> list[LexicalHit]:
         """BM25 over the free terms, restricted by the query's constraints."""
-        scoring = self._scoring_query(query)
+        scoring = self._scoring_query(
+            query, self.title_boost if title_boost is None else title_boost
+        )
         constraints = self._constraints(query)
         if scoring is None and not constraints:
             return []
@@ -182,23 +191,25 @@ class LexicalIndex:
             for (score, _), pk in zip(result.hits, pks, strict=True)
         ]
 
-    def _scoring_query(self, query: ParsedQuery) -> tantivy.Query | None:
+    def _scoring_query(self, query: ParsedQuery, title_boost: float) -> tantivy.Query | None:
         should: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for word in query.terms:
-            for token in TEXT_ANALYZER.analyze(word):
+            for token in SCORING_ANALYZER.analyze(word):
                 should.extend(
-                    (tantivy.Occur.Should, self._boosted(field, token)) for field in _TEXT_FIELDS
+                    (tantivy.Occur.Should, self._boosted(field, token, title_boost))
+                    for field in _TEXT_FIELDS
                 )
         for phrase in query.phrases:  # a phrase also scores, as its words
-            for token in TEXT_ANALYZER.analyze(phrase):
+            for token in SCORING_ANALYZER.analyze(phrase):
                 should.extend(
-                    (tantivy.Occur.Should, self._boosted(field, token)) for field in _TEXT_FIELDS
+                    (tantivy.Occur.Should, self._boosted(field, token, title_boost))
+                    for field in _TEXT_FIELDS
                 )
         return tantivy.Query.boolean_query(should) if should else None
 
-    def _boosted(self, field: str, token: str) -> tantivy.Query:
+    def _boosted(self, field: str, token: str, title_boost: float) -> tantivy.Query:
         term = tantivy.Query.term_query(self.schema, field, token, index_option="freq")
-        boost = self.title_boost if field == "title" else 1.0
+        boost = title_boost if field == "title" else 1.0
         return tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
 
     def _text_match(self, text: str) -> tantivy.Query | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from paperfeed.errors import SourceError
 from paperfeed.records import PaperRecord, ParseProblem
-from paperfeed.sources import arxiv_atom, arxiv_daily, hf_daily, hf_page, jsonl, kaggle
+from paperfeed.sources import arxiv_atom, arxiv_daily, beir, hf_daily, hf_page, jsonl, kaggle
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Source:
 
 SOURCES: dict[str, Source] = {
     module.NAME: Source(module.NAME, module.DESCRIPTION, module.parse)
-    for module in (kaggle, arxiv_atom, hf_daily, hf_page, arxiv_daily, jsonl)
+    for module in (kaggle, arxiv_atom, hf_daily, hf_page, arxiv_daily, jsonl, beir)
 }
 
 

@@ -12,7 +12,7 @@ import pytest
 from paperfeed.errors import SourceError
 from paperfeed.sources import SOURCES, Source, get_source
 
-ALL = ["kaggle", "arxiv-atom", "hf-daily", "hf-page", "arxiv-daily", "jsonl"]
+ALL = ["kaggle", "arxiv-atom", "hf-daily", "hf-page", "arxiv-daily", "jsonl", "beir"]
 
 
 def _real_sample(name: str, shared: Path) -> Path:
@@ -25,6 +25,7 @@ def _real_sample(name: str, shared: Path) -> Path:
         "hf-page": shared / "seeds/000_766570f40471c980.txt",
         "arxiv-daily": data / "arxiv_daily_cs/days/2026-03-04.jsonl.gz",
         "jsonl": data / "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl",
+        "beir": data / "scifact/corpus.jsonl",
     }[name]
 
 

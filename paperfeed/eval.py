@@ -1,0 +1,163 @@
+"""Search-quality evaluation on BEIR-format benchmarks, through the normal product path.
+
+The corpus is ingested with the ``beir`` source, indexed by ``Indexes.sync`` and every query
+goes through ``search.search`` exactly as a user's would; only the scoring is added here.
+Metrics follow the usual trec_eval definitions: nDCG@10 with graded gains ``rel`` and a
+``log2(rank + 1)`` discount, Recall@100 over the judged-relevant documents, MRR@10.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from paperfeed.errors import QueryError, SourceError
+from paperfeed.ingest import ingest_files
+from paperfeed.search import Mode, SearchConfig, search
+from paperfeed.sources import get_source
+from paperfeed.sources.beir import ID_PREFIX
+from paperfeed.workspace import Workspace
+
+Qrels = dict[str, dict[str, int]]  # query id -> {doc id -> relevance}
+
+
+@dataclass
+class Dataset:
+    name: str
+    corpus: Path
+    queries: dict[str, str]
+    qrels: dict[str, Qrels]  # split name -> judgements
+
+    @classmethod
+    def load(cls, directory: Path) -> Dataset:
+        """Read a BEIR directory; a clear ``SourceError`` for anything missing."""
+        corpus, queries = directory / "corpus.jsonl", directory / "queries.jsonl"
+        if not corpus.exists() and (directory / "corpus.jsonl.gz").exists():
+            corpus = directory / "corpus.jsonl.gz"
+        for needed in (corpus, queries, directory / "qrels" / "test.tsv"):
+            if not needed.exists():
+                raise SourceError(f"{directory} is not a BEIR dataset: {needed.name} is missing")
+        texts: dict[str, str] = {}
+        with open(queries, encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    item = json.loads(line)
+                    texts[str(item["_id"])] = str(item["text"])
+        qrels = {
+            split.stem: _read_qrels(split) for split in sorted((directory / "qrels").glob("*.tsv"))
+        }
+        return cls(directory.name, corpus, texts, qrels)
+
+
+def _read_qrels(path: Path) -> Qrels:
+    qrels: Qrels = {}
+    with open(path, encoding="utf-8") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        for row in rows:
+            if len(row) < 3 or not row[2].lstrip("-").isdigit():
+                continue  # the header, or a blank line
+            qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    return qrels
+
+
+@dataclass
+class RankerResult:
+    ranker: str
+    ndcg_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+    p50_ms: float
+    queries: int
+
+
+def ndcg_at_10(ranked: Sequence[str], judged: dict[str, int]) -> float:
+    gains = [judged.get(doc, 0) for doc in ranked[:10]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains) if g > 0)
+    ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:10]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at_100(ranked: Sequence[str], judged: dict[str, int]) -> float:
+    relevant = {doc for doc, g in judged.items() if g > 0}
+    return len(relevant.intersection(ranked[:100])) / len(relevant) if relevant else 0.0
+
+
+def mrr_at_10(ranked: Sequence[str], judged: dict[str, int]) -> float:
+    for i, doc in enumerate(ranked[:10], 1):
+        if judged.get(doc, 0) > 0:
+            return 1.0 / i
+    return 0.0
+
+
+def prepare(dataset: Dataset, workspace: Workspace, progress: Callable | None = None) -> None:
+    """Ingest and index the corpus (idempotent: a kept workspace is reused as it is)."""
+    report = ingest_files(workspace.db, get_source("beir"), [dataset.corpus], batch_size=2000)
+    if report.problems:
+        raise SourceError(
+            f"{dataset.corpus}: {len(report.problems)} bad records, first: {report.problems[0]}"
+        )
+    workspace.indexes.sync(workspace.db, progress)
+
+
+def evaluate(
+    workspace: Workspace,
+    dataset: Dataset,
+    split: str = "test",
+    modes: Sequence[Mode] = ("lexical", "dense", "hybrid"),
+    limit_queries: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    config: SearchConfig = SearchConfig(),
+) -> list[RankerResult]:
+    """Run every judged query of ``split`` through ``search`` in each mode; score the runs."""
+    if split not in dataset.qrels:
+        known = ", ".join(sorted(dataset.qrels))
+        raise SourceError(f"{dataset.name} has no qrels/{split}.tsv (it has: {known})")
+    qrels = dataset.qrels[split]
+    query_ids = [q for q in qrels if q in dataset.queries][:limit_queries]
+    results = []
+    for mode in modes:
+        scores: list[tuple[float, float, float]] = []
+        timings: list[float] = []
+        for qid in query_ids:
+            started = time.perf_counter()
+            try:
+                hits = search(
+                    workspace, dataset.queries[qid], limit=100, mode=mode, config=config
+                ).hits
+            except QueryError:
+                hits = []  # e.g. a query of punctuation only: nothing found, scored as such
+            timings.append(time.perf_counter() - started)
+            ranked = [h.paper.id.removeprefix(ID_PREFIX) for h in hits]
+            judged = qrels[qid]
+            scores.append(
+                (
+                    ndcg_at_10(ranked, judged),
+                    recall_at_100(ranked, judged),
+                    mrr_at_10(ranked, judged),
+                )
+            )
+            if progress:
+                progress(1)
+        n = max(len(scores), 1)
+        results.append(
+            RankerResult(
+                ranker=mode,
+                ndcg_at_10=sum(s[0] for s in scores) / n,
+                recall_at_100=sum(s[1] for s in scores) / n,
+                mrr_at_10=sum(s[2] for s in scores) / n,
+                p50_ms=statistics.median(timings) * 1000 if timings else 0.0,
+                queries=len(scores),
+            )
+        )
+    return results
+
+
+def as_json(dataset: Dataset, split: str, results: list[RankerResult]) -> dict[str, object]:
+    return {"dataset": dataset.name, "split": split, "rankers": [asdict(r) for r in results]}

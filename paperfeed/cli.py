@@ -341,7 +341,9 @@ def demo() -> None:
 def evaluate(
     dataset_dir: Annotated[Path, typer.Argument(help="A BEIR dataset directory.")],
     split: Annotated[str, typer.Option(help="Which qrels to score (test, train, dev).")] = "test",
-    modes: Annotated[str, typer.Option(help="Rankers, comma-separated.")] = "lexical,dense,hybrid",
+    rankers: Annotated[
+        str, typer.Option(help="Comma-separated: lexical, dense, hybrid-rrf, hybrid.")
+    ] = "lexical,dense,hybrid-rrf,hybrid",
     queries: Annotated[
         int | None, typer.Option("--queries", min=1, help="Only the first N judged queries.")
     ] = None,
@@ -358,16 +360,16 @@ def evaluate(
     """
     import tempfile
 
-    from paperfeed.eval import Dataset, prepare
+    from paperfeed.eval import RANKERS, Dataset, prepare
     from paperfeed.eval import as_json as results_json
     from paperfeed.eval import evaluate as run_eval
-    from paperfeed.search import MODES
 
     dataset = Dataset.load(dataset_dir)
-    chosen = [m.strip() for m in modes.split(",") if m.strip()]
-    unknown = [m for m in chosen if m not in MODES]
-    if unknown:
-        raise PaperfeedError(f"unknown ranker {unknown[0]!r}; use {', '.join(MODES)}")
+    chosen = [m.strip() for m in rankers.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in RANKERS]
+    if unknown or not chosen:
+        name = unknown[0] if unknown else rankers
+        raise PaperfeedError(f"unknown ranker {name!r}; use {', '.join(RANKERS)}")
     with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
         settings = Settings(data_dir=workdir or Path(tmp))
         workspace = Workspace.create(settings)
@@ -388,7 +390,7 @@ def evaluate(
                 workspace,
                 dataset,
                 split,
-                chosen,  # type: ignore[arg-type]
+                chosen,
                 queries,
                 lambda k: progress.advance(task, k),
             )

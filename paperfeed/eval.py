@@ -26,6 +26,15 @@ from paperfeed.workspace import Workspace
 
 Qrels = dict[str, dict[str, int]]  # query id -> {doc id -> relevance}
 
+# Ranker name -> the search mode and ranking knobs it runs with. "hybrid" is the product
+# default; "hybrid-rrf" is plain reciprocal rank fusion (k=60), the naive baseline.
+RANKERS: dict[str, tuple[Mode, SearchConfig]] = {
+    "lexical": ("lexical", SearchConfig()),
+    "dense": ("dense", SearchConfig()),
+    "hybrid-rrf": ("hybrid", SearchConfig(fusion="rrf")),
+    "hybrid": ("hybrid", SearchConfig()),
+}
+
 
 @dataclass
 class Dataset:
@@ -110,19 +119,19 @@ def evaluate(
     workspace: Workspace,
     dataset: Dataset,
     split: str = "test",
-    modes: Sequence[Mode] = ("lexical", "dense", "hybrid"),
+    rankers: Sequence[str] = ("lexical", "dense", "hybrid"),
     limit_queries: int | None = None,
     progress: Callable[[int], None] | None = None,
-    config: SearchConfig = SearchConfig(),
 ) -> list[RankerResult]:
-    """Run every judged query of ``split`` through ``search`` in each mode; score the runs."""
+    """Run every judged query of ``split`` through ``search`` per ranker; score the runs."""
     if split not in dataset.qrels:
         known = ", ".join(sorted(dataset.qrels))
         raise SourceError(f"{dataset.name} has no qrels/{split}.tsv (it has: {known})")
     qrels = dataset.qrels[split]
     query_ids = [q for q in qrels if q in dataset.queries][:limit_queries]
     results = []
-    for mode in modes:
+    for ranker in rankers:
+        mode, config = RANKERS[ranker]
         scores: list[tuple[float, float, float]] = []
         timings: list[float] = []
         for qid in query_ids:
@@ -148,7 +157,7 @@ def evaluate(
         n = max(len(scores), 1)
         results.append(
             RankerResult(
-                ranker=mode,
+                ranker=ranker,
                 ndcg_at_10=sum(s[0] for s in scores) / n,
                 recall_at_100=sum(s[1] for s in scores) / n,
                 mrr_at_10=sum(s[2] for s in scores) / n,

@@ -34,7 +34,7 @@ class SearchConfig:
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = 60
     dense_weight: float = 0.5  # weight of the dense list (convex: of its min-max scaled cosine)
-    title_boost: float = 1.0  # BM25 weight of a title match relative to an abstract match
+    title_boost: float = 0.25  # extra BM25 weight of a title match, on top of the whole text
     candidates: int = 100  # per ranker, before fusion
 
 

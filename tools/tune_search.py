@@ -62,7 +62,7 @@ def main() -> None:
     dense_only = measure({q: ([], dense[q]) for q, _ in queries}, SearchConfig(dense_weight=1.0))
     print(f"dense only: nDCG@10 {dense_only[0]:.4f}")
     rows = []
-    for boost in (0.5, 0.75, 1.0, 1.5):
+    for boost in (0.0, 0.25, 0.5, 1.0):
         lexical = {qid: lexical_index.search(q, depth, title_boost=boost) for qid, q in queries}
         only = measure({q: (lexical[q], []) for q, _ in queries}, SearchConfig(dense_weight=0.0))
         print(f"lexical only, title_boost={boost}: nDCG@10 {only[0]:.4f}")

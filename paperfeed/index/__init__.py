@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,8 +48,8 @@ class Indexes:
         state = self._read_state()
         if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
             # A new index layout or embedding model: start the caches afresh.
-            LexicalIndex(path / "lexical").clear()
-            VectorIndex(path / "vectors", embed.DIM).clear()
+            shutil.rmtree(path / "lexical", ignore_errors=True)  # may not even open any more
+            shutil.rmtree(path / "vectors", ignore_errors=True)
             state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
             self._write_state(state)
         self._state = state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,17 +54,22 @@ def _progress() -> Iterator[Progress]:
         yield progress
 
 
+def _stages(progress: Progress) -> Callable[[str, int, int], None]:
+    """A ``(stage, done, total)`` callback drawing one bar per stage."""
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total, rate="")
+        progress.advance(tasks[stage], done)
+
+    return report
+
+
 def _sync(workspace: Workspace) -> None:
     """Bring the indexes up to date, with a progress bar per stage."""
-    tasks: dict[str, Any] = {}
     with _progress() as progress:
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total, rate="")
-            progress.advance(tasks[stage], done)
-
-        result = workspace.indexes.sync(workspace.db, report)
+        result = workspace.indexes.sync(workspace.db, _stages(progress))
     if result.embedded or result.lexical or result.vectors:
         console.print(
             f"search indexes up to date: {workspace.indexes.lexical.num_docs} papers, "
@@ -374,15 +379,8 @@ def evaluate(
         settings = Settings(data_dir=workdir or Path(tmp))
         workspace = Workspace.create(settings)
         console.print(f"indexing {dataset.name} into {settings.data_dir} …")
-        tasks: dict[str, Any] = {}
         with _progress() as progress:
-
-            def report(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = progress.add_task(stage, total=total, rate="")
-                progress.advance(tasks[stage], done)
-
-            prepare(dataset, workspace, report)
+            prepare(dataset, workspace, _stages(progress))
             n = len(dataset.qrels.get(split, {}))
             n = min(n, queries) if queries else n
             task = progress.add_task("queries", total=n * len(chosen), rate="")

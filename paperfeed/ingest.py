@@ -252,9 +252,7 @@ def _update_paper(paper: Paper, record: PaperRecord, tkey: str) -> bool:
     if record.has_own_id and paper.id.startswith("title:"):
         paper.id = record.key  # a title-only paper learns its real id
         changed = True
-    older = (
-        record.version is not None and paper.version is not None and record.version < paper.version
-    )
+    older = _is_older(record, paper)
     for name in _FIELDS:
         new = getattr(record, name)
         if new in (None, "", []):
@@ -274,6 +272,19 @@ def _update_paper(paper: Paper, record: PaperRecord, tkey: str) -> bool:
         paper.primary_category = paper.categories[0]
         changed = True
     return changed
+
+
+def _is_older(record: PaperRecord, paper: Paper) -> bool:
+    """Is the record an older state of the paper than the one stored?
+
+    By version where both have one; else, for versionless listings (arXiv daily), by the
+    latest listing day, so re-reading an older day never overwrites a newer one.
+    """
+    if record.version is not None and paper.version is not None:
+        return record.version < paper.version
+    if record.listings and paper.listings:
+        return max(x.day for x in record.listings) < max(x.day for x in paper.listings)
+    return False
 
 
 def _merge_listings(session: Session, paper: Paper, record: PaperRecord) -> bool:

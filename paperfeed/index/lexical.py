@@ -160,7 +160,8 @@ class LexicalIndex:
         if not constraints:
             return None
         clauses = [(tantivy.Occur.Must, tantivy.Query.all_query()), *constraints]
-        return [hit.pk for hit in self._run(tantivy.Query.boolean_query(clauses), limit)]
+        result = self._searcher.search(tantivy.Query.boolean_query(clauses), limit, count=False)
+        return self._searcher.fast_field_values("pk", [address for _, address in result.hits])
 
     def browse(self, query: ParsedQuery, limit: int, offset: int = 0) -> tuple[list[int], int]:
         """Papers satisfying the constraints, newest first, and how many there are."""
@@ -187,13 +188,9 @@ class LexicalIndex:
     def _run(self, query: tantivy.Query, limit: int) -> list[LexicalHit]:
         if limit <= 0:
             return []
-        result = self._searcher.search(query, limit, count=False)
-        addresses = [address for _, address in result.hits]
-        pks = self._searcher.fast_field_values("pk", addresses)
-        return [
-            LexicalHit(pk=pk, score=float(score))
-            for (score, _), pk in zip(result.hits, pks, strict=True)
-        ]
+        hits = self._searcher.search(query, limit, count=False).hits  # read once: it copies
+        pks = self._searcher.fast_field_values("pk", [address for _, address in hits])
+        return [LexicalHit(pk, float(score)) for (score, _), pk in zip(hits, pks, strict=True)]
 
     def _scoring_query(self, query: ParsedQuery, title_boost: float) -> tantivy.Query | None:
         """OR of the query's words (phrases count as their words too) over ``_SCORED_FIELDS``."""

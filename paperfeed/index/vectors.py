@@ -17,6 +17,7 @@ from usearch.index import Index as HNSW
 EXACT_BELOW = 20_000  # rows; under this, brute force is as fast as the graph and exact
 EXACT_FILTER_BELOW = 20_000  # allowed rows; under this a filtered query is scored exactly
 OVERSAMPLE = 8  # a broad filter asks the graph for this many times k, then filters
+EXPANSION_SEARCH = 256  # usearch's default (64) gives recall@10 0.88 at 100k; 256: 0.97
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class VectorIndex:
         if hnsw_file.exists():
             graph = HNSW.restore(str(hnsw_file))
             if graph is not None and len(graph) == len(keys):
+                graph.expansion_search = EXPANSION_SEARCH
                 self._hnsw = graph
 
     def save(self) -> None:
@@ -106,7 +108,13 @@ class VectorIndex:
             self._hnsw = None  # small: exact search only
             return
         if self._hnsw is None:  # crossed the threshold: build the graph from everything
-            self._hnsw = HNSW(ndim=self.dim, metric="cos", dtype="f16", multi=False)
+            self._hnsw = HNSW(
+                ndim=self.dim,
+                metric="cos",
+                dtype="f16",
+                multi=False,
+                expansion_search=EXPANSION_SEARCH,
+            )
             self._hnsw.add(self._keys, self._matrix)
             return
         if len(changed):
@@ -126,18 +134,33 @@ class VectorIndex:
         """Top-k by cosine; ``allowed`` restricts (exactly) to those pks."""
         if k <= 0 or len(self._keys) == 0:
             return []
-        if allowed is not None:
-            rows = np.array(
-                [r for pk in allowed if (r := self._row.get(pk)) is not None], dtype=np.int64
-            )
-            return self._exact(query, k, rows)
-        if self._hnsw is None:
-            return self._exact(query, k, None)
+        if allowed is None:
+            return self._graph(query, k) if self._hnsw is not None else self._exact(query, k, None)
+        rows = self._rows_of(np.asarray(allowed, dtype=np.int64))
+        if self._hnsw is not None and len(rows) >= EXACT_FILTER_BELOW:
+            # A broad filter: most graph neighbours pass it, so oversample, then filter.
+            permitted = np.zeros(len(self._keys), dtype=bool)
+            permitted[rows] = True
+            hits = [h for h in self._graph(query, k * OVERSAMPLE) if permitted[self._row[h.pk]]]
+            if len(hits) >= k:
+                return hits[:k]
+        return self._exact(query, k, rows)
+
+    def _graph(self, query: np.ndarray, k: int) -> list[VectorHit]:
+        assert self._hnsw is not None
         matches = self._hnsw.search(query, k, threads=1)
         return [
             VectorHit(pk=int(key), similarity=1.0 - float(dist))
             for key, dist in zip(matches.keys, matches.distances, strict=True)
         ]
+
+    def _rows_of(self, pks: np.ndarray) -> np.ndarray:
+        """Matrix rows of the given pks (unknown pks are skipped), without a Python loop."""
+        if self._order is None:
+            self._order = np.argsort(self._keys, kind="stable")
+        sorted_keys = self._keys[self._order]
+        positions = np.clip(np.searchsorted(sorted_keys, pks), 0, len(sorted_keys) - 1)
+        return self._order[positions[sorted_keys[positions] == pks]]
 
     def exact_search(self, query: np.ndarray, k: int) -> list[VectorHit]:
         """Brute force over every row: the baseline the benchmarks compare the graph with."""

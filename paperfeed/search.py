@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -24,7 +25,8 @@ from paperfeed.workspace import Workspace
 
 Mode = Literal["hybrid", "lexical", "dense"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
-MAX_FILTERED = 500_000  # papers a filter may select before dense search falls back to the graph
+MAX_FILTERED = 500_000  # most papers a filter may select for exact dense scoring
+OVERSAMPLE = 8  # filtered dense search first asks the graph for this many times the depth
 
 
 @dataclass(frozen=True)
@@ -116,9 +118,12 @@ def search(
     )
     dense = []
     if mode != "lexical":
-        allowed = indexes.lexical.filter_pks(parsed, MAX_FILTERED) if parsed.has_filters else None
         query_vector = embed.get_embedder().embed_query(parsed.text)
-        dense = indexes.vectors.search(query_vector, depth, allowed)
+        dense = (
+            _filtered_dense(workspace, parsed, query_vector, depth)
+            if parsed.has_filters
+            else indexes.vectors.search(query_vector, depth)
+        )
 
     explanations = _fuse(lexical, dense, config)
 
@@ -133,6 +138,27 @@ def search(
                 parsed, hit.paper.title, hit.paper.abstract
             )
     return SearchResults(query, parsed, mode, hits, len(order), offset, limit)
+
+
+def _filtered_dense(
+    workspace: Workspace, parsed: ParsedQuery, vector: np.ndarray, depth: int
+) -> list[VectorHit]:
+    """Nearest papers that also pass the query's filters.
+
+    With a graph, take its ``OVERSAMPLE * depth`` nearest and keep those passing the filters
+    (one cheap tantivy lookup): enough for broad filters. Otherwise (narrow filter, small
+    collection) list every passing paper and score them exactly.
+    """
+    indexes = workspace.indexes
+    if indexes.vectors.has_graph:
+        candidates = indexes.vectors.search(vector, depth * OVERSAMPLE)
+        among = [h.pk for h in candidates]
+        passing = set(indexes.lexical.filter_pks(parsed, len(among), among=among) or ())
+        hits = [h for h in candidates if h.pk in passing]
+        if len(hits) >= depth:
+            return hits[:depth]
+    allowed = indexes.lexical.filter_pks(parsed, min(MAX_FILTERED, indexes.lexical.num_docs))
+    return indexes.vectors.search(vector, depth, allowed)
 
 
 def _fuse(

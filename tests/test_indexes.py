@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _core_helpers import MATRYOSHKA, SEED_COUNT, paper_by_title
+from _core_helpers import MATRYOSHKA, SEED_COUNT, copy_workspace, paper_by_title
 
 from paperfeed import embed
 from paperfeed.db import Embedding, Paper
+from paperfeed.embed import get_embedder
 from paperfeed.index import Indexes
 from paperfeed.index import vectors as vectors_module
 from paperfeed.index.vectors import VectorIndex
-from paperfeed.search import search
+from paperfeed.query import parse_query
+from paperfeed.search import SearchConfig, search
 from paperfeed.workspace import Workspace
 
 QUERIES = [
@@ -275,3 +278,28 @@ def test_graph_follows_replaced_and_added_rows(
     assert reloaded.search(moved, 1)[0].pk == 7
     assert reloaded.search(added, 1)[0].pk == 1000
     assert len(reloaded) == 201
+
+
+def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
+    kaggle_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an HNSW graph, a filter is applied to the graph's oversampled neighbours (or,
+    when too few pass, to an exact scan); either way only passing papers come back, in the
+    order exact filtered scoring gives."""
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
+    ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph")
+    ws.indexes.rebuild(ws.db)
+    assert ws.indexes.vectors.has_graph
+    cases = [("quark gluon plasma", "hep-ph"), ("black hole entropy", "hep-th")]
+    # depth 5: the graph's 40 nearest hold enough passing papers; depth 100: too few pass
+    # among the 200 papers, so the exact scan answers.
+    for (query, category), depth in itertools.product(cases, (5, 100)):
+        config = SearchConfig(candidates=depth)
+        hits = search(ws, f"{query} cat:{category}", mode="dense", limit=5, config=config).hits
+        assert hits and all(category in h.paper.categories for h in hits)
+        parsed = parse_query(f"cat:{category}")
+        allowed = ws.indexes.lexical.filter_pks(parsed, 1000)
+        vector = get_embedder().embed_query(query)
+        exact = ws.indexes.vectors.search(vector, 5, allowed)
+        assert [h.paper.pk for h in hits] == [h.pk for h in exact]
+    ws.db.engine.dispose()

@@ -154,12 +154,20 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.Must, scoring))
         return self._run(tantivy.Query.boolean_query(clauses), limit)
 
-    def filter_pks(self, query: ParsedQuery, limit: int) -> list[int] | None:
-        """Every pk satisfying the constraints (phrases, exclusions, fields); None if none set."""
+    def filter_pks(
+        self, query: ParsedQuery, limit: int, among: list[int] | None = None
+    ) -> list[int] | None:
+        """The pks satisfying the constraints (phrases, exclusions, fields), optionally only
+        ``among`` the given ones; None when the query sets no constraint."""
         constraints = self._constraints(query)
         if not constraints:
             return None
-        clauses = [(tantivy.Occur.Must, tantivy.Query.all_query()), *constraints]
+        scope = (
+            tantivy.Query.all_query()
+            if among is None
+            else tantivy.Query.term_set_query(self.schema, "pk", among)
+        )
+        clauses = [(tantivy.Occur.Must, scope), *constraints]
         result = self._searcher.search(tantivy.Query.boolean_query(clauses), limit, count=False)
         return self._searcher.fast_field_values("pk", [address for _, address in result.hits])
 

@@ -15,8 +15,6 @@ import numpy as np
 from usearch.index import Index as HNSW
 
 EXACT_BELOW = 20_000  # rows; under this, brute force is as fast as the graph and exact
-EXACT_FILTER_BELOW = 20_000  # allowed rows; under this a filtered query is scored exactly
-OVERSAMPLE = 8  # a broad filter asks the graph for this many times k, then filters
 EXPANSION_SEARCH = 256  # usearch's default (64) gives recall@10 0.88 at 100k; 256: 0.97
 
 
@@ -40,6 +38,10 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    @property
+    def has_graph(self) -> bool:
+        return self._hnsw is not None
 
     # -- persistence ---------------------------------------------------------------------
     @property
@@ -136,15 +138,7 @@ class VectorIndex:
             return []
         if allowed is None:
             return self._graph(query, k) if self._hnsw is not None else self._exact(query, k, None)
-        rows = self._rows_of(np.asarray(allowed, dtype=np.int64))
-        if self._hnsw is not None and len(rows) >= EXACT_FILTER_BELOW:
-            # A broad filter: most graph neighbours pass it, so oversample, then filter.
-            permitted = np.zeros(len(self._keys), dtype=bool)
-            permitted[rows] = True
-            hits = [h for h in self._graph(query, k * OVERSAMPLE) if permitted[self._row[h.pk]]]
-            if len(hits) >= k:
-                return hits[:k]
-        return self._exact(query, k, rows)
+        return self._exact(query, k, self._rows_of(np.asarray(allowed, dtype=np.int64)))
 
     def _graph(self, query: np.ndarray, k: int) -> list[VectorHit]:
         assert self._hnsw is not None
@@ -167,12 +161,23 @@ class VectorIndex:
         return self._exact(query, k, None)
 
     def _exact(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> list[VectorHit]:
-        matrix = self._matrix if rows is None else self._matrix[rows]
-        if len(matrix) == 0:
+        query = query.astype(np.float32)
+        if rows is None or len(rows) * 4 >= len(self._keys):
+            # Scoring every row beats copying a large subset out of the matrix first.
+            scores = self._matrix @ query
+            if rows is not None:
+                masked = np.full(len(scores), -np.inf, dtype=np.float32)
+                masked[rows] = scores[rows]
+                scores = masked
+            keys = self._keys
+            candidates = len(self._keys) if rows is None else len(rows)
+        else:
+            scores = self._matrix[rows] @ query
+            keys = self._keys[rows]
+            candidates = len(rows)
+        k = min(k, candidates)
+        if k <= 0:
             return []
-        scores = matrix @ query.astype(np.float32)
-        k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        keys = self._keys if rows is None else self._keys[rows]
         return [VectorHit(pk=int(keys[i]), similarity=float(scores[i])) for i in top]

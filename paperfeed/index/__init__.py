@@ -124,19 +124,22 @@ class Indexes:
         query = select(Paper).order_by(Paper.changed_at)
         if since is not None:
             query = query.where(Paper.changed_at > since)
-        count = 0
+        newest = since
         with db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            newest = since
-            for batch in _chunks(session.scalars(query.execution_options(yield_per=_BATCH))):
-                self.lexical.upsert(
-                    LexicalDoc(p.pk, p.title, p.abstract, p.authors, p.categories, p.published)
-                    for p in batch
-                )
-                newest = batch[-1].changed_at
-                count += len(batch)
-                if progress:
-                    progress("index text", len(batch), total)
+
+            def docs() -> Iterator[LexicalDoc]:  # streamed into one writer and one commit
+                nonlocal newest
+                for batch in _chunks(session.scalars(query.execution_options(yield_per=_BATCH))):
+                    for p in batch:
+                        yield LexicalDoc(
+                            p.pk, p.title, p.abstract, p.authors, p.categories, p.published
+                        )
+                    newest = batch[-1].changed_at
+                    if progress:
+                        progress("index text", len(batch), total)
+
+            count = self.lexical.upsert(docs()) if total else 0
         if newest is not None:
             self._set_watermark("lexical", newest)
         return count

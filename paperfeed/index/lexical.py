@@ -87,10 +87,14 @@ class LexicalIndex:
     # -- build ---------------------------------------------------------------------------
     def upsert(self, docs: Iterable[LexicalDoc]) -> int:
         """Replace or add documents; one commit for the lot. Returns how many were written."""
+        fresh = self.num_docs == 0  # nothing to replace: skip the per-document delete
+        # One writer thread: with several, documents land in segments nondeterministically
+        # and equal BM25 scores tie-break differently from one rebuild to the next.
         writer = self._index.writer(_WRITER_HEAP, 1)
         count = 0
         for doc in docs:
-            writer.delete_documents_by_query(self._pk_query(doc.pk))
+            if not fresh:
+                writer.delete_documents_by_query(self._pk_query(doc.pk))
             writer.add_document(self._document(doc))
             count += 1
         writer.commit()

@@ -102,8 +102,10 @@ def ingest(
         bool, typer.Option("--no-index", help="Skip embedding and indexing (do it later).")
     ] = False,
 ) -> None:
-    """Import papers from files. Re-running is safe: unchanged papers are left alone,
-    and an interrupted import resumes where it stopped."""
+    """Import papers from files; re-running is safe and resumes an interrupted import.
+
+    Unchanged papers stay; newer versions update; bad records are reported and skipped.
+    """
     from paperfeed.ingest import ingest_files
     from paperfeed.sources import get_source
 
@@ -143,6 +145,10 @@ def ingest(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.problems)} skipped{resumed}"
     )
+    if report.problems and not report.seen:
+        raise PaperfeedError(
+            f"no record could be read; is {source!r} the right format? (`paperfeed sources`)"
+        )
     if not no_index:
         _sync(workspace)
 
@@ -360,8 +366,7 @@ def evaluate(
 ) -> None:
     """Score search quality on a BEIR benchmark: nDCG@10, Recall@100, MRR@10 per ranker.
 
-    The corpus goes through the normal ingest and index path into a throw-away data
-    directory; every query goes through the normal search.
+    Ingest, indexing and every query take the product's own path (docs/quality.md).
     """
     import tempfile
 

@@ -7,6 +7,8 @@ Ctrl-C loses at most the batch in flight, and a re-run resumes after the last co
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,7 +71,13 @@ def ingest_files(
             raise SourceError(f"{path}: no such file")
     report = IngestReport()
     with db.session() as session:
-        run = IngestRun(source=source.name, paths=[str(p) for p in paths])
+        _close_dead_runs(session)
+        run = IngestRun(
+            source=source.name,
+            paths=[str(p) for p in paths],
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
         session.add(run)
     try:
         for path in paths:
@@ -85,6 +93,27 @@ def ingest_files(
         raise
     _finish_run(db, run, report, "done", None)
     return report
+
+
+def _close_dead_runs(session: Session) -> None:
+    """Mark 'running' runs of this host whose process is gone (killed, crashed) as crashed."""
+    host = socket.gethostname()
+    for run in session.scalars(
+        select(IngestRun).where(IngestRun.status == "running", IngestRun.host == host)
+    ):
+        if run.pid is not None and not _alive(run.pid):
+            run.status = "crashed"
+            run.error = f"process {run.pid} ended without finishing; a re-run resumes"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _finish_run(

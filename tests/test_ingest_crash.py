@@ -74,6 +74,9 @@ def test_kill_9_mid_ingest_then_rerun_gives_the_same_database(tmp_path: Path) ->
     rerun = _run(crashed, "ingest", "arxiv-daily", *paths, "--no-index")
     # Killed mid-file, the re-run skips that file's committed batches and says so.
     assert ("resumed after" in " ".join(rerun.stderr.split())) == bool(partial)
+    with sqlite3.connect(crashed / "paperfeed.db") as db:
+        runs = db.execute("SELECT status FROM ingest_runs ORDER BY pk").fetchall()
+    assert runs == [("crashed",), ("done",)]  # the killed run is recognised as such
     assert _papers(crashed) == _papers(clean)
     stats = json.loads(_run(crashed, "stats", "--json").stdout)
     assert stats["papers"] == len(_papers(clean))

@@ -124,6 +124,9 @@ class IngestRun(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Who runs it, so a later ingest can tell a crashed run (process gone) from a live one.
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class IngestCheckpoint(Base):

@@ -102,14 +102,6 @@ class LexicalIndex:
         self.reload()
         return count
 
-    def delete(self, pks: Iterable[int]) -> None:
-        writer = self._index.writer(_WRITER_HEAP, 1)
-        for pk in pks:
-            writer.delete_documents_by_query(self._pk_query(pk))
-        writer.commit()
-        writer.wait_merging_threads()
-        self.reload()
-
     def clear(self) -> None:
         """Drop every document (used by a full rebuild)."""
         del self._searcher, self._index

@@ -14,6 +14,7 @@ The two large corpora are cached in ``bench/.cache/`` (git-ignored):
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -134,6 +135,17 @@ def others_busy(window: float = 3.0) -> float | None:
     if busy0 is None or busy1 is None:
         return None
     return max(0.0, (busy1 - busy0 - (cpu1 - cpu0)) / window)
+
+
+def add_wait_quiet(parser: argparse.ArgumentParser) -> None:
+    """The ``--wait-quiet SECONDS`` option every benchmark offers (see ``wait_for_quiet``)."""
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for other processes to leave the CPU (default: no wait)",
+    )
 
 
 def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> None:

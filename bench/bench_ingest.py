@@ -43,6 +43,7 @@ from _common import (
     DEFAULT_SHARED,
     Section,
     Table,
+    add_wait_quiet,
     arxiv_day_files,
     build_fts5,
     command_line,
@@ -370,13 +371,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500, help="records per commit")
     parser.add_argument("--skip-demo", action="store_true", help="skip the demo corpus")
     parser.add_argument("--skip-arxiv", action="store_true", help="skip the arXiv listings")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for other processes to leave the CPU (default: no wait)",
-    )
+    add_wait_quiet(parser)
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")

@@ -48,6 +48,7 @@ from _common import (
     SYNTHETIC_SOURCE,
     Section,
     Table,
+    add_wait_quiet,
     arxiv_day_files,
     build_arxiv26k,
     build_fts5,
@@ -739,13 +740,7 @@ def main() -> None:
         default="128,256",
         help="extra usearch expansion_search values to compare (comma-separated; '' for none)",
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for other processes to leave the CPU (default: no wait)",
-    )
+    add_wait_quiet(parser)
     args = parser.parse_args()
     corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
     args.ef = [int(v) for v in args.ef.split(",") if v.strip()]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from paperfeed import embed
 from paperfeed.db import Database, Embedding, Paper
@@ -200,9 +200,10 @@ def embed_missing(db: Database, progress: Progress | None = None, batch_size: in
     touched = [r.pk for r in rows if r.pk not in todo_pks]
     if touched:  # text unchanged (e.g. only votes moved): mark checked, keep the vector
         now = datetime.now(UTC)
-        with db.session() as session:
-            for pk in touched:
-                session.get(Embedding, pk).created_at = now  # type: ignore[union-attr]
+        with db.session() as session:  # one UPDATE, not one query per paper
+            session.execute(
+                update(Embedding).where(Embedding.paper_pk.in_(touched)).values(created_at=now)
+            )
     if not todo:
         return 0
     embedder = embed.get_embedder()

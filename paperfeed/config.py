@@ -20,6 +20,20 @@ class Settings(BaseSettings):
     ingest_batch_size: int = 500
     embed_threads: int | None = None  # default: number of cores, at most 4
 
+    # Web app. Sessions are signed cookies; the key defaults to one made once and kept in
+    # <data_dir>/secret_key, so restarts keep people logged in.
+    secret_key: str | None = None
+    site_name: str = "paperfeed"
+    # Accounts named here are made admins when they sign up (comma separated).
+    admin_users: str = ""
+
+    # Live sources: who we are to the services we poll, and where they live (tests point
+    # these at a local replay server).
+    contact_email: str = "admin@localhost"
+    user_agent: str | None = None  # default: "paperfeed/<version> (mailto:<contact_email>)"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    http_timeout: float = 20.0
+
     @property
     def db_url(self) -> str:
         if self.database_url:

@@ -23,3 +23,19 @@ class QueryError(PaperfeedError):
 
 class NotFoundError(PaperfeedError):
     """A paper (or other object) asked for by id does not exist."""
+
+
+class InvalidInputError(PaperfeedError):
+    """A form or API field is missing or malformed (the message names the field)."""
+
+
+class ConflictError(PaperfeedError):
+    """The request clashes with what exists (e.g. a username already taken)."""
+
+
+class AuthRequiredError(PaperfeedError):
+    """The action needs a logged-in user."""
+
+
+class ForbiddenError(PaperfeedError):
+    """The logged-in user may not do this (e.g. moderation without the admin role)."""

@@ -1,48 +1,172 @@
-"""Feed ordering: which papers a day's feed shows, and in what order."""
+"""Feed ordering: which papers a day's, week's or month's feed shows, and what is trending.
+
+A paper is *in* a feed period when it has a listing (an appearance in a dated listing: a
+daily-papers page, an arXiv announcement, a submission here) on a day of that period.
+Its upvotes are the largest external count its listings carry plus our own users' votes.
+
+Trending ranks the papers listed in the period by a time-decayed score (the Hacker News
+"gravity" form)::
+
+    score = upvotes / (age_days + 2) ** GRAVITY
+
+where ``age_days`` counts from the paper's first listing to the reference day (the latest day
+that has listings, so a corpus that stopped updating still has a trending page). With
+``GRAVITY = 1.5``, a day-old paper needs ~1.8x the votes of a new one to rank level with it,
+a week-old one ~4.2x.
+"""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Literal
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, func, select
 
 from paperfeed.db import Listing, Paper
+from paperfeed.errors import InvalidInputError
 from paperfeed.workspace import Workspace
+
+Period = Literal["day", "week", "month"]
+PERIODS: tuple[Period, ...] = ("day", "week", "month")
+Sort = Literal["votes", "new"]
+SORTS: tuple[Sort, ...] = ("votes", "new")
+GRAVITY = 1.5
 
 
 @dataclass
 class FeedItem:
     paper: Paper
-    upvotes: int  # external (listing) upvotes for now; our own votes join them later
+    upvotes: int  # external (listing) upvotes + our users' votes
+    score: float | None = None  # trending score, when ranked by trend
 
 
 @dataclass
-class DailyFeed:
-    day: date | None
-    previous_day: date | None
-    next_day: date | None
+class Feed:
+    period: Period
+    start: date | None  # first and last day of the period (None: nothing listed at all)
+    end: date | None
+    previous: date | None  # a day in the previous/next period that has listings
+    next: date | None
     items: list[FeedItem]
+    total: int
+
+    @property
+    def day(self) -> date | None:
+        return self.start
 
 
-def daily_feed(workspace: Workspace, day: date | None = None, limit: int = 100) -> DailyFeed:
-    """Papers listed on ``day`` (default: the latest day with a listing), most upvoted first."""
+def period_bounds(day: date, period: Period) -> tuple[date, date]:
+    """The first and last day of the period containing ``day`` (weeks start on Monday)."""
+    if period == "day":
+        return day, day
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    if period == "month":
+        last = calendar.monthrange(day.year, day.month)[1]
+        return day.replace(day=1), day.replace(day=last)
+    raise InvalidInputError(f"period: one of {', '.join(PERIODS)}, not {period!r}")
+
+
+def latest_day(workspace: Workspace) -> date | None:
+    with workspace.db.session() as session:
+        return session.scalar(select(func.max(Listing.day)))
+
+
+def feed(
+    workspace: Workspace,
+    day: date | None = None,
+    period: Period = "day",
+    sort: Sort = "votes",
+    limit: int = 50,
+    offset: int = 0,
+) -> Feed:
+    """Papers listed in the period containing ``day`` (default: the latest listed day)."""
+    if sort not in SORTS:
+        raise InvalidInputError(f"sort: one of {', '.join(SORTS)}, not {sort!r}")
     with workspace.db.session() as session:
         if day is None:
             day = session.scalar(select(func.max(Listing.day)))
         if day is None:
-            return DailyFeed(None, None, None, [])
-        previous_day = session.scalar(select(func.max(Listing.day)).where(Listing.day < day))
-        next_day = session.scalar(select(func.min(Listing.day)).where(Listing.day > day))
-        upvotes = func.coalesce(func.max(Listing.upvotes), 0)
+            return Feed(period, None, None, None, None, [], 0)
+        start, end = period_bounds(day, period)
+        previous = session.scalar(select(func.max(Listing.day)).where(Listing.day < start))
+        following = session.scalar(select(func.min(Listing.day)).where(Listing.day > end))
+        upvotes = _upvotes()
+        listed = _listed_between(start, end)
+        total = session.scalar(select(func.count()).select_from(listed.subquery()))
+        order = (
+            (upvotes.desc(), Paper.published.desc(), Paper.pk.desc())
+            if sort == "votes"
+            else (Paper.published.desc(), Paper.pk.desc())
+        )
         rows = session.execute(
             select(Paper, upvotes)
             .join(Listing, Listing.paper_pk == Paper.pk)
-            .where(Listing.day == day)
+            .where(Paper.pk.in_(listed))
             .group_by(Paper.pk)
-            .order_by(upvotes.desc(), Paper.pk)
+            .order_by(*order)
             .limit(limit)
-            .options(selectinload(Paper.listings))
+            .offset(offset)
         ).all()
-    return DailyFeed(day, previous_day, next_day, [FeedItem(p, int(v)) for p, v in rows])
+        items = [FeedItem(p, int(v)) for p, v in rows]
+        session.expunge_all()
+    return Feed(period, start, end, previous, following, items, int(total or 0))
+
+
+def trending(
+    workspace: Workspace,
+    period: Period = "week",
+    reference: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Feed:
+    """Papers listed in the last day/week/month before ``reference``, by decayed score."""
+    if period not in PERIODS:
+        raise InvalidInputError(f"period: one of {', '.join(PERIODS)}, not {period!r}")
+    with workspace.db.session() as session:
+        if reference is None:
+            reference = session.scalar(select(func.max(Listing.day)))
+        if reference is None:
+            return Feed(period, None, None, None, None, [], 0)
+        span = {"day": 1, "week": 7, "month": 30}[period]
+        start = reference - timedelta(days=span - 1)
+        first_day = func.min(Listing.day)
+        upvotes = _upvotes()
+        rows = session.execute(
+            select(Paper.pk, first_day, upvotes)
+            .join(Listing, Listing.paper_pk == Paper.pk)
+            .where(Paper.pk.in_(_listed_between(start, reference)))
+            .group_by(Paper.pk)
+        ).all()
+        scored = sorted(
+            ((_trend_score(int(v), (reference - first).days), pk, int(v)) for pk, first, v in rows),
+            key=lambda row: (-row[0], -row[1]),
+        )
+        page = scored[offset : offset + limit]
+        papers = {
+            p.pk: p
+            for p in session.scalars(select(Paper).where(Paper.pk.in_([r[1] for r in page])))
+        }
+        items = [FeedItem(papers[pk], votes, score) for score, pk, votes in page]
+        session.expunge_all()
+    return Feed(period, start, reference, None, None, items, len(scored))
+
+
+def _trend_score(upvotes: int, age_days: int) -> float:
+    return upvotes / (max(age_days, 0) + 2) ** GRAVITY
+
+
+def _upvotes():
+    return func.coalesce(func.max(Listing.upvotes), 0) + Paper.votes
+
+
+def _listed_between(start: date, end: date) -> Select[tuple[int]]:
+    return (
+        select(Listing.paper_pk)
+        .join(Paper, Paper.pk == Listing.paper_pk)
+        .where(Listing.day >= start, Listing.day <= end, Paper.hidden.is_(False))
+        .distinct()
+    )

@@ -1,9 +1,9 @@
 """The one search entry point: hybrid (BM25 + dense) ranking, explain, similar papers.
 
 CLI, web, API, digests and evaluation all call ``search``/``similar`` here.
-Fusion is reciprocal rank fusion: ``score = sum(1 / (k + rank))`` over the rankers that
-returned the paper. It needs no score calibration between BM25 and cosine, which is why it
-is the default; issue-level tuning lives in ``SearchConfig``.
+Fusion is a convex blend of each ranker's min-max-scaled scores (BM25 and cosine), with
+reciprocal rank fusion as an option; ``SearchConfig`` holds the knobs, tuned on training
+qrels only (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -229,13 +229,17 @@ def similar(workspace: Workspace, paper_id: str, limit: int = 10) -> list[Search
 
 
 def _hydrate(workspace: Workspace, ranked: list[tuple[int, float, Explanation]]) -> list[SearchHit]:
-    """Load the papers for ranked pks, keeping the order; pks gone from the db are dropped."""
+    """Load the papers for ranked pks, keeping the order; gone or hidden papers are dropped."""
     if not ranked:
         return []
     with workspace.db.session() as session:
         papers = {
             p.pk: p
-            for p in session.scalars(select(Paper).where(Paper.pk.in_([pk for pk, _, _ in ranked])))
+            for p in session.scalars(
+                select(Paper).where(
+                    Paper.pk.in_([pk for pk, _, _ in ranked]), Paper.hidden.is_(False)
+                )
+            )
         }
     return [
         SearchHit(papers[pk], score, explanation)

@@ -16,7 +16,8 @@ from markupsafe import escape
 
 from paperfeed.ingest import ingest_files
 from paperfeed.sources import get_source
-from paperfeed.web.app import PAGE_SIZE, create_app
+from paperfeed.web.app import create_app
+from paperfeed.web.pages import PAGE_SIZE
 from paperfeed.workspace import Workspace
 
 CARD = re.compile(r'<h2><a href="/papers/([^"]+)">')

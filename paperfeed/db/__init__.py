@@ -1,6 +1,29 @@
 """Storage: SQLAlchemy models, the session factory and Alembic migrations."""
 
-from paperfeed.db.models import Base, Embedding, IngestCheckpoint, IngestRun, Listing, Paper
+from paperfeed.db.models import (
+    Base,
+    Comment,
+    Embedding,
+    IngestCheckpoint,
+    IngestRun,
+    LibraryItem,
+    Listing,
+    Paper,
+    User,
+    Vote,
+)
 from paperfeed.db.session import Database
 
-__all__ = ["Base", "Database", "Embedding", "IngestCheckpoint", "IngestRun", "Listing", "Paper"]
+__all__ = [
+    "Base",
+    "Comment",
+    "Database",
+    "Embedding",
+    "IngestCheckpoint",
+    "IngestRun",
+    "LibraryItem",
+    "Listing",
+    "Paper",
+    "User",
+    "Vote",
+]

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -72,6 +73,13 @@ class Paper(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped on every change; the indexes catch up from it (they are caches of this table).
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Community state. ``votes`` and ``num_comments`` count our own users' votes and visible
+    # comments (kept in step by paperfeed.community, so feeds sort without a join);
+    # external upvotes stay on the listings.
+    votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    num_comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", index=True)
+    submitted_by_pk: Mapped[int | None] = mapped_column(ForeignKey("users.pk", ondelete="SET NULL"))
 
     listings: Mapped[list[Listing]] = relationship(
         back_populates="paper", cascade="all, delete-orphan", order_by="Listing.day"
@@ -143,3 +151,57 @@ class IngestCheckpoint(Base):
     items_done: Mapped[int] = mapped_column(Integer, default=0)
     complete: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(Text)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Vote(Base):
+    """One user's upvote of one paper (at most one: the key is the pair)."""
+
+    __tablename__ = "votes"
+
+    user_pk: Mapped[int] = mapped_column(
+        ForeignKey("users.pk", ondelete="CASCADE"), primary_key=True
+    )
+    paper_pk: Mapped[int] = mapped_column(
+        ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Comment(Base):
+    """A comment on a paper; ``body`` is the Markdown source, rendered (sanitised) on display."""
+
+    __tablename__ = "comments"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    paper_pk: Mapped[int] = mapped_column(ForeignKey("papers.pk", ondelete="CASCADE"), index=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+    user: Mapped[User] = relationship()
+
+
+class LibraryItem(Base):
+    """A paper a user saved for later."""
+
+    __tablename__ = "library_items"
+
+    user_pk: Mapped[int] = mapped_column(
+        ForeignKey("users.pk", ondelete="CASCADE"), primary_key=True
+    )
+    paper_pk: Mapped[int] = mapped_column(
+        ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

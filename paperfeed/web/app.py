@@ -1,105 +1,114 @@
-"""A minimal web app over the foundation: the daily feed, search and paper pages, plus JSON.
+"""The web app: HTML pages, the JSON API, Atom feeds, one FastAPI application.
 
-The full site (accounts, votes, comments, trending) is built on this in its own issue.
+``create_app(workspace)`` wires the routers (``pages``, ``account``, ``api``, ``feeds``) to
+one workspace. Errors: a ``PaperfeedError`` becomes a page (or, under ``/api/``, JSON
+``{"error": …}``) with the status its kind implies. Each response carries a
+``Server-Timing`` header with the time spent in the app (the web benchmark reads it).
 """
 
 from __future__ import annotations
 
-from datetime import date
+import secrets
+import time
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from paperfeed import __version__
-from paperfeed.errors import NotFoundError, PaperfeedError, QueryError
-from paperfeed.rank import daily_feed
-from paperfeed.search import get_paper, search, similar
+from paperfeed.errors import (
+    AuthRequiredError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PaperfeedError,
+)
 from paperfeed.stats import count_papers
+from paperfeed.web import account, api, feeds, pages
+from paperfeed.web.context import render
 from paperfeed.workspace import Workspace
 
 _HERE = Path(__file__).parent
-PAGE_SIZE = 20
+SESSION_DAYS = 30
+_STATUS = {NotFoundError: 404, AuthRequiredError: 401, ForbiddenError: 403, ConflictError: 409}
 
 
 def create_app(workspace: Workspace) -> FastAPI:
-    app = FastAPI(title="paperfeed", version=__version__)
-    templates = Jinja2Templates(directory=_HERE / "templates")
-    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    app = FastAPI(
+        title=workspace.settings.site_name,
+        version=__version__,
+        description="Research-paper discovery: daily feed, trending, hybrid search, "
+        "votes, comments and a personal library. Query syntax as in the CLI.",
+    )
+    app.state.workspace = workspace
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(workspace),
+        session_cookie="paperfeed_session",
+        max_age=SESSION_DAYS * 86400,
+        same_site="lax",
+    )
 
-    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        context["paper_count"] = count_papers(workspace)
-        return templates.TemplateResponse(request, name, context, status_code=status)
+    @app.middleware("http")
+    async def server_timing(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+        return response
+
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    for module in (pages, account, api, feeds):
+        app.include_router(module.router)
 
     @app.exception_handler(PaperfeedError)
-    async def _error(request: Request, exc: PaperfeedError) -> HTMLResponse | JSONResponse:
-        status = 404 if isinstance(exc, NotFoundError) else 400
+    async def _error(request: Request, exc: PaperfeedError) -> Response:
+        status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 400)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc)}, status_code=status)
+        if status == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return render(request, "error.html", status=status, message=str(exc))
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def feed_page(request: Request, day: date | None = None) -> HTMLResponse:
-        return render(request, "feed.html", feed=daily_feed(workspace, day))
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
+            for e in exc.errors()
+        )
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": problems, "detail": exc.errors()}, status_code=422)
+        return render(request, "error.html", status=400, message=problems)
 
-    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
-    def search_page(request: Request, q: str = "", page: int = Query(1, ge=1)) -> HTMLResponse:
-        if not q.strip():
-            return render(request, "search.html", q="", results=None, page=1)
-        try:
-            results = search(workspace, q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        except QueryError as exc:
-            return render(
-                request, "search.html", status=400, q=q, results=None, page=page, error=str(exc)
-            )
-        return render(request, "search.html", q=q, results=results, page=page, page_size=PAGE_SIZE)
-
-    @app.get("/papers/{paper_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def paper_page(request: Request, paper_id: str) -> HTMLResponse:
-        paper = get_paper(workspace, paper_id)
-        try:
-            neighbours = similar(workspace, paper.id, 8)
-        except NotFoundError:
-            neighbours = []
-        return render(request, "paper.html", paper=paper, similar=neighbours)
-
-    @app.get("/api/v1/search")
-    def api_search(
-        q: str, limit: int = Query(10, ge=1, le=100), offset: int = Query(0, ge=0)
-    ) -> dict[str, Any]:
-        """Search with the CLI's query syntax."""
-        results = search(workspace, q, limit=limit, offset=offset)
-        return {
-            "query": q,
-            "total": results.total,
-            "offset": offset,
-            "results": [{**_paper_json(h.paper), "score": round(h.score, 6)} for h in results.hits],
-        }
-
-    @app.get("/api/v1/papers/{paper_id:path}")
-    def api_paper(paper_id: str) -> dict[str, Any]:
-        """One paper by arXiv id."""
-        return _paper_json(get_paper(workspace, paper_id))
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = "no such page" if exc.status_code == 404 else str(exc.detail)
+        if request.url.path.startswith("/api/") or request.url.path.startswith("/static/"):
+            return JSONResponse({"error": message}, status_code=exc.status_code)
+        return render(request, "error.html", status=exc.status_code, message=message)
 
     @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, Any]:
+    def health() -> dict[str, object]:
         return {"status": "ok", "papers": count_papers(workspace)}
+
+    @app.get("/about", response_class=HTMLResponse, include_in_schema=False)
+    def about(request: Request) -> HTMLResponse:
+        return render(request, "about.html")
 
     return app
 
 
-def _paper_json(paper: Any) -> dict[str, Any]:
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "abstract": paper.abstract,
-        "authors": paper.authors,
-        "categories": paper.categories,
-        "published": paper.published.isoformat() if paper.published else None,
-        "abs_url": paper.abs_url,
-        "pdf_url": paper.pdf_url,
-        "code_url": paper.code_url,
-    }
+def secret_key(workspace: Workspace) -> str:
+    """``PAPERFEED_SECRET_KEY``, else a key made once and kept in the data directory."""
+    if workspace.settings.secret_key:
+        return workspace.settings.secret_key
+    path = workspace.settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()

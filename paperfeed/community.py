@@ -1,0 +1,238 @@
+"""What users do to papers: upvotes, comments, a personal library, and moderation.
+
+Counters on ``papers`` (``votes``, ``num_comments``) are recomputed from the rows in the same
+transaction as each change, so they cannot drift, and feeds sort on them without joins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from paperfeed.db import Comment, LibraryItem, Listing, Paper, User, Vote
+from paperfeed.errors import InvalidInputError, NotFoundError
+from paperfeed.records import split_arxiv_version
+from paperfeed.workspace import Workspace
+
+MAX_COMMENT_LENGTH = 10_000
+
+
+@dataclass(frozen=True)
+class CommentView:
+    pk: int
+    paper_id: str
+    username: str
+    body: str
+    created_at: datetime
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class PaperSignals:
+    """What a page shows next to a paper: counts, and this user's own vote and save."""
+
+    upvotes: int  # external (listing) upvotes + our users' votes
+    num_comments: int
+    voted: bool = False
+    saved: bool = False
+
+
+def find_paper(session: Session, paper_id: str, include_hidden: bool = False) -> Paper:
+    """A paper by public id (a version suffix is ignored); hidden ones only if asked."""
+    paper = session.scalar(select(Paper).where(Paper.id == paper_id))
+    if paper is None:
+        base, _ = split_arxiv_version(paper_id)
+        if base != paper_id:
+            paper = session.scalar(select(Paper).where(Paper.id == base))
+    if paper is None or (paper.hidden and not include_hidden):
+        raise NotFoundError(f"no paper with id {paper_id!r}")
+    return paper
+
+
+def set_vote(workspace: Workspace, user_pk: int, paper_id: str, up: bool) -> PaperSignals:
+    """Upvote (``up``) or withdraw the vote; idempotent. Returns the paper's new signals."""
+    with workspace.db.session() as session:
+        paper = find_paper(session, paper_id)
+        exists = session.get(Vote, (user_pk, paper.pk)) is not None
+        if up and not exists:
+            session.add(Vote(user_pk=user_pk, paper_pk=paper.pk))
+        elif not up and exists:
+            session.execute(delete(Vote).where(Vote.user_pk == user_pk, Vote.paper_pk == paper.pk))
+        session.flush()
+        _recount_votes(session, paper.pk)
+        session.flush()
+        return signals(session, [paper.pk], user_pk)[paper.pk]
+
+
+def add_comment(workspace: Workspace, user_pk: int, paper_id: str, body: str) -> CommentView:
+    body = body.strip()
+    if not body:
+        raise InvalidInputError("comment: empty")
+    if len(body) > MAX_COMMENT_LENGTH:
+        raise InvalidInputError(f"comment: longer than {MAX_COMMENT_LENGTH} characters")
+    with workspace.db.session() as session:
+        paper = find_paper(session, paper_id)
+        comment = Comment(paper_pk=paper.pk, user_pk=user_pk, body=body)
+        session.add(comment)
+        session.flush()
+        _recount_comments(session, paper.pk)
+        session.flush()
+        return _comment_view(comment, paper.id, session.get(User, user_pk))
+
+
+def list_comments(
+    workspace: Workspace, paper_id: str, include_hidden: bool = False
+) -> list[CommentView]:
+    """Oldest first, as a discussion reads."""
+    with workspace.db.session() as session:
+        paper = find_paper(session, paper_id, include_hidden=include_hidden)
+        query = (
+            select(Comment, User)
+            .join(User, User.pk == Comment.user_pk)
+            .where(Comment.paper_pk == paper.pk)
+            .order_by(Comment.created_at, Comment.pk)
+        )
+        if not include_hidden:
+            query = query.where(Comment.hidden.is_(False))
+        return [_comment_view(c, paper.id, u) for c, u in session.execute(query).all()]
+
+
+def set_comment_hidden(workspace: Workspace, comment_pk: int, hidden: bool) -> CommentView:
+    """Moderation: hide (or show again) a comment; it stays in the database."""
+    with workspace.db.session() as session:
+        comment = session.get(Comment, comment_pk)
+        if comment is None:
+            raise NotFoundError(f"no comment {comment_pk}")
+        comment.hidden = hidden
+        session.flush()
+        _recount_comments(session, comment.paper_pk)
+        session.flush()
+        paper_id = session.get(Paper, comment.paper_pk).id  # type: ignore[union-attr]
+        return _comment_view(comment, paper_id, session.get(User, comment.user_pk))
+
+
+def set_paper_hidden(workspace: Workspace, paper_id: str, hidden: bool) -> None:
+    """Moderation: hide a paper from feeds, search and similar lists (admins still see it)."""
+    with workspace.db.session() as session:
+        paper = find_paper(session, paper_id, include_hidden=True)
+        paper.hidden = hidden
+        session.flush()
+
+
+def set_saved(workspace: Workspace, user_pk: int, paper_id: str, saved: bool) -> None:
+    """Add a paper to (or remove it from) the user's library; idempotent."""
+    with workspace.db.session() as session:
+        paper = find_paper(session, paper_id)
+        exists = session.get(LibraryItem, (user_pk, paper.pk)) is not None
+        if saved and not exists:
+            session.add(LibraryItem(user_pk=user_pk, paper_pk=paper.pk))
+        elif not saved and exists:
+            session.execute(
+                delete(LibraryItem).where(
+                    LibraryItem.user_pk == user_pk, LibraryItem.paper_pk == paper.pk
+                )
+            )
+        session.flush()
+
+
+def library(
+    workspace: Workspace, user_pk: int, limit: int | None = 50, offset: int = 0
+) -> tuple[list[Paper], int]:
+    """The user's saved papers, most recently saved first, and how many there are."""
+    with workspace.db.session() as session:
+        total = session.scalar(
+            select(func.count()).select_from(LibraryItem).where(LibraryItem.user_pk == user_pk)
+        )
+        query = (
+            select(Paper)
+            .join(LibraryItem, LibraryItem.paper_pk == Paper.pk)
+            .where(LibraryItem.user_pk == user_pk)
+            .order_by(LibraryItem.created_at.desc(), Paper.pk.desc())
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        papers = list(session.scalars(query))
+        session.expunge_all()
+    return papers, int(total or 0)
+
+
+def signals(session: Session, paper_pks: list[int], user_pk: int | None) -> dict[int, PaperSignals]:
+    """Counts and this user's state for many papers in three small queries."""
+    if not paper_pks:
+        return {}
+    external = dict(
+        session.execute(
+            select(Listing.paper_pk, func.max(Listing.upvotes))
+            .where(Listing.paper_pk.in_(paper_pks))
+            .group_by(Listing.paper_pk)
+        ).all()
+    )
+    counts = {
+        pk: (votes, comments)
+        for pk, votes, comments in session.execute(
+            select(Paper.pk, Paper.votes, Paper.num_comments).where(Paper.pk.in_(paper_pks))
+        ).all()
+    }
+    voted: set[int] = set()
+    saved: set[int] = set()
+    if user_pk is not None:
+        voted = set(
+            session.scalars(
+                select(Vote.paper_pk).where(Vote.user_pk == user_pk, Vote.paper_pk.in_(paper_pks))
+            )
+        )
+        saved = set(
+            session.scalars(
+                select(LibraryItem.paper_pk).where(
+                    LibraryItem.user_pk == user_pk, LibraryItem.paper_pk.in_(paper_pks)
+                )
+            )
+        )
+    out = {}
+    for pk in paper_pks:
+        votes, comments = counts.get(pk, (0, 0))
+        out[pk] = PaperSignals(
+            upvotes=int(external.get(pk) or 0) + int(votes or 0),
+            num_comments=int(comments or 0),
+            voted=pk in voted,
+            saved=pk in saved,
+        )
+    return out
+
+
+def paper_signals(
+    workspace: Workspace, paper_pks: list[int], user_pk: int | None
+) -> dict[int, PaperSignals]:
+    with workspace.db.session() as session:
+        return signals(session, paper_pks, user_pk)
+
+
+def _recount_votes(session: Session, paper_pk: int) -> None:
+    count = select(func.count()).select_from(Vote).where(Vote.paper_pk == paper_pk)
+    session.execute(update(Paper).where(Paper.pk == paper_pk).values(votes=count.scalar_subquery()))
+
+
+def _recount_comments(session: Session, paper_pk: int) -> None:
+    count = (
+        select(func.count())
+        .select_from(Comment)
+        .where(Comment.paper_pk == paper_pk, Comment.hidden.is_(False))
+    )
+    session.execute(
+        update(Paper).where(Paper.pk == paper_pk).values(num_comments=count.scalar_subquery())
+    )
+
+
+def _comment_view(comment: Comment, paper_id: str, user: User | None) -> CommentView:
+    return CommentView(
+        pk=comment.pk,
+        paper_id=paper_id,
+        username=user.username if user is not None else "[deleted]",
+        body=comment.body,
+        created_at=comment.created_at,
+        hidden=comment.hidden,
+    )

@@ -1,0 +1,57 @@
+"""Submitting a paper by arXiv id or URL: fetch it if we lack it, list it today, index it.
+
+A submission is a listing of source ``submitted`` on the day it was made, so the paper joins
+that day's feed (as on Hugging Face Daily Papers); who submitted it first is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from paperfeed.db import Listing, Paper
+from paperfeed.ingest import upsert_records
+from paperfeed.live.arxiv_api import ArxivApi, parse_arxiv_ref
+from paperfeed.records import Listing as RecordListing
+from paperfeed.workspace import Workspace
+
+SUBMITTED = "submitted"
+_INDEX_LOCK = threading.Lock()  # one index writer per process
+
+
+def submit_paper(
+    workspace: Workspace, ref: str, user_pk: int | None, api: ArxivApi | None = None
+) -> str:
+    """Add the paper ``ref`` names to today's feed; returns its public id.
+
+    Raises ``QueryError`` for something that is not an arXiv id or URL, ``NotFoundError`` if
+    arXiv has no such paper, ``SourceError`` if arXiv cannot be reached.
+    """
+    arxiv_id = parse_arxiv_ref(ref)
+    today = datetime.now(UTC).date()
+    with workspace.db.session() as session:
+        paper = session.scalar(select(Paper).where(Paper.id == arxiv_id))
+    if paper is None:
+        record = (api or ArxivApi.from_settings(workspace.settings)).fetch_one(arxiv_id)
+        record.listings.append(RecordListing(source=SUBMITTED, day=today))
+        with workspace.db.session() as session:
+            upsert_records(session, [record])
+            session.flush()
+        with _INDEX_LOCK:
+            workspace.indexes.sync(workspace.db)
+    with workspace.db.session() as session:
+        paper = session.scalar(select(Paper).where(Paper.id == arxiv_id))
+        assert paper is not None, "upsert_records stores the fetched paper"
+        if paper.submitted_by_pk is None:
+            paper.submitted_by_pk = user_pk
+        listed = session.scalar(
+            select(Listing.pk).where(
+                Listing.paper_pk == paper.pk, Listing.source == SUBMITTED, Listing.day == today
+            )
+        )
+        if listed is None:
+            session.add(Listing(paper_pk=paper.pk, source=SUBMITTED, day=today))
+        session.flush()
+        return paper.id

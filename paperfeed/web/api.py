@@ -1,0 +1,304 @@
+"""The JSON API under ``/api/v1`` (documented by the generated OpenAPI at ``/docs``).
+
+Reads are open. Writes (votes, comments, library, submit) act as the logged-in user: send
+the session cookie and the ``X-CSRF-Token`` header, both from ``GET /api/v1/me`` after
+logging in. Errors are ``{"error": message}`` with a fitting status.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from paperfeed import community, rank
+from paperfeed.db import Paper
+from paperfeed.search import Mode, search, similar
+from paperfeed.submit import submit_paper
+from paperfeed.web.context import (
+    csrf_token,
+    current_user,
+    require_user,
+    verify_csrf,
+    workspace_of,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+write = [Depends(verify_csrf)]
+
+
+class PaperOut(BaseModel):
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    published: datetime | None
+    abs_url: str | None
+    pdf_url: str | None
+    code_url: str | None
+    upvotes: int = Field(description="external (e.g. Hugging Face) upvotes + this site's votes")
+    num_comments: int
+    voted: bool = Field(False, description="the logged-in user upvoted it")
+    saved: bool = Field(False, description="in the logged-in user's library")
+
+
+class ScoredPaperOut(PaperOut):
+    score: float | None = None
+
+
+class FeedOut(BaseModel):
+    period: str
+    start: date | None
+    end: date | None
+    previous: date | None = Field(None, description="a day of the previous period with papers")
+    next: date | None = None
+    total: int
+    papers: list[ScoredPaperOut]
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str
+    total: int
+    offset: int
+    results: list[ScoredPaperOut]
+
+
+class VoteOut(BaseModel):
+    paper_id: str
+    upvotes: int
+    voted: bool
+
+
+class CommentIn(BaseModel):
+    body: str = Field(description="Markdown; raw HTML is shown as text")
+
+
+class CommentOut(BaseModel):
+    id: int
+    paper_id: str
+    user: str
+    body: str
+    created_at: datetime
+
+
+class LibraryOut(BaseModel):
+    total: int
+    papers: list[PaperOut]
+
+
+class SubmitIn(BaseModel):
+    ref: str = Field(description="an arXiv id or an arxiv.org URL")
+
+
+class MeOut(BaseModel):
+    username: str | None
+    is_admin: bool = False
+    csrf_token: str
+
+
+def paper_out(request: Request, papers: list[Paper], scores: list[float | None] | None = None):
+    user = current_user(request)
+    signals = community.paper_signals(
+        workspace_of(request), [p.pk for p in papers], user.pk if user else None
+    )
+    scores = scores or [None] * len(papers)
+    return [
+        ScoredPaperOut(
+            id=p.id,
+            title=p.title,
+            abstract=p.abstract,
+            authors=p.authors,
+            categories=p.categories,
+            published=p.published,
+            abs_url=p.abs_url,
+            pdf_url=p.pdf_url,
+            code_url=p.code_url,
+            upvotes=signals[p.pk].upvotes,
+            num_comments=signals[p.pk].num_comments,
+            voted=signals[p.pk].voted,
+            saved=signals[p.pk].saved,
+            score=None if s is None else round(s, 6),
+        )
+        for p, s in zip(papers, scores, strict=True)
+    ]
+
+
+def _feed_out(request: Request, feed: rank.Feed) -> FeedOut:
+    return FeedOut(
+        period=feed.period,
+        start=feed.start,
+        end=feed.end,
+        previous=feed.previous,
+        next=feed.next,
+        total=feed.total,
+        papers=paper_out(request, [i.paper for i in feed.items], [i.score for i in feed.items]),
+    )
+
+
+@router.get("/feed", response_model=FeedOut)
+def api_feed(
+    request: Request,
+    day: date | None = Query(None, description="any day of the period; default the latest"),
+    period: rank.Period = "day",
+    sort: rank.Sort = "votes",
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> FeedOut:
+    """Papers listed on a day (or in its week/month), most upvoted or newest first."""
+    return _feed_out(
+        request, rank.feed(workspace_of(request), day, period, sort, limit=limit, offset=offset)
+    )
+
+
+@router.get("/trending", response_model=FeedOut)
+def api_trending(
+    request: Request,
+    period: rank.Period = "week",
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> FeedOut:
+    """Papers by a time-decayed score of upvotes and age (see ``paperfeed.rank``)."""
+    return _feed_out(
+        request, rank.trending(workspace_of(request), period, limit=limit, offset=offset)
+    )
+
+
+@router.get("/search", response_model=SearchOut)
+def api_search(
+    request: Request,
+    q: str = Query(description='words, "phrases", -exclusions, author:, cat:, since:, until:'),
+    mode: Mode = "hybrid",
+    limit: int = Query(10, ge=1, le=100),
+    offset: int = Query(0, ge=0),
+) -> SearchOut:
+    """Search with the CLI's query syntax."""
+    results = search(workspace_of(request), q, limit=limit, offset=offset, mode=mode)
+    hits = results.hits
+    return SearchOut(
+        query=q,
+        mode=mode,
+        total=results.total,
+        offset=offset,
+        results=paper_out(request, [h.paper for h in hits], [h.score for h in hits]),
+    )
+
+
+@router.get("/me", response_model=MeOut)
+def api_me(request: Request) -> MeOut:
+    """Who is logged in, and the CSRF token their writes must send as ``X-CSRF-Token``."""
+    user = current_user(request)
+    return MeOut(
+        username=user.username if user else None,
+        is_admin=bool(user and user.is_admin),
+        csrf_token=csrf_token(request),
+    )
+
+
+@router.get("/library", response_model=LibraryOut)
+def api_library(
+    request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+) -> LibraryOut:
+    """The logged-in user's saved papers, most recently saved first."""
+    user = require_user(request)
+    papers, total = community.library(workspace_of(request), user.pk, limit, offset)
+    return LibraryOut(total=total, papers=paper_out(request, papers))
+
+
+@router.put("/library/{paper_id:path}", response_model=PaperOut, dependencies=write)
+def api_save(request: Request, paper_id: str) -> PaperOut:
+    """Save a paper to the library (idempotent)."""
+    return _set_saved(request, paper_id, True)
+
+
+@router.delete("/library/{paper_id:path}", response_model=PaperOut, dependencies=write)
+def api_unsave(request: Request, paper_id: str) -> PaperOut:
+    """Remove a paper from the library (idempotent)."""
+    return _set_saved(request, paper_id, False)
+
+
+def _set_saved(request: Request, paper_id: str, saved: bool) -> PaperOut:
+    user = require_user(request)
+    community.set_saved(workspace_of(request), user.pk, paper_id, saved)
+    return _one(request, paper_id)
+
+
+@router.post("/submit", response_model=PaperOut, dependencies=write)
+def api_submit(request: Request, body: SubmitIn) -> PaperOut:
+    """Add a paper to today's feed by arXiv id or URL (fetched from arXiv if new here)."""
+    user = require_user(request)
+    return _one(request, submit_paper(workspace_of(request), body.ref, user.pk))
+
+
+@router.get("/papers/{paper_id:path}/similar", response_model=list[ScoredPaperOut])
+def api_similar(
+    request: Request, paper_id: str, limit: int = Query(10, ge=1, le=50)
+) -> list[ScoredPaperOut]:
+    """Papers nearest in meaning (cosine of the embeddings)."""
+    hits = similar(workspace_of(request), _visible(request, paper_id).id, limit)
+    return paper_out(request, [h.paper for h in hits], [h.score for h in hits])
+
+
+@router.put("/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=write)
+def api_vote(request: Request, paper_id: str) -> VoteOut:
+    """Upvote (one vote per user per paper; voting again changes nothing)."""
+    return _vote(request, paper_id, True)
+
+
+@router.delete("/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=write)
+def api_unvote(request: Request, paper_id: str) -> VoteOut:
+    """Withdraw the upvote."""
+    return _vote(request, paper_id, False)
+
+
+def _vote(request: Request, paper_id: str, up: bool) -> VoteOut:
+    user = require_user(request)
+    signals = community.set_vote(workspace_of(request), user.pk, paper_id, up)
+    return VoteOut(paper_id=_visible(request, paper_id).id, upvotes=signals.upvotes, voted=up)
+
+
+@router.get("/papers/{paper_id:path}/comments", response_model=list[CommentOut])
+def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
+    """The discussion, oldest first (hidden comments left out)."""
+    return [_comment_out(c) for c in community.list_comments(workspace_of(request), paper_id)]
+
+
+@router.post(
+    "/papers/{paper_id:path}/comments",
+    response_model=CommentOut,
+    status_code=201,
+    dependencies=write,
+)
+def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> CommentOut:
+    """Comment as the logged-in user."""
+    user = require_user(request)
+    return _comment_out(community.add_comment(workspace_of(request), user.pk, paper_id, body.body))
+
+
+@router.get("/papers/{paper_id:path}", response_model=PaperOut)
+def api_paper(request: Request, paper_id: str) -> PaperOut:
+    """One paper by arXiv id (a version suffix is ignored)."""
+    return _one(request, paper_id)
+
+
+def _visible(request: Request, paper_id: str) -> Paper:
+    with workspace_of(request).db.session() as session:
+        paper = community.find_paper(session, paper_id)
+        session.expunge(paper)
+    return paper
+
+
+def _one(request: Request, paper_id: str) -> PaperOut:
+    return paper_out(request, [_visible(request, paper_id)])[0]
+
+
+def _comment_out(comment: community.CommentView) -> CommentOut:
+    return CommentOut(
+        id=comment.pk,
+        paper_id=comment.paper_id,
+        user=comment.username,
+        body=comment.body,
+        created_at=comment.created_at,
+    )

@@ -1,0 +1,119 @@
+"""Per-request helpers shared by every router: the workspace, the user, CSRF and rendering.
+
+Sessions are Starlette's signed cookies (itsdangerous). A session holds the user's pk, a
+token derived from their password hash (so a password change ends other sessions) and a
+CSRF token; every state-changing request must echo that token, as a ``csrf_token`` form
+field or an ``X-CSRF-Token`` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from paperfeed import __version__
+from paperfeed.accounts import get_user, session_token
+from paperfeed.db import User
+from paperfeed.errors import AuthRequiredError, ForbiddenError
+from paperfeed.stats import count_papers
+from paperfeed.web.markup import render_markdown
+from paperfeed.workspace import Workspace
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.filters["markdown"] = render_markdown
+TEMPLATES.env.globals["version"] = __version__
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_COUNT_TTL = 30.0  # seconds the footer's paper count may be stale
+
+
+def workspace_of(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+def current_user(request: Request) -> User | None:
+    """The logged-in user, or None; a session whose password changed since is dropped."""
+    if "user" in request.state._state:
+        return request.state.user
+    user = None
+    pk = request.session.get("uid")
+    if pk is not None:
+        user = get_user(workspace_of(request), int(pk))
+        if user is None or request.session.get("auth") != session_token(user):
+            request.session.pop("uid", None)
+            request.session.pop("auth", None)
+            user = None
+    request.state.user = user
+    return user
+
+
+def require_user(request: Request) -> User:
+    user = current_user(request)
+    if user is None:
+        raise AuthRequiredError("log in first")
+    return user
+
+
+def require_admin(request: Request) -> User:
+    user = require_user(request)
+    if not user.is_admin:
+        raise ForbiddenError("only admins can do this")
+    return user
+
+
+def log_in(request: Request, user: User) -> None:
+    request.session["uid"] = user.pk
+    request.session["auth"] = session_token(user)
+    request.session["csrf"] = secrets.token_urlsafe(24)  # a fresh token per login
+    request.state.user = user
+
+
+def log_out(request: Request) -> None:
+    request.session.clear()
+    request.state.user = None
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+async def verify_csrf(request: Request) -> None:
+    """Dependency for state-changing routes: the request must carry the session's token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get("csrf_token")
+    expected = request.session.get("csrf")
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+        raise ForbiddenError(
+            "missing or stale CSRF token: reload the page and try again "
+            "(API clients send the X-CSRF-Token header from GET /api/v1/me)"
+        )
+
+
+def paper_count(request: Request) -> int:
+    state = request.app.state
+    cached = getattr(state, "paper_count", None)
+    if cached is None or time.monotonic() - cached[1] > _COUNT_TTL:
+        cached = state.paper_count = (count_papers(workspace_of(request)), time.monotonic())
+    return cached[0]
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("user", current_user(request))
+    context["csrf_token"] = csrf_token(request)
+    context["paper_count"] = paper_count(request)
+    context["site_name"] = workspace_of(request).settings.site_name
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)

@@ -1,0 +1,129 @@
+"""Syndication: Atom feeds, and a Hugging Face-compatible ``/api/daily_papers``.
+
+The compatibility endpoint answers with the field names of Hugging Face's own API
+(``paper.id``, ``title``, ``summary``, ``authors[].name``, ``publishedAt``, ``upvotes``,
+``numComments``, ``githubRepo``, …), so a script written for that service works against a
+paperfeed instance by changing its base URL. Fields we have no data for are left out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+
+from paperfeed import community, rank
+from paperfeed.db import Paper
+from paperfeed.search import search
+from paperfeed.web.context import workspace_of
+
+router = APIRouter()
+ATOM = "application/atom+xml; charset=utf-8"
+FEED_SIZE = 50
+
+
+@router.get("/feeds/daily.atom", tags=["feeds"])
+def daily_atom(request: Request, period: rank.Period = "day") -> Response:
+    """Atom feed of the latest day's (or week's, month's) papers, most upvoted first."""
+    feed = rank.feed(workspace_of(request), None, period, "votes", limit=FEED_SIZE)
+    title = f"Daily papers ({period})" if period != "day" else "Daily papers"
+    return _atom(request, title, [i.paper for i in feed.items])
+
+
+@router.get("/feeds/trending.atom", tags=["feeds"])
+def trending_atom(request: Request, period: rank.Period = "week") -> Response:
+    """Atom feed of trending papers."""
+    feed = rank.trending(workspace_of(request), period, limit=FEED_SIZE)
+    return _atom(request, f"Trending papers ({period})", [i.paper for i in feed.items])
+
+
+@router.get("/feeds/search.atom", tags=["feeds"])
+def search_atom(request: Request, q: str = Query(description="a saved search")) -> Response:
+    """Atom feed of a saved search: subscribe to a query in any feed reader."""
+    results = search(workspace_of(request), q, limit=FEED_SIZE)
+    return _atom(request, f"Search: {q}", [h.paper for h in results.hits], {"q": q})
+
+
+@router.get("/api/daily_papers", tags=["compat"])
+def hf_daily_papers(
+    request: Request,
+    date_: date | None = Query(None, alias="date", description="YYYY-MM-DD; default latest"),
+    limit: int = Query(100, ge=1, le=500),
+    p: int = Query(0, ge=0, description="page number, from 0"),
+) -> list[dict[str, Any]]:
+    """Hugging Face-compatible daily papers list (same shape as huggingface.co/api/daily_papers)."""
+    workspace = workspace_of(request)
+    feed = rank.feed(workspace, date_, "day", "votes", limit=limit, offset=p * limit)
+    papers = [i.paper for i in feed.items]
+    signals = community.paper_signals(workspace, [p.pk for p in papers], None)
+    day = feed.start
+    return [_hf_entry(paper, signals[paper.pk], day) for paper in papers]
+
+
+def _hf_entry(paper: Paper, signals: community.PaperSignals, day: date | None) -> dict[str, Any]:
+    published = _iso(paper.published)
+    listed = _iso(datetime.combine(day, time(), UTC)) if day else published
+    inner: dict[str, Any] = {
+        "id": paper.id,
+        "authors": [{"name": name, "hidden": False} for name in paper.authors],
+        "publishedAt": published,
+        "submittedOnDailyAt": listed,
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": signals.upvotes,
+    }
+    if paper.code_url:
+        inner["githubRepo"] = paper.code_url
+    return {
+        "paper": inner,
+        "publishedAt": listed,
+        "title": paper.title,
+        "summary": paper.abstract,
+        "numComments": signals.num_comments,
+        "isAuthorParticipating": False,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _atom(
+    request: Request, title: str, papers: list[Paper], params: dict[str, str] | None = None
+) -> Response:
+    base = str(request.base_url).rstrip("/")
+    site = workspace_of(request).settings.site_name
+    self_url = f"{base}{request.url.path}" + (f"?{urlencode(params)}" if params else "")
+    gen = FeedGenerator()
+    gen.id(self_url)
+    gen.title(f"{site}: {title}")
+    gen.link(href=self_url, rel="self")
+    gen.link(href=f"{base}/", rel="alternate")
+    gen.updated(max((_when(p) for p in papers), default=datetime(1970, 1, 1, tzinfo=UTC)))
+    for paper in reversed(papers):  # feedgen prepends: add in reverse to keep our order
+        entry = gen.add_entry()
+        url = f"{base}/papers/{paper.id}"
+        entry.id(url)
+        entry.title(paper.title)
+        entry.link(href=url)
+        if paper.abs_url:
+            entry.link(href=paper.abs_url, rel="related", title="arXiv")
+        for name in paper.authors[:20]:
+            entry.author(name=name)
+        entry.summary(paper.abstract or paper.title)
+        entry.updated(_when(paper))
+        if paper.published:
+            entry.published(paper.published)
+        for category in paper.categories:
+            entry.category(term=category)
+    return Response(gen.atom_str(pretty=True), media_type=ATOM)
+
+
+def _when(paper: Paper) -> datetime:
+    return paper.updated or paper.published or paper.first_seen

@@ -1,0 +1,297 @@
+"""HTML pages: feeds, trending, search, paper pages, submit, library, moderation.
+
+Every form works without JavaScript (POST, then redirect back); ``static/app.js`` upgrades
+votes and saves to in-place updates through the JSON API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from paperfeed import community, rank
+from paperfeed.bibtex import to_bibtex
+from paperfeed.db import Paper
+from paperfeed.errors import NotFoundError, PaperfeedError, QueryError
+from paperfeed.highlight import highlight, query_tokens
+from paperfeed.search import MODES, search, similar
+from paperfeed.submit import submit_paper
+from paperfeed.web.context import (
+    current_user,
+    render,
+    require_admin,
+    require_user,
+    verify_csrf,
+    workspace_of,
+)
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 20
+SNIPPET_WORDS = 60
+
+
+@dataclass
+class Card:
+    """A paper as a list shows it."""
+
+    paper: Paper
+    signals: community.PaperSignals
+    snippet: Markup | None = None
+    title_html: Markup | None = None
+    score: float | None = None
+
+
+def cards(
+    request: Request, papers: list[Paper], tokens: frozenset[str] | None = None
+) -> list[Card]:
+    user = current_user(request)
+    signals = community.paper_signals(
+        workspace_of(request), [p.pk for p in papers], user.pk if user else None
+    )
+    out = []
+    for paper in papers:
+        card = Card(paper, signals[paper.pk])
+        if tokens is not None:
+            card.title_html = highlight(paper.title, tokens)
+            card.snippet = highlight(paper.abstract, tokens, max_words=SNIPPET_WORDS)
+        out.append(card)
+    return out
+
+
+@router.get("/", response_class=HTMLResponse)
+def feed_page(
+    request: Request,
+    day: date | None = None,
+    period: rank.Period = "day",
+    sort: rank.Sort = "votes",
+    page: int = Query(1, ge=1),
+) -> HTMLResponse:
+    feed = rank.feed(
+        workspace_of(request), day, period, sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "feed.html",
+        feed=feed,
+        cards=cards(request, [i.paper for i in feed.items]),
+        period=period,
+        sort=sort,
+        page=page,
+        pages=_pages(feed.total),
+    )
+
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending_page(
+    request: Request, period: rank.Period = "week", page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    feed = rank.trending(
+        workspace_of(request), period, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "trending.html",
+        feed=feed,
+        cards=cards(request, [i.paper for i in feed.items]),
+        period=period,
+        page=page,
+        pages=_pages(feed.total),
+        offset=(page - 1) * PAGE_SIZE,
+    )
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: str = "",
+    cat: str = "",
+    author: str = "",
+    since: str = "",
+    until: str = "",
+    mode: str = "hybrid",
+    page: int = Query(1, ge=1),
+) -> HTMLResponse:
+    form = {"q": q, "cat": cat, "author": author, "since": since, "until": until, "mode": mode}
+    full = build_query(q, cat=cat, author=author, since=since, until=until)
+    context: dict[str, Any] = {"form": form, "q": q, "modes": MODES, "results": None}
+    if not full:
+        return render(request, "search.html", **context)
+    try:
+        results = search(
+            workspace_of(request),
+            full,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+            mode=mode,  # type: ignore[arg-type]
+        )
+    except QueryError as exc:
+        return render(request, "search.html", status=400, error=str(exc), **context)
+    tokens = query_tokens(results.parsed)
+    listed = cards(request, [h.paper for h in results.hits], tokens)
+    base = {k: v for k, v in form.items() if v and not (k == "mode" and v == "hybrid")}
+    return render(
+        request,
+        "search.html",
+        **{**context, "results": results, "cards": listed},
+        page=page,
+        pages=_pages(results.total),
+        page_url=lambda n: "/search?" + urlencode({**base, "page": n}),
+    )
+
+
+def build_query(
+    q: str, *, cat: str = "", author: str = "", since: str = "", until: str = ""
+) -> str:
+    """The search box plus the filter fields, in the query syntax (so URLs stay shareable)."""
+    parts = [q.strip()]
+    if cat.strip():
+        parts.append(f"cat:{cat.strip()}")
+    if author.strip():
+        parts.append(f'author:"{author.strip().replace(chr(34), "")}"')
+    if since.strip():
+        parts.append(f"since:{since.strip()}")
+    if until.strip():
+        parts.append(f"until:{until.strip()}")
+    return " ".join(p for p in parts if p)
+
+
+@router.get("/papers/{paper_id:path}/bibtex")
+def paper_bibtex(request: Request, paper_id: str) -> Response:
+    with workspace_of(request).db.session() as session:
+        paper = community.find_paper(session, paper_id)
+        return Response(to_bibtex([paper]), media_type="application/x-bibtex; charset=utf-8")
+
+
+@router.post("/papers/{paper_id:path}/vote", dependencies=[Depends(verify_csrf)])
+def vote_form(request: Request, paper_id: str, up: bool = Form(True)) -> RedirectResponse:
+    user = require_user(request)
+    community.set_vote(workspace_of(request), user.pk, paper_id, up)
+    return _back(request, f"/papers/{paper_id}")
+
+
+@router.post("/papers/{paper_id:path}/save", dependencies=[Depends(verify_csrf)])
+def save_form(request: Request, paper_id: str, saved: bool = Form(True)) -> RedirectResponse:
+    user = require_user(request)
+    community.set_saved(workspace_of(request), user.pk, paper_id, saved)
+    return _back(request, f"/papers/{paper_id}")
+
+
+@router.post("/papers/{paper_id:path}/comments", dependencies=[Depends(verify_csrf)])
+def comment_form(request: Request, paper_id: str, body: str = Form("")) -> Response:
+    user = require_user(request)
+    try:
+        comment = community.add_comment(workspace_of(request), user.pk, paper_id, body)
+    except PaperfeedError as exc:
+        if isinstance(exc, NotFoundError):
+            raise
+        return _paper_response(request, paper_id, status=400, comment_error=str(exc), draft=body)
+    return RedirectResponse(f"/papers/{paper_id}#comment-{comment.pk}", status_code=303)
+
+
+@router.post("/papers/{paper_id:path}/hide", dependencies=[Depends(verify_csrf)])
+def hide_paper_form(request: Request, paper_id: str, hidden: bool = Form(True)) -> RedirectResponse:
+    require_admin(request)
+    community.set_paper_hidden(workspace_of(request), paper_id, hidden)
+    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+
+
+@router.post("/comments/{comment_pk}/hide", dependencies=[Depends(verify_csrf)])
+def hide_comment_form(
+    request: Request, comment_pk: int, hidden: bool = Form(True)
+) -> RedirectResponse:
+    require_admin(request)
+    comment = community.set_comment_hidden(workspace_of(request), comment_pk, hidden)
+    return RedirectResponse(f"/papers/{comment.paper_id}#comment-{comment.pk}", status_code=303)
+
+
+@router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: str) -> HTMLResponse:
+    return _paper_response(request, paper_id)
+
+
+def _paper_response(
+    request: Request, paper_id: str, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    workspace = workspace_of(request)
+    user = current_user(request)
+    admin = bool(user and user.is_admin)
+    with workspace.db.session() as session:
+        paper = community.find_paper(session, paper_id, include_hidden=admin)
+        session.expunge(paper)
+    try:
+        neighbours = similar(workspace, paper.id, 8)
+    except NotFoundError:
+        neighbours = []
+    signals = community.paper_signals(workspace, [paper.pk], user.pk if user else None)
+    return render(
+        request,
+        "paper.html",
+        status=status,
+        paper=paper,
+        signals=signals[paper.pk],
+        similar=neighbours,
+        comments=community.list_comments(workspace, paper.id, include_hidden=admin),
+        **extra,
+    )
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_page(request: Request) -> HTMLResponse:
+    return render(request, "submit.html", ref="")
+
+
+@router.post("/submit", dependencies=[Depends(verify_csrf)])
+def submit_form(request: Request, ref: str = Form("")) -> Response:
+    user = require_user(request)
+    try:
+        paper_id = submit_paper(workspace_of(request), ref, user.pk)
+    except PaperfeedError as exc:
+        return render(request, "submit.html", status=400, ref=ref, error=str(exc))
+    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+
+
+@router.get("/library", response_class=HTMLResponse)
+def library_page(request: Request, page: int = Query(1, ge=1)) -> Response:
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?" + urlencode({"next": "/library"}), status_code=303)
+    papers, total = community.library(
+        workspace_of(request), user.pk, PAGE_SIZE, (page - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "library.html",
+        cards=cards(request, papers),
+        total=total,
+        page=page,
+        pages=_pages(total),
+    )
+
+
+@router.get("/library.bib")
+def library_bibtex(request: Request) -> Response:
+    user = require_user(request)
+    papers, _ = community.library(workspace_of(request), user.pk, limit=None)
+    return Response(
+        to_bibtex(papers),
+        media_type="application/x-bibtex; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="paperfeed-library.bib"'},
+    )
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def _back(request: Request, fallback: str) -> RedirectResponse:
+    """Redirect to the page the form was on (same site only), else ``fallback``."""
+    referer = request.headers.get("referer", "")
+    origin = str(request.base_url)
+    target = referer if referer.startswith(origin) else fallback
+    return RedirectResponse(target, status_code=303)

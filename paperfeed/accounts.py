@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from paperfeed.db import User
-from paperfeed.errors import ConflictError, InvalidInputError
+from paperfeed.errors import ConflictError, InvalidInputError, NotFoundError
 from paperfeed.workspace import Workspace
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
@@ -111,6 +111,26 @@ def get_user(workspace: Workspace, user_pk: int) -> User | None:
         if user is not None:
             session.expunge(user)
         return user
+
+
+def list_users(workspace: Workspace) -> list[User]:
+    with workspace.db.session() as session:
+        users = list(session.scalars(select(User).order_by(User.pk)))
+        session.expunge_all()
+    return users
+
+
+def set_admin(workspace: Workspace, username: str, is_admin: bool) -> User:
+    with workspace.db.session() as session:
+        user = session.scalar(
+            select(User).where(func.lower(User.username) == username.strip().lower())
+        )
+        if user is None:
+            raise NotFoundError(f"no user named {username!r}")
+        user.is_admin = is_admin
+        session.flush()
+        session.expunge(user)
+    return user
 
 
 def session_token(user: User) -> str:

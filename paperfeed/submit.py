@@ -34,7 +34,7 @@ def submit_paper(
     with workspace.db.session() as session:
         paper = session.scalar(select(Paper).where(Paper.id == arxiv_id))
     if paper is None:
-        record = (api or ArxivApi.from_settings(workspace.settings)).fetch_one(arxiv_id)
+        record = (api or workspace.arxiv_api).fetch_one(arxiv_id)
         record.listings.append(RecordListing(source=SUBMITTED, day=today))
         with workspace.db.session() as session:
             upsert_records(session, [record])

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.errors import ConfigError
 from paperfeed.index import Indexes
+
+if TYPE_CHECKING:
+    from paperfeed.live.arxiv_api import ArxivApi
 
 
 class Workspace:
@@ -45,3 +49,10 @@ class Workspace:
     @cached_property
     def indexes(self) -> Indexes:
         return Indexes(self.settings.index_dir)
+
+    @cached_property
+    def arxiv_api(self) -> ArxivApi:
+        """One arXiv client per process, so its 3-second spacing holds across requests."""
+        from paperfeed.live.arxiv_api import ArxivApi
+
+        return ArxivApi.from_settings(self.settings)

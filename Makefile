@@ -15,16 +15,28 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install paperfeed with its pinned dependencies
 
+# The browser tests drive Debian's Chromium, never a browser Playwright downloads. Installed once,
+# as root (CI); elsewhere say how, and the browser tests skip.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" -eq 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+	else \
+	  echo "$(CHROMIUM) is missing and installing it needs root: the browser tests will skip."; \
+	  echo "  sudo apt-get install chromium fonts-dejavu-core"; \
+	fi
+
 serve: install  ## initialise ./data, import the demo corpus if empty, serve on http://127.0.0.1:8000
 	$(BIN)/paperfeed serve
 
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test.
-test: install  ## lint, then every test except those marked slow
+test: install $(CHROMIUM)  ## lint, then every test except those marked slow
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not slow and not reference" -q; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-test-all: install  ## every test, slow ones included
+test-all: install $(CHROMIUM)  ## every test, slow ones included
 	$(BIN)/pytest -m "not reference" -q
 
 lint: install

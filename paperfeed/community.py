@@ -141,15 +141,22 @@ def set_saved(workspace: Workspace, user_pk: int, paper_id: str, saved: bool) ->
 def library(
     workspace: Workspace, user_pk: int, limit: int | None = 50, offset: int = 0
 ) -> tuple[list[Paper], int]:
-    """The user's saved papers, most recently saved first, and how many there are."""
+    """The user's saved papers, most recently saved first, and how many there are.
+
+    Papers hidden by moderation are left out, as everywhere else (they could not be unsaved).
+    """
     with workspace.db.session() as session:
+        saved = (LibraryItem.user_pk == user_pk, Paper.hidden.is_(False))
         total = session.scalar(
-            select(func.count()).select_from(LibraryItem).where(LibraryItem.user_pk == user_pk)
+            select(func.count())
+            .select_from(LibraryItem)
+            .join(Paper, LibraryItem.paper_pk == Paper.pk)
+            .where(*saved)
         )
         query = (
             select(Paper)
             .join(LibraryItem, LibraryItem.paper_pk == Paper.pk)
-            .where(LibraryItem.user_pk == user_pk)
+            .where(*saved)
             .order_by(LibraryItem.created_at.desc(), Paper.pk.desc())
             .offset(offset)
         )

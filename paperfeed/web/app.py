@@ -11,9 +11,11 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +28,7 @@ from paperfeed.errors import (
     ForbiddenError,
     NotFoundError,
     PaperfeedError,
+    SourceError,
 )
 from paperfeed.stats import count_papers
 from paperfeed.web import account, api, feeds, pages
@@ -34,7 +37,14 @@ from paperfeed.workspace import Workspace
 
 _HERE = Path(__file__).parent
 SESSION_DAYS = 30
-_STATUS = {NotFoundError: 404, AuthRequiredError: 401, ForbiddenError: 403, ConflictError: 409}
+# In the web app a SourceError can only come from a live service (arXiv): a bad gateway.
+_STATUS = {
+    NotFoundError: 404,
+    AuthRequiredError: 401,
+    ForbiddenError: 403,
+    ConflictError: 409,
+    SourceError: 502,
+}
 
 
 def create_app(workspace: Workspace) -> FastAPI:
@@ -43,6 +53,8 @@ def create_app(workspace: Workspace) -> FastAPI:
         version=__version__,
         description="Research-paper discovery: daily feed, trending, hybrid search, "
         "votes, comments and a personal library. Query syntax as in the CLI.",
+        docs_url=None,  # served below with the vendored Swagger UI: no CDN
+        redoc_url=None,
     )
     app.state.workspace = workspace
     app.add_middleware(
@@ -71,7 +83,7 @@ def create_app(workspace: Workspace) -> FastAPI:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc)}, status_code=status)
         if status == 401:
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return RedirectResponse(f"/login?next={_return_to(request)}", status_code=303)
         return render(request, "error.html", status=status, message=str(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -91,6 +103,16 @@ def create_app(workspace: Workspace) -> FastAPI:
             return JSONResponse({"error": message}, status_code=exc.status_code)
         return render(request, "error.html", status=exc.status_code, message=message)
 
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
+
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, object]:
         return {"status": "ok", "papers": count_papers(workspace)}
@@ -100,6 +122,18 @@ def create_app(workspace: Workspace) -> FastAPI:
         return render(request, "about.html")
 
     return app
+
+
+def _return_to(request: Request) -> str:
+    """Where log-in should send the user back to: the page asked for or, after a form post
+    (whose URL answers POST only), the same-site page the form was on, else home."""
+    if request.method in ("GET", "HEAD"):
+        return quote(request.url.path)
+    referer = request.headers.get("referer", "")
+    if not referer.startswith(str(request.base_url)):
+        return "/"
+    page = urlsplit(referer)
+    return quote(page.path + (f"?{page.query}" if page.query else ""), safe="/")
 
 
 def secret_key(workspace: Workspace) -> str:

@@ -111,9 +111,10 @@ def _atom(
         url = f"{base}/papers/{paper.id}"
         entry.id(url)
         entry.title(paper.title)
+        # One link only: feedgen 1.0 writes entry links without their ``rel`` (upstream issue
+        # lkiesow/python-feedgen#135), so an arXiv "related" link would become a second
+        # "alternate" (invalid Atom; readers may open arXiv instead). Our page links to arXiv.
         entry.link(href=url)
-        if paper.abs_url:
-            entry.link(href=paper.abs_url, rel="related", title="arXiv")
         for name in paper.authors[:20]:
             entry.author(name=name)
         entry.summary(paper.abstract or paper.title)

@@ -24,6 +24,7 @@
     button.setAttribute("aria-pressed", on ? "true" : "false");
     button.classList.toggle(field === "up" ? "voted" : "saved", on);
     if (labels) button.firstChild.textContent = on ? labels[1] : labels[0];
+    else button.title = on ? "Remove your upvote" : "Upvote"; // aria-pressed tells the state
   }
 
   document.addEventListener("submit", async (event) => {

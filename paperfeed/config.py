@@ -32,7 +32,14 @@ class Settings(BaseSettings):
     contact_email: str = "admin@localhost"
     user_agent: str | None = None  # default: "paperfeed/<version> (mailto:<contact_email>)"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_rss_url: str = "https://rss.arxiv.org/rss"
+    hf_api_url: str = "https://huggingface.co/api"
     http_timeout: float = 20.0
+    # Least seconds between two requests to one host. arXiv's terms ask for one request every
+    # 3 s; Hugging Face publishes no figure, 1 s keeps us a light client.
+    arxiv_min_interval: float = 3.0
+    hf_min_interval: float = 1.0
 
     @property
     def db_url(self) -> str:

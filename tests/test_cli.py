@@ -62,9 +62,12 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
 
 
 def test_sources_lists_every_format(tmp_path: Path) -> None:
-    result = ok(run(tmp_path / "data", "sources"))
-    for name in ("hf-page", "hf-daily", "kaggle", "arxiv-atom", "arxiv-daily", "jsonl"):
-        assert name in result.stdout
+    # `sources formats` is the list; bare `sources` (the old command) still shows it.
+    for args in (["sources", "formats"], ["sources"]):
+        result = ok(run(tmp_path / "data", *args))
+        for name in ("hf-page", "hf-daily", "kaggle", "arxiv-atom", "arxiv-daily", "jsonl"):
+            assert name in result.stdout
+    assert not (tmp_path / "data").exists()  # listing creates nothing
 
 
 # -- ingest and stats -------------------------------------------------------------------------

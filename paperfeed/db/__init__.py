@@ -8,7 +8,10 @@ from paperfeed.db.models import (
     IngestRun,
     LibraryItem,
     Listing,
+    LiveSource,
     Paper,
+    SourceCheckpoint,
+    SourceRun,
     User,
     Vote,
 )
@@ -23,7 +26,10 @@ __all__ = [
     "IngestRun",
     "LibraryItem",
     "Listing",
+    "LiveSource",
     "Paper",
+    "SourceCheckpoint",
+    "SourceRun",
     "User",
     "Vote",
 ]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -205,3 +206,68 @@ class LibraryItem(Base):
         ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class LiveSource(Base):
+    """A service paperfeed polls (`paperfeed sources add`): what kind, and what to ask it for.
+
+    ``params`` holds the kind's options, e.g. ``{"set": "cs", "metadata_prefix": "arXivRaw",
+    "from": "2024-01-01"}`` for OAI-PMH or ``{"categories": ["cs.CL"]}`` for RSS;
+    ``base_url`` overrides the service address from the settings.
+    """
+
+    __tablename__ = "live_sources"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    base_url: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SourceRun(Base):
+    """One harvest of a live source: its window, counts, outcome; kept for `sources list`.
+
+    Counts are records: ``added`` new papers, ``updated`` changed ones, ``skipped`` records
+    that changed nothing (or fell outside the source's categories), ``failed`` records that
+    could not be read. ``host``/``pid`` tell a crashed run (process gone) from a live one.
+    """
+
+    __tablename__ = "source_runs"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_pk: Mapped[int] = mapped_column(
+        ForeignKey("live_sources.pk", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    # The harvested window as the service names it (ISO dates or datestamps).
+    window_from: Mapped[str | None] = mapped_column(String(40))
+    window_until: Mapped[str | None] = mapped_column(String(40))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Things worth knowing that are not failures (an expired resumption token, an index
+    # that could not be updated), one per line.
+    notes: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class SourceCheckpoint(Base):
+    """Where the next harvest of a source starts; written in the same transaction as the
+    papers of each page, so a crash resumes from the last committed page."""
+
+    __tablename__ = "source_checkpoints"
+
+    source_pk: Mapped[int] = mapped_column(
+        ForeignKey("live_sources.pk", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,7 @@
-"""Look papers up by id in the arXiv API (export.arxiv.org/api/query?id_list=...).
+"""The arXiv API (export.arxiv.org/api/query): papers by id, and paged search queries.
+
+Lookups by id (``ArxivApi``) serve submit-by-id. Queries (``pages``, the ``arxiv-api`` live
+source) follow a search such as ``cat:cs.CL AND abs:retrieval``, newest changes first.
 
 Users paste ids in many shapes (bare, versioned, ``arXiv:``-prefixed, abs or PDF links);
 ``parse_arxiv_ref`` turns all of them into the versionless id the rest of paperfeed keys on.
@@ -14,20 +17,25 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from paperfeed.config import Settings
 from paperfeed.errors import NotFoundError, QueryError, SourceError
 from paperfeed.live.http import HttpStatusError, PoliteClient, default_user_agent
+from paperfeed.live.pages import Page, SourceSpec, split_items
 from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.sources._common import looks_like_arxiv_id
 from paperfeed.sources.arxiv_atom import parse_feed
 
-# arXiv's API terms: no more than one request every three seconds.
-ARXIV_MIN_INTERVAL = 3.0
 # Ids per request: arXiv takes long id lists, but smaller pages fail less and retry cheaper.
 CHUNK_SIZE = 100
+# Query paging: entries per request, and the most one run reads (the API is for following a
+# query; backfills are OAI-PMH's job).
+PAGE_SIZE = 100
+MAX_RESULTS = 1000
 
 _ARXIV_URL = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(?P<id>.+?)(?:\.pdf)?/?$",
@@ -70,13 +78,14 @@ class ArxivApi:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> ArxivApi:
-        """The API at ``settings.arxiv_api_url``, paced at one request per 3 s to its host.
-        ``sleep`` / ``clock`` are for tests, as in ``PoliteClient``."""
+        """The API at ``settings.arxiv_api_url``, paced at ``settings.arxiv_min_interval``
+        (3 s) per request to its host. ``sleep`` / ``clock`` are for tests, as in
+        ``PoliteClient``."""
         host = urlsplit(settings.arxiv_api_url).hostname or ""
         client = PoliteClient(
             default_user_agent(settings),
             timeout=settings.http_timeout,
-            min_interval={host: ARXIV_MIN_INTERVAL},
+            min_interval={host: settings.arxiv_min_interval},
             sleep=sleep,
             clock=clock,
         )
@@ -124,3 +133,63 @@ class ArxivApi:
             # An entry we could not read may be one of the ids asked for: that is not "not found".
             raise SourceError(f"unreadable arXiv answer: {problems[0]}")
         return records
+
+
+def pages(client: PoliteClient, source: SourceSpec, cursor: Mapping[str, Any]) -> Iterator[Page]:
+    """Pages of ``source.params["query"]``, most recently updated first, down to the newest
+    update the previous run saw (the cursor's ``since``) or ``max_results`` entries.
+
+    The cursor holds ``start`` (the next page, mid-run), ``since`` (where the last complete
+    run stopped) and ``newest`` (the newest update seen by the run in progress, which
+    becomes ``since`` when it completes). Entries that change while we page move to the
+    front; they are picked up by the next run, since their update is newer than ``since``.
+    """
+    params = source.params
+    page_size = int(params.get("page_size") or PAGE_SIZE)
+    limit = int(params.get("max_results") or MAX_RESULTS)
+    start = int(cursor.get("start") or 0)
+    since = _moment(cursor.get("since"))
+    newest = _moment(cursor.get("newest"))
+    while True:
+        query = {
+            "search_query": params["query"],
+            "start": start,
+            "max_results": page_size,
+            "sortBy": "lastUpdatedDate",
+            "sortOrder": "descending",
+        }
+        result = client.get(source.base_url, params=query)
+        items, info = parse_feed(result.text, result.url)
+        records, problems = split_items(items)
+        stamps = [r.updated or r.published for r in records]
+        known = [s for s in stamps if s is not None]
+        if known:
+            newest = max([newest, *known]) if newest else max(known)
+        start += len(items)
+        reached_seen = since is not None and any(s is not None and s <= since for s in stamps)
+        ended = not items or (info.total_results is not None and start >= info.total_results)
+        if reached_seen or ended or start >= limit:
+            marks = [m for m in (newest, since) if m is not None]  # never moves back
+            next_cursor: dict[str, Any] = {"since": max(marks).isoformat() if marks else None}
+        else:
+            next_cursor = {
+                "start": start,
+                "since": since.isoformat() if since else None,
+                "newest": newest.isoformat() if newest else None,
+            }
+        yield Page(
+            records=records,
+            problems=problems,
+            next_cursor=next_cursor,
+            window=(
+                since.isoformat() if since else None,
+                newest.isoformat() if newest else None,
+            ),
+            url=result.url,
+        )
+        if "start" not in next_cursor:
+            return
+
+
+def _moment(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None

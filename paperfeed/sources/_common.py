@@ -22,6 +22,8 @@ from paperfeed.sources._io import open_text
 # each with an optional version suffix.
 ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_PARENTHESISED = re.compile(r"\([^()]*\)")
+_AUTHOR_SEPARATOR = re.compile(r",|\band\b")
 
 # Errors raised while *reading* a file (not while interpreting a record).
 _READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)
@@ -47,6 +49,15 @@ def unique(items: Iterable[str]) -> list[str]:
         if text:
             seen.setdefault(text, None)
     return list(seen)
+
+
+def split_author_string(text: str) -> list[str]:
+    """'A. One (Inst), B. Two and C. Three' -> names, dropping affiliations and 'et al'."""
+    previous = None
+    while previous != text:
+        previous, text = text, _PARENTHESISED.sub(" ", text)
+    names = [clean_text(part) for part in _AUTHOR_SEPARATOR.split(text)]
+    return [n for n in names if n.casefold().rstrip(".") not in {"", "et al"}]
 
 
 def to_utc(moment: datetime) -> datetime:

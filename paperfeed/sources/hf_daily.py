@@ -35,21 +35,30 @@ DESCRIPTION = "Hugging Face daily papers API JSON (/api/daily_papers, .gz ok)"
 
 def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
     """Records of one saved response; ``ParseProblem.line`` is the 1-based entry index."""
-    text = read_text(path)
+    yield from parse_text(read_text(path), str(path), date_from_name(path))
+
+
+def parse_text(text: str, origin: str, day: date | None) -> list[PaperRecord | ParseProblem]:
+    """Records of one response body (a saved file, or the live API's answer for ``?date=day``).
+
+    ``origin`` (file name or URL) names the body in errors; ``day`` is the date it was asked
+    for, used when an entry does not say which day it was listed on.
+    """
     try:
         entries = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SourceError(f"{path}: not JSON ({error})") from error
+        raise SourceError(f"{origin}: not JSON ({error})") from error
     if not isinstance(entries, list):
         raise SourceError(
-            f"{path}: expected a JSON list of daily-paper entries, got {type(entries).__name__}"
+            f"{origin}: expected a JSON list of daily-paper entries, got {type(entries).__name__}"
         )
-    file_day = date_from_name(path)
+    items: list[PaperRecord | ParseProblem] = []
     for index, entry in enumerate(entries, start=1):
         try:
-            yield _record(entry, file_day)
+            items.append(_record(entry, day))
         except (TypeError, ValueError, AttributeError) as error:
-            yield ParseProblem(str(path), index, f"entry {index}: {error}")
+            items.append(ParseProblem(origin, index, f"entry {index}: {error}"))
+    return items
 
 
 def _record(entry: Any, file_day: date | None) -> PaperRecord:

@@ -19,6 +19,7 @@ from paperfeed.sources._common import (
     clean_text,
     iter_json_lines,
     pdf_url,
+    split_author_string,
     to_utc,
     unique,
 )
@@ -26,8 +27,6 @@ from paperfeed.sources._common import (
 NAME = "kaggle"
 DESCRIPTION = "arXiv metadata snapshot from Kaggle (JSON lines, .gz ok)"
 
-_PARENTHESISED = re.compile(r"\([^()]*\)")
-_AUTHOR_SEPARATOR = re.compile(r",|\band\b")
 _VERSION_LABEL = re.compile(r"v?(\d+)")
 
 
@@ -105,13 +104,4 @@ def _authors(obj: dict[str, Any]) -> list[str]:
             if name:
                 names.append(name)
         return names
-    return _split_author_string(str(obj.get("authors") or ""))
-
-
-def _split_author_string(text: str) -> list[str]:
-    """'A. One (Inst), B. Two and C. Three' -> names, dropping affiliations and 'et al'."""
-    previous = None
-    while previous != text:
-        previous, text = text, _PARENTHESISED.sub(" ", text)
-    names = [clean_text(part) for part in _AUTHOR_SEPARATOR.split(text)]
-    return [n for n in names if n.casefold().rstrip(".") not in {"", "et al"}]
+    return split_author_string(str(obj.get("authors") or ""))

@@ -13,6 +13,9 @@ import pytest
 from _live_helpers import ARXIV_DATA, FakeClock
 from replay_server import ReplayServer, Request, Response, load_recording
 
+from paperfeed.config import Settings
+from paperfeed.workspace import Workspace
+
 ARXIV_API_PATH = "/api/query"
 # No headers were recorded; this is the type export.arxiv.org serves its feeds with.
 ARXIV_CONTENT_TYPE = "application/atom+xml; charset=utf-8"
@@ -54,3 +57,26 @@ def arxiv_url(replay_server: ReplayServer) -> str:
 @pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path, replay_server: ReplayServer) -> Settings:
+    """Settings whose services all live on ``replay_server``, unpaced (tests do not wait)."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        contact_email="tests@example.org",
+        arxiv_api_url=replay_server.url_for(ARXIV_API_PATH),
+        arxiv_oai_url=replay_server.url_for("/oai"),
+        arxiv_rss_url=replay_server.url_for("/rss"),
+        hf_api_url=replay_server.url_for("/api"),
+        arxiv_min_interval=0.0,
+        hf_min_interval=0.0,
+    )
+
+
+@pytest.fixture
+def live_workspace(live_settings: Settings) -> Iterator[Workspace]:
+    """A fresh real SQLite workspace pointed at the replay server."""
+    workspace = Workspace.create(live_settings)
+    yield workspace
+    workspace.db.engine.dispose()

@@ -15,7 +15,9 @@ from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.errors import NotFoundError, QueryError, SourceError
 from paperfeed.live.arxiv_api import ArxivApi, parse_arxiv_ref
+from paperfeed.live.arxiv_api import pages as query_pages
 from paperfeed.live.http import PoliteClient
+from paperfeed.live.pages import SourceSpec
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 UA = "paperfeed-tests/1 (mailto:tests@example.org)"
@@ -80,6 +82,12 @@ def api(arxiv_url: str, fake_clock: FakeClock) -> Iterator[ArxivApi]:
     )
     with client:
         yield ArxivApi(client, arxiv_url)
+
+
+@pytest.fixture
+def client(fake_clock: FakeClock) -> Iterator[PoliteClient]:
+    with PoliteClient(UA, 5, sleep=fake_clock.sleep, clock=fake_clock) as client:
+        yield client
 
 
 def test_fetch_of_a_known_id_returns_the_recorded_paper(
@@ -181,3 +189,53 @@ def test_from_settings_uses_the_configured_url_and_identity(
     agents = {r.headers["user-agent"] for r in replay_server.requests}
     assert agents == {f"paperfeed/{__version__} (mailto:ops@example.org)"}
     assert fake_clock.sleeps == [3.0]
+
+
+# -- query paging (the arxiv-api live source) -----------------------------------------------
+
+
+def _serve_query_pages(server: ReplayServer) -> str:
+    """The recorded pages of the query "testing" (start 0, 10, 20; 10 per page), chosen by
+    ``start``: the recording client sorted by relevance, ours by last update, which changes
+    the order of the entries but not how paging works."""
+    by_start = {}
+    for path in sorted((ARXIV_DATA / "query").glob("*.json")):
+        recording = load_recording(path)
+        by_start[recording.query["start"]] = recording.response
+    server.add_matcher(
+        lambda r: r.path == "/api/query" and "search_query" in r.query,
+        lambda r: by_start[r.query["start"]],
+    )
+    return server.url_for("/api/query")
+
+
+def test_query_pages_until_max_results(replay_server: ReplayServer, client: PoliteClient) -> None:
+    url = _serve_query_pages(replay_server)
+    spec = SourceSpec(
+        "q", "arxiv-api", {"query": "testing", "page_size": 10, "max_results": 30}, url
+    )
+    got = list(query_pages(client, spec, {}))
+    assert [len(p.records) for p in got] == [10, 10, 10]
+    assert [r.query for r in replay_server.requests] == [
+        {
+            "search_query": "testing",
+            "start": str(start),
+            "max_results": "10",
+            "sortBy": "lastUpdatedDate",
+            "sortOrder": "descending",
+        }
+        for start in (0, 10, 20)
+    ]
+    assert got[0].next_cursor["start"] == 10
+    newest = max(r.updated for p in got for r in p.records if r.updated)
+    assert got[-1].next_cursor == {"since": newest.isoformat()}  # complete: start over next run
+
+
+def test_next_query_run_stops_at_what_the_last_one_saw(
+    replay_server: ReplayServer, client: PoliteClient
+) -> None:
+    url = _serve_query_pages(replay_server)
+    spec = SourceSpec("q", "arxiv-api", {"query": "testing", "page_size": 10}, url)
+    [page] = query_pages(client, spec, {"since": "2026-01-01T00:00:00+00:00"})
+    assert len(replay_server.requests) == 1  # the first page already reaches older updates
+    assert page.next_cursor == {"since": "2026-01-01T00:00:00+00:00"}  # nothing newer seen

@@ -223,6 +223,39 @@ def run_source(
     return report
 
 
+def recent_runs(workspace: Workspace, limit: int = 50) -> list[tuple[str, RunSummary]]:
+    """The latest runs of every source, newest first, as (source name, run)."""
+    host = socket.gethostname()
+    with workspace.db.session() as session:
+        rows = session.execute(
+            select(LiveSource.name, SourceRun)
+            .join(SourceRun, SourceRun.source_pk == LiveSource.pk)
+            .order_by(SourceRun.pk.desc())
+            .limit(limit)
+        ).all()
+        return [(name, _summary(run, host)) for name, run in rows]
+
+
+def _summary(run: SourceRun, host: str) -> RunSummary:
+    status = run.status
+    if status == "running" and run.host == host and not _alive(run.pid):
+        status = "crashed"
+    return RunSummary(
+        status=status,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        window_from=run.window_from,
+        window_until=run.window_until,
+        pages=run.pages,
+        added=run.added,
+        updated=run.updated,
+        skipped=run.skipped,
+        failed=run.failed,
+        error=run.error,
+        notes=run.notes,
+    )
+
+
 def list_sources_with_last_run(workspace: Workspace) -> list[SourceStatus]:
     """Every configured source, by name, with its checkpoint and latest run. Read only: a
     run whose process is gone shows as ``crashed`` before the next run records it so."""
@@ -237,25 +270,7 @@ def list_sources_with_last_run(workspace: Workspace) -> list[SourceStatus]:
                 .limit(1)
             )
             checkpoint = session.get(SourceCheckpoint, row.pk)
-            last = None
-            if run is not None:
-                status = run.status
-                if status == "running" and run.host == host and not _alive(run.pid):
-                    status = "crashed"
-                last = RunSummary(
-                    status=status,
-                    started_at=run.started_at,
-                    finished_at=run.finished_at,
-                    window_from=run.window_from,
-                    window_until=run.window_until,
-                    pages=run.pages,
-                    added=run.added,
-                    updated=run.updated,
-                    skipped=run.skipped,
-                    failed=run.failed,
-                    error=run.error,
-                    notes=run.notes,
-                )
+            last = _summary(run, host) if run is not None else None
             spec = spec_of(row, workspace.settings)
             statuses.append(
                 SourceStatus(

@@ -31,7 +31,7 @@ from paperfeed.errors import (
     SourceError,
 )
 from paperfeed.stats import count_papers
-from paperfeed.web import account, api, feeds, pages
+from paperfeed.web import account, admin, api, feeds, pages
 from paperfeed.web.context import render
 from paperfeed.workspace import Workspace
 
@@ -74,8 +74,8 @@ def create_app(workspace: Workspace) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    for module in (pages, account, api, feeds):
-        app.include_router(module.router)
+    for router in (pages.router, account.router, api.router, feeds.router, admin.pages, admin.api):
+        app.include_router(router)
 
     @app.exception_handler(PaperfeedError)
     async def _error(request: Request, exc: PaperfeedError) -> Response:

@@ -223,6 +223,8 @@ def test_openapi_lists_the_whole_api(hf_client: TestClient) -> None:
         "/api/v1/papers/{paper_id}/similar": {"get"},
         "/api/v1/papers/{paper_id}/vote": {"put", "delete"},
         "/api/v1/papers/{paper_id}/comments": {"get", "post"},
+        "/api/v1/sources": {"get"},
+        "/api/v1/sources/runs": {"get"},
         "/api/daily_papers": {"get"},
         "/feeds/daily.atom": {"get"},
         "/feeds/trending.atom": {"get"},

@@ -724,6 +724,78 @@ def users_admin(
     console.print(f"{user.username} is {'now an admin' if user.is_admin else 'no longer an admin'}")
 
 
+mail_app = typer.Typer(
+    help="Email: subscriptions (double opt-in), digests and the outbox (docs/mail.md)."
+)
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("subscribe")
+def mail_subscribe(
+    email: str,
+    kind: Annotated[str, typer.Option(help="trending or search.")] = "trending",
+    period: Annotated[str, typer.Option(help="daily or weekly.")] = "daily",
+    query: Annotated[
+        str | None, typer.Option(help="search: the query, in the search syntax.")
+    ] = None,
+) -> None:
+    """Subscribe an address; a confirmation mail is queued (sent by `paperfeed mail send`)."""
+    from paperfeed.mail.subscriptions import describe, subscribe
+
+    params: dict[str, Any] = {"period": period}
+    if query is not None:
+        params["query"] = query
+    subscription = subscribe(_open(), email, kind, params)
+    if subscription.status == "active":
+        console.print(f"{subscription.email} already gets {describe(subscription)}")
+    else:
+        console.print(
+            f"confirmation mail queued for {subscription.email} ({describe(subscription)}); "
+            "`paperfeed mail send` delivers it"
+        )
+
+
+@mail_app.command("digests")
+def mail_digests() -> None:
+    """Build the digests that are due now and queue them in the outbox."""
+    from paperfeed.mail.digests import build_due_digests
+
+    report = build_due_digests(_open())
+    for note in report.notes:
+        console.print(f"note: {_escape(note)}")
+    console.print(report.summary())
+
+
+@mail_app.command("send")
+def mail_send(
+    limit: Annotated[int, typer.Option(help="Most mails to send this round.")] = 100,
+) -> None:
+    """Send the due mails in the outbox once; exit 1 if any failed for good."""
+    from paperfeed.mail.sender import drain_outbox
+
+    report = drain_outbox(_open(), limit=limit)
+    console.print(report.summary())
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@mail_app.command("outbox")
+def mail_outbox(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Mails by status, and the latest errors."""
+    from paperfeed.mail.sender import outbox_status
+
+    status = outbox_status(_open())
+    if as_json:
+        print(json.dumps({"counts": status.counts, "errors": status.errors}, indent=2))
+        return
+    out.print(", ".join(f"{number} {name}" for name, number in status.counts.items()))
+    for error in status.errors:
+        out.print(
+            f"{error['status']:<8} {error['to']} (attempt {error['attempts']}): "
+            f"{_escape(str(error['error']))}"
+        )
+
+
 def _ensure_indexed(workspace: Workspace) -> None:
     if workspace.indexes.is_stale(workspace.db):
         _sync(workspace)

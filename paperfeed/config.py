@@ -41,6 +41,26 @@ class Settings(BaseSettings):
     arxiv_min_interval: float = 3.0
     hf_min_interval: float = 1.0
 
+    # Mail (docs/mail.md). ``base_url`` is where people reach the web app: links in mails
+    # (confirm, unsubscribe, papers) are built from it, and its host names the Message-IDs.
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False  # upgrade a plain connection with STARTTLS (port 587)
+    smtp_ssl: bool = False  # implicit TLS from the first byte (port 465)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "paperfeed <paperfeed@localhost>"
+    smtp_timeout: float = 30.0
+    digest_max_papers: int = 10
+    digest_send_empty: bool = False  # mail a digest even when nothing is new
+    mail_max_attempts: int = 8  # temporary failures before a mail is given up as failed
+    mail_retry_base: float = 60.0  # seconds before the first retry; doubles each time ...
+    mail_retry_max: float = 6 * 3600.0  # ... up to this
+    # How long a sender owns a claimed mail. A sender killed mid-send leaves its claim; the
+    # mail is due again when it expires, so keep it well above smtp_timeout.
+    mail_claim_timeout: float = 300.0
+
     @property
     def db_url(self) -> str:
         if self.database_url:

@@ -9,9 +9,11 @@ from paperfeed.db.models import (
     LibraryItem,
     Listing,
     LiveSource,
+    OutboxMessage,
     Paper,
     SourceCheckpoint,
     SourceRun,
+    Subscription,
     User,
     Vote,
 )
@@ -27,9 +29,11 @@ __all__ = [
     "LibraryItem",
     "Listing",
     "LiveSource",
+    "OutboxMessage",
     "Paper",
     "SourceCheckpoint",
     "SourceRun",
+    "Subscription",
     "User",
     "Vote",
 ]

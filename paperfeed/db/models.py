@@ -271,3 +271,60 @@ class SourceCheckpoint(Base):
     )
     cursor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscription(Base):
+    """An email address that asked for digests: what kind, with what parameters.
+
+    ``kind`` is ``trending`` (params ``{"period": "daily"|"weekly"}``), ``search``
+    (``{"query": ..., "period": ...}``, the CLI query syntax) or ``for_you``. Double opt-in:
+    it starts ``pending`` and becomes ``active`` when the confirmation link is opened.
+    Papers whose ``first_seen`` is after ``watermark`` are "new" for the next digest; the
+    watermark moves in the same transaction that puts the digest in the outbox.
+    """
+
+    __tablename__ = "subscriptions"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    user_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("users.pk", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """A mail to send: written in the transaction that decided to send it, drained by
+    ``paperfeed.mail.sender``. ``message_id`` is unique, so the same digest is queued once.
+
+    A sender *claims* a row (``status='sending'``, ``claimed_by``, ``claimed_until``) before
+    talking to the server; a claim that expires (the sender died) makes the row due again.
+    """
+
+    __tablename__ = "outbox"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.pk", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,7 +8,6 @@ one workspace. Errors: a ``PaperfeedError`` becomes a page (or, under ``/api/``,
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -30,8 +29,9 @@ from paperfeed.errors import (
     PaperfeedError,
     SourceError,
 )
+from paperfeed.security import secret_key
 from paperfeed.stats import count_papers
-from paperfeed.web import account, admin, api, feeds, pages
+from paperfeed.web import account, admin, api, feeds, pages, subscriptions
 from paperfeed.web.context import render
 from paperfeed.workspace import Workspace
 
@@ -74,7 +74,8 @@ def create_app(workspace: Workspace) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    for router in (pages.router, account.router, api.router, feeds.router, admin.pages, admin.api):
+    routers = (pages.router, account.router, api.router, feeds.router, subscriptions.router)
+    for router in (*routers, admin.pages, admin.api):
         app.include_router(router)
 
     @app.exception_handler(PaperfeedError)
@@ -134,15 +135,3 @@ def _return_to(request: Request) -> str:
         return "/"
     page = urlsplit(referer)
     return quote(page.path + (f"?{page.query}" if page.query else ""), safe="/")
-
-
-def secret_key(workspace: Workspace) -> str:
-    """``PAPERFEED_SECRET_KEY``, else a key made once and kept in the data directory."""
-    if workspace.settings.secret_key:
-        return workspace.settings.secret_key
-    path = workspace.settings.data_dir / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip()

@@ -1,0 +1,176 @@
+"""Subscriptions with double opt-in: subscribe → confirmation mail → confirm → digests.
+
+``subscribe`` writes the pending subscription and its confirmation mail to the outbox in one
+transaction: either both exist or neither. Nothing but the confirmation is ever sent to an
+address that has not opened the link. ``unsubscribe`` needs only the token from a mail (no
+login) and is idempotent, as RFC 8058 one-click unsubscribe requires.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from paperfeed.db import OutboxMessage, Subscription, User
+from paperfeed.db.models import utcnow
+from paperfeed.errors import InvalidInputError, QueryError
+from paperfeed.mail import render, tokens
+from paperfeed.query import parse_query
+from paperfeed.workspace import Workspace
+
+KINDS = ("trending", "search", "for_you")
+PERIODS = ("daily", "weekly")
+# Deliberately simple: one @, no spaces or control characters, a dot in the domain. The
+# confirmation mail is the real test of an address.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+$")
+
+
+def subscribe(
+    workspace: Workspace,
+    email: str,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    user_pk: int | None = None,
+) -> Subscription:
+    """A pending subscription plus its confirmation mail in the outbox (one transaction).
+
+    Asking again for a subscription that is still pending queues a fresh confirmation; one
+    that is already active is left alone (no mail), so the call is safe to repeat.
+    """
+    email = _check_email(email)
+    params = _check_params(kind, params or {})
+    with workspace.db.session() as session:
+        if user_pk is not None and session.get(User, user_pk) is None:
+            raise InvalidInputError(f"user: no account with pk {user_pk}")
+        existing = session.scalars(
+            select(Subscription).where(
+                Subscription.email == email,
+                Subscription.kind == kind,
+                Subscription.status.in_(("pending", "active")),
+            )
+        ).all()
+        same = next((s for s in existing if s.params == params), None)
+        if same is not None and same.status == "active":
+            session.expunge(same)
+            return same
+        subscription = same or Subscription(
+            email=email, kind=kind, params=params, user_pk=user_pk, status="pending"
+        )
+        session.add(subscription)
+        session.flush()
+        session.add(_confirmation(workspace, subscription))
+        session.flush()
+        session.expunge(subscription)
+    return subscription
+
+
+def confirm(workspace: Workspace, token: str, now: datetime | None = None) -> Subscription:
+    """Activate the subscription the token names; new papers count from now on."""
+    pk, email = tokens.read_confirm_token(workspace, token)
+    with workspace.db.session() as session:
+        subscription = _load(session, pk, email, "confirmation")
+        if subscription.status == "unsubscribed":
+            raise InvalidInputError("this subscription was cancelled; subscribe again")
+        if subscription.status == "pending":
+            moment = now or utcnow()
+            subscription.status = "active"
+            subscription.confirmed_at = moment
+            subscription.watermark = moment
+        session.flush()
+        session.expunge(subscription)
+    return subscription
+
+
+def unsubscribe(workspace: Workspace, token: str) -> Subscription:
+    """Stop the subscription the token names (idempotent: a second click changes nothing)."""
+    pk, email = tokens.read_unsubscribe_token(workspace, token)
+    with workspace.db.session() as session:
+        subscription = _load(session, pk, email, "unsubscribe")
+        subscription.status = "unsubscribed"
+        session.flush()
+        session.expunge(subscription)
+    return subscription
+
+
+def describe(subscription: Subscription) -> str:
+    """What the subscriber gets, in words ("the daily trending digest")."""
+    period = subscription.params.get("period", "daily")
+    if subscription.kind == "trending":
+        return f"the {period} trending digest"
+    if subscription.kind == "search":
+        query = subscription.params["query"]
+        return f"a {period} alert for new papers matching \u2018{query}\u2019"
+    return f"{period} recommendations picked for you"
+
+
+def _load(session: Any, pk: int, email: str, what: str) -> Subscription:
+    subscription = session.get(Subscription, pk)
+    if subscription is None or subscription.email != email:
+        raise InvalidInputError(f"this {what} link is not valid (no such subscription)")
+    return subscription
+
+
+def _confirmation(workspace: Workspace, subscription: Subscription) -> OutboxMessage:
+    settings = workspace.settings
+    token = tokens.confirm_token(workspace, subscription.pk, subscription.email)
+    stop = tokens.unsubscribe_token(workspace, subscription.pk, subscription.email)
+    text, html = render.render(
+        "confirm",
+        site_name=settings.site_name,
+        site_url=render.site_url(settings),
+        email=subscription.email,
+        description=describe(subscription),
+        confirm_url=render.confirm_url(settings, token),
+    )
+    domain = render.mail_domain(settings)
+    return OutboxMessage(
+        subscription_pk=subscription.pk,
+        kind="confirm",
+        # Unique per request: asking twice queues two confirmations, each sent once.
+        message_id=f"<confirm-{subscription.pk}-{secrets.token_hex(8)}@{domain}>",
+        to_addr=subscription.email,
+        subject=f"Confirm your {settings.site_name} subscription",
+        body_text=text,
+        body_html=html,
+        headers=render.unsubscribe_headers(settings, stop, one_click=False),
+        status="pending",
+        next_attempt_at=utcnow(),
+    )
+
+
+def _check_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInputError(f"email: {email!r} is not an email address (name@example.org)")
+    local, domain = email.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise InvalidInputError(f"kind: one of {', '.join(KINDS)}, not {kind!r}")
+    period = params.get("period") or "daily"
+    if period not in PERIODS:
+        raise InvalidInputError(f"period: one of {', '.join(PERIODS)}, not {period!r}")
+    checked: dict[str, Any] = {"period": period}
+    if kind == "search":
+        query = " ".join(str(params.get("query") or "").split())
+        if not query:
+            raise InvalidInputError("query: a search subscription needs a query")
+        try:
+            parsed = parse_query(query)
+        except QueryError as exc:
+            raise InvalidInputError(f"query: {exc}") from exc
+        if not parsed.text and not parsed.has_filters:
+            raise InvalidInputError(f"query: {query!r} has no words or filters to match")
+        checked["query"] = query
+    unknown = set(params) - {"period"} - ({"query"} if kind == "search" else set())
+    if unknown:
+        raise InvalidInputError(
+            f"params: {', '.join(sorted(unknown))} not understood for a {kind} subscription"
+        )
+    return checked

@@ -1,0 +1,19 @@
+"""The site secret: signs web sessions and the tokens in mails (confirm, unsubscribe)."""
+
+from __future__ import annotations
+
+import secrets
+
+from paperfeed.workspace import Workspace
+
+
+def secret_key(workspace: Workspace) -> str:
+    """``PAPERFEED_SECRET_KEY``, else a key made once and kept in the data directory."""
+    if workspace.settings.secret_key:
+        return workspace.settings.secret_key
+    path = workspace.settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -50,6 +50,8 @@ bench: install  ## the benchmarks in bench/ (see docs/performance.md)
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_embed.py
+	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/eval_recommend.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

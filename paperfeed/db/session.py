@@ -56,9 +56,22 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""
         config = self._alembic_config()
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as connection:
+            if sqlite:
+                # Alembic rebuilds SQLite tables (copy, drop, rename); with foreign keys on,
+                # dropping ``papers`` would cascade-delete every listing and vector. SQLite's
+                # own procedure for table rebuilds turns them off first (outside a transaction).
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
 
     def is_current(self) -> bool:
         """True when the database exists and is at the newest schema revision."""

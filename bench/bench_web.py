@@ -13,6 +13,9 @@ previous one is answered (closed loop, no think time): 16 clients keep 16 reques
 ``--think S`` makes each client pause a random time (exponential, mean S seconds) after each
 response instead, like people reading pages: fewer requests at once, the same 16 clients.
 Half the clients are logged in (``bench-user-*``), as half the single-client requests are.
+With ``--workers`` > 1 uvicorn binds the socket itself and leaves Nagle's algorithm on
+(uvicorn#3149): client times then carry a ~45 ms delayed-ACK stall per request that the
+server-side times do not show.
 
 Each client runs a mixed workload, drawn per request with fixed weights (``WEIGHTS``):
 
@@ -34,8 +37,8 @@ requests one after another), and ``/healthz`` (a ``count(*)`` of the papers, the
 route that touches the database) with one and with all clients. Ratios printed: p95 under
 load / p95 with one client, and page p95 / ``/healthz`` p95 under the same load.
 
-``--profile`` then samples the server with py-spy (``pip install py-spy``) while all clients
-request one page kind at a time, and prints where the CPU goes for each.
+``--profile`` then samples the server with py-spy (``pip install py-spy``) while one client
+(``--profile-clients``) requests one page kind at a time, and prints where the time goes.
 
 The corpus is ``bench_search``'s cached 100k workspace (``bench/.cache/papers100k``, built on
 first use), plus users, votes and comments made once by ``_common.ensure_community``. Its
@@ -411,10 +414,13 @@ def search_pages_p95(samples: list[Sample]) -> float:
 
 
 # -- profiling -------------------------------------------------------------------------------
+_SQLITE = "SQLite itself (sqlite3 execute + fetch)"
 MARKERS = (  # library frames worth naming in a profile: (file suffix, function, label)
     ("sqlalchemy/orm/session.py", "Session._execute_internal", "SQLAlchemy ORM execute (all)"),
-    ("sqlalchemy/engine/default.py", "DefaultExecutionDialect.do_execute", "sqlite3 execute"),
-    ("sqlalchemy/engine/default.py", "DefaultDialect.do_execute", "sqlite3 execute"),
+    ("sqlalchemy/engine/default.py", "DefaultDialect.do_execute", _SQLITE),
+    ("sqlalchemy/engine/cursor.py", "CursorFetchStrategy.fetchall", _SQLITE),
+    ("sqlalchemy/engine/cursor.py", "CursorFetchStrategy.fetchone", _SQLITE),
+    ("sqlalchemy/engine/cursor.py", "CursorFetchStrategy.fetchmany", _SQLITE),
     ("jinja2/environment.py", "Template.render", "Jinja2 Template.render (all)"),
     ("fastapi/routing.py", "serialize_response", "FastAPI serialize_response"),
     ("sqlalchemy/orm/loading.py", "instances", "SQLAlchemy ORM row loading"),
@@ -449,20 +455,21 @@ def profile_kinds(
     summaries = {}
     for kind in KINDS:
         rng = np.random.default_rng(args.seed + 1000)
-        plans = [workload.plan(args.profile_requests, rng, {kind: 1}) for _ in range(args.clients)]
-        users = [user_for(i, args.users) for i in range(args.clients)]
+        n = args.profile_clients
+        plans = [workload.plan(args.profile_requests, rng, {kind: 1}) for _ in range(n)]
+        users = [user_for(i, args.users) for i in range(n)]
         raw = out_dir / f"py-spy-{kind.replace(' ', '-')}.txt"
         command = [spy, "record", "--pid", str(server.pids[0]), "--format", "raw"]
         command += ["--full-filenames", "--rate", "200", "--output", str(raw)]
         if args.workers > 1:
             command.append("--subprocesses")
-        log(f"profile: {kind} ({args.clients} clients x {args.profile_requests} requests)")
+        log(f"profile: {kind} ({n} client(s) x {args.profile_requests} requests)")
         with open_clients(server.url, users) as clients:
             with (out_dir / "py-spy.log").open("ab") as spy_log:
                 recorder = subprocess.Popen(command, stdout=spy_log, stderr=spy_log)
             time.sleep(1.0)  # let py-spy attach
             try:
-                with section(f"profile: {kind}", sections, server.pids):
+                with section(f"profile: {kind}", sections, (*server.pids, recorder.pid)):
                     run_phase(clients, plans, concurrent=True)
             finally:
                 recorder.send_signal(signal.SIGINT)
@@ -608,10 +615,16 @@ def print_profile(summaries: dict[str, dict[str, object]], clients: int) -> None
     if not summaries:
         return
     print(
-        f"\n### Where the server's CPU goes, per page kind (py-spy, {clients} clients on one "
-        "kind at a time; share of the samples of running threads; inclusive = the function "
-        "and what it calls)\n"
+        f"\n### Where a request's time goes, per page kind (py-spy on the server, {clients} "
+        "client(s) requesting one kind at a time; share of the samples of running threads; "
+        "inclusive = the function and what it calls)\n"
     )
+    if clients > 1:
+        print(
+            "With several clients, threads waiting to get the GIL back after a call that "
+            "released it (a stat, an SQLite step) are sampled where they wait, which inflates "
+            "those lines; one client gives the cleaner picture.\n"
+        )
     for kind, summary in summaries.items():
         print(f"**{kind}** ({summary['samples']:,} samples)\n")
         print("| inclusive | share |  | self time by package | share |")
@@ -686,7 +699,12 @@ def main() -> None:
         "--skip-build", action="store_true", help="fail if the corpus is not cached"
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the server per page kind")
-    parser.add_argument("--profile-requests", type=int, default=25, help="per client and kind (25)")
+    parser.add_argument(
+        "--profile-requests", type=int, default=100, help="per client and kind (100)"
+    )
+    parser.add_argument(
+        "--profile-clients", type=int, default=1, help="clients while profiling (1)"
+    )
     parser.add_argument(
         "--profile-dir", type=Path, metavar="DIR", help="keep py-spy's raw samples here"
     )
@@ -833,7 +851,7 @@ def main() -> None:
         table.add("search pages p95 vs target", search_p95, TARGET_P95_MS, "ms", "target < 50")
         table.print()
         print("\n" + verdict(search_p95, args.workers, args.clients))
-        print_profile(profiles, args.clients)
+        print_profile(profiles, args.profile_clients)
         print_load_report(sections)
 
         if args.json:

@@ -6,6 +6,7 @@ stopwords ignored), so "embeddings" in the query marks "embedding" in the abstra
 
 from __future__ import annotations
 
+import functools
 import re
 
 from markupsafe import Markup, escape
@@ -53,7 +54,13 @@ def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -
 
 
 def _matches(word: str, tokens: frozenset[str]) -> bool:
-    return any(t in tokens for t in SCORING_ANALYZER.analyze(word))
+    return any(t in tokens for t in _analyzed(word))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _analyzed(word: str) -> tuple[str, ...]:
+    """A word's tokens; cached, as result pages analyse the same words over and over."""
+    return tuple(SCORING_ANALYZER.analyze(word))
 
 
 def _best_window(hits: list[bool], size: int) -> int:

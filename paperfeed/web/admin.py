@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from paperfeed.db import Comment, Paper, User
-from paperfeed.live.runner import list_sources_with_last_run, recent_runs
+from paperfeed.live.runner import RunSummary, list_sources_with_last_run, recent_runs
 from paperfeed.web.context import current_user, render, require_admin, workspace_of
 
 pages = APIRouter(include_in_schema=False)
@@ -98,10 +98,5 @@ def api_source_runs(request: Request, limit: int = Query(50, ge=1, le=500)) -> l
     return [_run_out(name, run) for name, run in recent_runs(workspace_of(request), limit)]
 
 
-def _run_out(source: str, run: Any) -> RunOut:
-    return RunOut(source=source, seconds=run.seconds, **_fields(run))
-
-
-def _fields(run: Any) -> dict[str, Any]:
-    names = RunOut.model_fields.keys() - {"source", "seconds"}
-    return {name: getattr(run, name) for name in names}
+def _run_out(source: str, run: RunSummary) -> RunOut:
+    return RunOut(source=source, **run.as_dict())

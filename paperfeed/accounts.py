@@ -113,6 +113,18 @@ def get_user(workspace: Workspace, user_pk: int) -> User | None:
         return user
 
 
+def get_user_by_name(workspace: Workspace, username: str) -> User:
+    """The account called ``username`` (any case); NotFoundError if there is none."""
+    with workspace.db.session() as session:
+        user = session.scalar(
+            select(User).where(func.lower(User.username) == username.strip().lower())
+        )
+        if user is None:
+            raise NotFoundError(f"no user named {username!r}")
+        session.expunge(user)
+    return user
+
+
 def list_users(workspace: Workspace) -> list[User]:
     with workspace.db.session() as session:
         users = list(session.scalars(select(User).order_by(User.pk)))
@@ -121,12 +133,10 @@ def list_users(workspace: Workspace) -> list[User]:
 
 
 def set_admin(workspace: Workspace, username: str, is_admin: bool) -> User:
+    pk = get_user_by_name(workspace, username).pk
     with workspace.db.session() as session:
-        user = session.scalar(
-            select(User).where(func.lower(User.username) == username.strip().lower())
-        )
-        if user is None:
-            raise NotFoundError(f"no user named {username!r}")
+        user = session.get(User, pk)
+        assert user is not None
         user.is_admin = is_admin
         session.flush()
         session.expunge(user)

@@ -733,19 +733,25 @@ app.add_typer(mail_app, name="mail")
 @mail_app.command("subscribe")
 def mail_subscribe(
     email: str,
-    kind: Annotated[str, typer.Option(help="trending or search.")] = "trending",
+    kind: Annotated[str, typer.Option(help="trending, search or for_you.")] = "trending",
     period: Annotated[str, typer.Option(help="daily or weekly.")] = "daily",
     query: Annotated[
         str | None, typer.Option(help="search: the query, in the search syntax.")
     ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="The account it belongs to (needed for for_you).")
+    ] = None,
 ) -> None:
     """Subscribe an address; a confirmation mail is queued (sent by `paperfeed mail send`)."""
+    from paperfeed.accounts import get_user_by_name
     from paperfeed.mail.subscriptions import describe, subscribe
 
     params: dict[str, Any] = {"period": period}
     if query is not None:
         params["query"] = query
-    subscription = subscribe(_open(), email, kind, params)
+    workspace = _open()
+    user_pk = get_user_by_name(workspace, user).pk if user else None
+    subscription = subscribe(workspace, email, kind, params, user_pk=user_pk)
     if subscription.status == "active":
         console.print(f"{subscription.email} already gets {describe(subscription)}")
     else:
@@ -794,6 +800,58 @@ def mail_outbox(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
             f"{error['status']:<8} {error['to']} (attempt {error['attempts']}): "
             f"{_escape(str(error['error']))}"
         )
+
+
+@app.command(
+    epilog="Schedules: PAPERFEED_WORKER_SOURCES (default 1h), PAPERFEED_WORKER_DIGESTS "
+    "(0 7 * * *) and PAPERFEED_WORKER_SEND (1m); each an interval (30s, 15m, 1h, 1d), a "
+    "crontab in PAPERFEED_WORKER_TIMEZONE (UTC), or off. Every job also runs once at start. "
+    "One worker per deployment: a second one waits for the first's lock. See docs/worker.md."
+)
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the jobs once, in order, then exit (for cron).")
+    ] = False,
+    jobs: Annotated[
+        list[str] | None,
+        typer.Option("--job", help="With --once: only this job (sources, digests, send)."),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="If another worker holds the lock: wait to take over, or exit 1 at once.",
+        ),
+    ] = True,
+) -> None:
+    """Run the periodic jobs: harvest live sources, queue due digests, send mail."""
+    import logging
+    import signal
+    import threading
+
+    from paperfeed.worker import JOBS, Worker
+
+    unknown = sorted(set(jobs or ()) - set(JOBS))
+    if unknown:
+        raise PaperfeedError(f"--job: {', '.join(unknown)}: the jobs are {', '.join(JOBS)}")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True
+    )
+    for noisy in ("alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Its warnings are about runs skipped while the previous one still runs: expected.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runner = Worker(_open(), stop)
+    if once:
+        chosen = tuple(job for job in JOBS if not jobs or job in jobs)
+        results = runner.run_once(chosen, wait=wait)
+        if len(results) < len(chosen) or not all(result.ok for result in results):
+            raise typer.Exit(1)
+        return
+    runner.run_forever(wait=wait)
 
 
 def _ensure_indexed(workspace: Workspace) -> None:

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_from: str = "paperfeed <paperfeed@localhost>"
     smtp_timeout: float = 30.0
+    # A CA bundle (PEM) to trust besides the system's, e.g. for a relay with a private CA.
+    smtp_ca_file: Path | None = None
     digest_max_papers: int = 10
     digest_send_empty: bool = False  # mail a digest even when nothing is new
     mail_max_attempts: int = 8  # temporary failures before a mail is given up as failed
@@ -60,6 +62,20 @@ class Settings(BaseSettings):
     # How long a sender owns a claimed mail. A sender killed mid-send leaves its claim; the
     # mail is due again when it expires, so keep it well above smtp_timeout.
     mail_claim_timeout: float = 300.0
+    # Confirmation mails one address may be sent per hour: subscribing is open to anyone, so
+    # without a cap a form could be used to flood a stranger's inbox.
+    subscribe_confirmations_per_hour: int = 3
+
+    # ``paperfeed worker`` (docs/worker.md): when each job runs. A schedule is an interval
+    # ("30s", "15m", "1h", "1d"), a 5-field crontab ("0 7 * * *", in ``worker_timezone``)
+    # or "off".
+    worker_sources: str = "1h"  # run every enabled live source
+    worker_digests: str = "0 7 * * *"  # queue the digests that are due
+    worker_send: str = "1m"  # drain the outbox (confirmations go out within a minute)
+    worker_timezone: str = "UTC"
+    # The worker's lock is a lease in the database, renewed every third of this many seconds;
+    # a second worker waits until it expires (the first one died) before taking over.
+    worker_lease: float = 60.0
 
     @property
     def db_url(self) -> str:

@@ -39,3 +39,7 @@ class AuthRequiredError(PaperfeedError):
 
 class ForbiddenError(PaperfeedError):
     """The logged-in user may not do this (e.g. moderation without the admin role)."""
+
+
+class RateLimitedError(PaperfeedError):
+    """Too many requests of one kind in a short time (e.g. confirmation mails to one address)."""

@@ -16,6 +16,7 @@ from paperfeed.db.models import (
     Subscription,
     User,
     Vote,
+    WorkerLease,
 )
 from paperfeed.db.session import Database
 
@@ -36,4 +37,5 @@ __all__ = [
     "Subscription",
     "User",
     "Vote",
+    "WorkerLease",
 ]

@@ -315,7 +315,7 @@ class OutboxMessage(Base):
     )
     kind: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    to_addr: Mapped[str] = mapped_column(String(254))
+    to_addr: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
@@ -328,3 +328,16 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkerLease(Base):
+    """A lock held for a while: the process named ``holder`` runs the periodic jobs until
+    ``expires_at``, renewing it as it goes (``paperfeed.lease``). A lease in the database,
+    not a file, so it also holds across hosts sharing one PostgreSQL."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

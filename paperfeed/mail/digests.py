@@ -22,7 +22,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperfeed.db import Listing, OutboxMessage, Paper, Subscription
+from paperfeed import embed
+from paperfeed.db import (
+    Embedding,
+    LibraryItem,
+    Listing,
+    OutboxMessage,
+    Paper,
+    Subscription,
+    Vote,
+)
 from paperfeed.db.models import utcnow
 from paperfeed.errors import PaperfeedError
 from paperfeed.mail import render, tokens
@@ -35,6 +44,9 @@ PERIOD_LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 # at 08:00:05 would not be due at 08:00:01 the next day and would slip a whole day.
 DUE_SLACK = timedelta(hours=1)
 SEARCH_DEPTH = 500  # search hits ranked before keeping the new ones
+# Kinds that can only pick papers with a vector (and in the index): a digest of these kinds
+# waits for papers still being embedded instead of moving its watermark past them.
+NEEDS_VECTORS = ("search", "for_you")
 
 
 @dataclass
@@ -86,8 +98,8 @@ def build_due_digests(workspace: Workspace, now: datetime | None = None) -> Dige
             if is_due(s, now)
         ]
         session.expunge_all()
-    if any(s.kind == "search" for s in due) and workspace.indexes.is_stale(workspace.db):
-        workspace.indexes.sync(workspace.db)  # search only sees what the indexes hold
+    if any(s.kind in NEEDS_VECTORS for s in due) and workspace.indexes.is_stale(workspace.db):
+        workspace.indexes.sync(workspace.db)  # search and the recommender see indexed papers
     for subscription in due:
         try:
             _build_one(workspace, subscription, now, report)
@@ -105,7 +117,7 @@ def _build_one(
     settings = workspace.settings
     since = subscription.watermark or subscription.confirmed_at or subscription.created_at
     with workspace.db.session() as session:
-        candidates, newest = _new_papers(session, since, now)
+        candidates, newest = _new_papers(session, since, now, subscription.kind in NEEDS_VECTORS)
     picked = _pick(workspace, subscription, candidates)
     if isinstance(picked, str):
         report.skipped += 1
@@ -150,8 +162,23 @@ def _advance(
         raise _Raced()
 
 
-def _new_papers(session: Session, since: datetime, now: datetime) -> tuple[list[int], Any]:
-    window = (Paper.first_seen > since, Paper.first_seen <= now)
+def _new_papers(
+    session: Session, since: datetime, now: datetime, ready_only: bool = False
+) -> tuple[list[int], Any]:
+    """The visible papers first seen in ``(since, now]``, and the newest ``first_seen``.
+
+    ``ready_only``: the window ends just before the first paper that has no vector yet
+    (an ingest commits papers before they are embedded), so that paper and the ones after
+    it are still new for the next digest rather than skipped for good.
+    """
+    window = [Paper.first_seen > since, Paper.first_seen <= now]
+    if ready_only:
+        embedded = select(Embedding.paper_pk).where(Embedding.model == embed.MODEL_ID)
+        waiting = session.scalar(
+            select(func.min(Paper.first_seen)).where(*window, Paper.pk.not_in(embedded))
+        )
+        if waiting is not None:
+            window.append(Paper.first_seen < waiting)
     pks = list(session.scalars(select(Paper.pk).where(*window, Paper.hidden.is_(False))))
     newest = session.scalar(select(func.max(Paper.first_seen)).where(*window))
     return pks, newest
@@ -241,7 +268,21 @@ def _pick_for_you(
     if rank_for_user is None:
         return "paperfeed.recommend has no rank_for_user; skipped"
     picks = rank_for_user(workspace, subscription.user_pk, candidate_pks=candidates, limit=cap)
+    if not picks and not _has_positives(workspace, subscription.user_pk):
+        # Nothing to learn from yet: the trending papers, saying how to get real picks.
+        hint = " (upvote or save papers to get picks of your own)"
+        trending = _pick_trending(workspace, subscription, candidates, cap)
+        return [(pk, reason + hint) for pk, reason in trending]
     return [(rec.pk, rec.reason) for rec in picks][:cap]
+
+
+def _has_positives(workspace: Workspace, user_pk: int) -> bool:
+    with workspace.db.session() as session:
+        for table in (Vote, LibraryItem):
+            query = select(table.paper_pk).where(table.user_pk == user_pk).limit(1)
+            if session.scalar(query) is not None:
+                return True
+    return False
 
 
 def _digest_message(

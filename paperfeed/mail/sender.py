@@ -30,6 +30,7 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from pathlib import Path
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -52,6 +53,7 @@ class SmtpConfig:
     sender: str = "paperfeed <paperfeed@localhost>"
     timeout: float = 30.0
     helo_name: str = "localhost"
+    ca_file: Path | None = None  # trusted besides the system's certificates
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpConfig:
@@ -65,6 +67,7 @@ class SmtpConfig:
             sender=settings.smtp_from,
             timeout=settings.smtp_timeout,
             helo_name=render.mail_domain(settings),
+            ca_file=settings.smtp_ca_file,
         )
 
 
@@ -180,7 +183,24 @@ def _give_up_on_abandoned(session: Session, now: datetime, max_attempts: int) ->
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _tls_context(smtp: SmtpConfig) -> ssl.SSLContext:
+    """The system's trusted certificates, plus ``ca_file`` when one is configured."""
+    context = ssl.create_default_context()
+    if smtp.ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=smtp.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise _Failure(
+                f"PAPERFEED_SMTP_CA_FILE {smtp.ca_file}: cannot load it as PEM certificates "
+                f"({exc})",
+                permanent=False,
+                stop=True,
+            ) from exc
+    return context
+
+
 def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
+    context = _tls_context(smtp) if smtp.ssl or smtp.starttls else None
     try:
         client: smtplib.SMTP
         if smtp.ssl:
@@ -189,7 +209,7 @@ def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
                 smtp.port,
                 local_hostname=smtp.helo_name,
                 timeout=smtp.timeout,
-                context=ssl.create_default_context(),
+                context=context,
             )
         else:
             client = smtplib.SMTP(
@@ -197,10 +217,17 @@ def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
             )
         client.ehlo()
         if smtp.starttls:
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=context)
             client.ehlo()
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
+    except smtplib.SMTPNotSupportedError as exc:  # e.g. AUTH offered only after STARTTLS
+        raise _Failure(
+            f"SMTP server {smtp.host}:{smtp.port}: {exc} on this connection (does it need "
+            "PAPERFEED_SMTP_STARTTLS or PAPERFEED_SMTP_SSL?)",
+            permanent=False,
+            stop=True,
+        ) from exc
     except smtplib.SMTPResponseException as exc:
         # Refused at greeting, TLS or login: the server or our settings, not this mail.
         raise _Failure(
@@ -236,8 +263,21 @@ def _send(client: smtplib.SMTP, row: OutboxMessage, smtp: SmtpConfig, settings: 
         ) from exc
 
 
+# Replies about the session, not the mail: authentication required (530), temporary
+# authentication failure (454), mechanism too weak (534), bad credentials (535), encryption
+# required (538). Our settings are at fault, so every mail would get the same answer: keep
+# them all for a retry once the settings are fixed instead of failing each for good.
+SESSION_CODES = frozenset({454, 530, 534, 535, 538})
+
+
 def _reply_failure(code: int, text: bytes | str) -> _Failure:
     message = f"{code} {_text(text)}"
+    if code in SESSION_CODES:
+        return _Failure(
+            f"SMTP server refused the session: {message} (check the PAPERFEED_SMTP_* settings)",
+            permanent=False,
+            stop=True,
+        )
     if 500 <= code < 600:
         return _Failure(message, permanent=True, stop=False)
     # 421: the server is closing the connection; other 4xx concern this mail only.

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from paperfeed.db import OutboxMessage, Subscription, User
 from paperfeed.db.models import utcnow
-from paperfeed.errors import InvalidInputError, QueryError
+from paperfeed.errors import InvalidInputError, NotFoundError, QueryError, RateLimitedError
 from paperfeed.mail import render, tokens
 from paperfeed.query import parse_query
 from paperfeed.workspace import Workspace
@@ -39,13 +39,18 @@ def subscribe(
     """A pending subscription plus its confirmation mail in the outbox (one transaction).
 
     Asking again for a subscription that is still pending queues a fresh confirmation; one
-    that is already active is left alone (no mail), so the call is safe to repeat.
+    that is already active is left alone (no mail), so the call is safe to repeat. An
+    address gets at most ``subscribe_confirmations_per_hour`` confirmations an hour
+    (``RateLimitedError`` past that): anyone may subscribe any address, so the form must
+    not become a way to flood someone's inbox.
     """
     email = _check_email(email)
     params = _check_params(kind, params or {})
     with workspace.db.session() as session:
         if user_pk is not None and session.get(User, user_pk) is None:
             raise InvalidInputError(f"user: no account with pk {user_pk}")
+        if kind == "for_you" and user_pk is None:
+            raise InvalidInputError("kind: for_you recommendations need an account: log in first")
         existing = session.scalars(
             select(Subscription).where(
                 Subscription.email == email,
@@ -57,6 +62,7 @@ def subscribe(
         if same is not None and same.status == "active":
             session.expunge(same)
             return same
+        _check_rate(workspace, session, email)
         subscription = same or Subscription(
             email=email, kind=kind, params=params, user_pk=user_pk, status="pending"
         )
@@ -96,6 +102,35 @@ def unsubscribe(workspace: Workspace, token: str) -> Subscription:
     return subscription
 
 
+def list_for_user(workspace: Workspace, user_pk: int) -> list[Subscription]:
+    """A user's subscriptions that are pending or active, oldest first."""
+    with workspace.db.session() as session:
+        rows = list(
+            session.scalars(
+                select(Subscription)
+                .where(
+                    Subscription.user_pk == user_pk,
+                    Subscription.status.in_(("pending", "active")),
+                )
+                .order_by(Subscription.pk)
+            )
+        )
+        session.expunge_all()
+    return rows
+
+
+def cancel(workspace: Workspace, pk: int, user_pk: int) -> Subscription:
+    """Unsubscribe one of the user's own subscriptions (idempotent, like the mail link)."""
+    with workspace.db.session() as session:
+        subscription = session.get(Subscription, pk)
+        if subscription is None or subscription.user_pk != user_pk:
+            raise NotFoundError(f"subscription {pk}: you have no such subscription")
+        subscription.status = "unsubscribed"
+        session.flush()
+        session.expunge(subscription)
+    return subscription
+
+
 def describe(subscription: Subscription) -> str:
     """What the subscriber gets, in words ("the daily trending digest")."""
     period = subscription.params.get("period", "daily")
@@ -112,6 +147,24 @@ def _load(session: Any, pk: int, email: str, what: str) -> Subscription:
     if subscription is None or subscription.email != email:
         raise InvalidInputError(f"this {what} link is not valid (no such subscription)")
     return subscription
+
+
+def _check_rate(workspace: Workspace, session: Any, email: str) -> None:
+    limit = workspace.settings.subscribe_confirmations_per_hour
+    sent = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.to_addr == email,
+            OutboxMessage.kind == "confirm",
+            OutboxMessage.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    if sent >= limit:
+        raise RateLimitedError(
+            f"{email} was sent {sent} confirmation mails in the last hour: check that inbox "
+            "(and its spam folder), or try again in an hour"
+        )
 
 
 def _confirmation(workspace: Workspace, subscription: Subscription) -> OutboxMessage:

@@ -27,6 +27,7 @@ from paperfeed.errors import (
     ForbiddenError,
     NotFoundError,
     PaperfeedError,
+    RateLimitedError,
     SourceError,
 )
 from paperfeed.security import secret_key
@@ -43,6 +44,7 @@ _STATUS = {
     AuthRequiredError: 401,
     ForbiddenError: 403,
     ConflictError: 409,
+    RateLimitedError: 429,
     SourceError: 502,
 }
 
@@ -74,7 +76,8 @@ def create_app(workspace: Workspace) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    routers = (pages.router, account.router, api.router, feeds.router, subscriptions.router)
+    routers = (pages.router, account.router, api.router, feeds.router)
+    routers += (subscriptions.pages, subscriptions.api)
     for router in (*routers, admin.pages, admin.api):
         app.include_router(router)
 

@@ -1,22 +1,134 @@
-"""The pages mails link to: confirm a subscription, and unsubscribe without logging in.
+"""Email subscriptions on the web: subscribe, manage them, and the pages mails link to.
 
-The signed token in the link is the authority here, so these forms need no session or CSRF
-token; ``POST /unsubscribe`` is the RFC 8058 one-click target mail clients call.
+* ``/subscribe``: anyone subscribes an address to the trending digest or a saved-search
+  alert (signed-in users also to "for you" recommendations); a confirmation mail follows.
+* ``/settings/subscriptions`` and ``/api/v1/subscriptions``: a signed-in user's own
+  subscriptions, listed, added and cancelled.
+* ``/subscriptions/confirm`` and ``/unsubscribe``: the signed token in the link is the
+  authority there, so these need no session or CSRF token; ``POST /unsubscribe`` is the
+  RFC 8058 one-click target mail clients call.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from datetime import datetime
+from typing import Any, Literal
 
-from paperfeed.errors import PaperfeedError
-from paperfeed.mail.subscriptions import confirm, describe, unsubscribe
-from paperfeed.web.context import render, workspace_of
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
-router = APIRouter(include_in_schema=False)
+from paperfeed.db import Subscription, User
+from paperfeed.errors import InvalidInputError, PaperfeedError, RateLimitedError
+from paperfeed.mail.subscriptions import (
+    cancel,
+    confirm,
+    describe,
+    list_for_user,
+    subscribe,
+    unsubscribe,
+)
+from paperfeed.web.context import (
+    current_user,
+    render,
+    require_user,
+    verify_csrf,
+    workspace_of,
+)
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["subscriptions"])
+write = [Depends(verify_csrf)]
+SETTINGS_PAGE = "/settings/subscriptions"
 
 
-@router.get("/subscriptions/confirm", response_class=HTMLResponse)
+def _subscribe(request: Request, user: User | None, form: dict[str, str]) -> Subscription:
+    """One entry point for the form and the API: the user's own address unless given."""
+    email = form.get("email", "").strip() or (user.email if user and user.email else "")
+    if not email:
+        raise InvalidInputError("email: which address should the mails go to?")
+    params: dict[str, Any] = {"period": form.get("period") or "daily"}
+    if form.get("kind") == "search":
+        params["query"] = form.get("query", "")
+    return subscribe(
+        workspace_of(request),
+        email,
+        form.get("kind", ""),
+        params,
+        user_pk=user.pk if user else None,
+    )
+
+
+def _sent_message(subscription: Subscription) -> str:
+    if subscription.status == "active":
+        return f"{subscription.email} already gets {describe(subscription)}."
+    return (
+        f"Almost done: we sent a link to {subscription.email}. Open it to start "
+        f"{describe(subscription)} (the link works for 7 days)."
+    )
+
+
+# ---- pages ------------------------------------------------------------------------------
+
+
+@pages.get("/subscribe", response_class=HTMLResponse)
+def subscribe_page(
+    request: Request,
+    kind: str = Query("trending"),
+    q: str = Query("", description="the saved search, for kind=search"),
+    period: str = Query("daily"),
+) -> HTMLResponse:
+    user = current_user(request)
+    form = {"kind": kind, "query": q, "period": period, "email": (user and user.email) or ""}
+    return render(request, "subscribe.html", form=form)
+
+
+@pages.post("/subscribe", dependencies=write)
+def subscribe_form(
+    request: Request,
+    email: str = Form(""),
+    kind: str = Form("trending"),
+    period: str = Form("daily"),
+    query: str = Form(""),
+) -> Response:
+    user = current_user(request)
+    form = {"email": email, "kind": kind, "period": period, "query": query}
+    try:
+        subscription = _subscribe(request, user, form)
+    except PaperfeedError as exc:
+        status = 429 if isinstance(exc, RateLimitedError) else 400
+        return render(request, "subscribe.html", status=status, form=form, error=str(exc))
+    if user is not None:
+        return _settings(request, user, message=_sent_message(subscription))
+    return render(request, "subscribe.html", form=form, message=_sent_message(subscription))
+
+
+@pages.get(SETTINGS_PAGE, response_class=HTMLResponse)
+def settings_page(request: Request) -> Response:
+    if request.session.get("uid") is None:
+        return RedirectResponse(f"/login?next={SETTINGS_PAGE}", status_code=303)
+    return _settings(request, require_user(request))
+
+
+@pages.post(SETTINGS_PAGE + "/{pk}/cancel", dependencies=write)
+def cancel_form(request: Request, pk: int) -> Response:
+    user = require_user(request)
+    subscription = cancel(workspace_of(request), pk, user.pk)
+    return _settings(request, user, message=f"Stopped {describe(subscription)}.")
+
+
+def _settings(request: Request, user: User, message: str | None = None) -> HTMLResponse:
+    subscriptions = list_for_user(workspace_of(request), user.pk)
+    return render(
+        request,
+        "settings_subscriptions.html",
+        subscriptions=[(s, describe(s)) for s in subscriptions],
+        form={"kind": "for_you", "period": "daily", "query": "", "email": user.email or ""},
+        message=message,
+    )
+
+
+@pages.get("/subscriptions/confirm", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str = Query("")) -> HTMLResponse:
     try:
         subscription = confirm(workspace_of(request), token)
@@ -29,13 +141,13 @@ def confirm_page(request: Request, token: str = Query("")) -> HTMLResponse:
     )
 
 
-@router.get("/unsubscribe", response_class=HTMLResponse)
+@pages.get("/unsubscribe", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str = Query("")) -> HTMLResponse:
     """A confirmation button, so link scanners that follow GET links unsubscribe no one."""
     return render(request, "subscription.html", unsubscribe_token=token)
 
 
-@router.post("/unsubscribe", response_class=HTMLResponse)
+@pages.post("/unsubscribe", response_class=HTMLResponse)
 def unsubscribe_now(request: Request, token: str = Query("")) -> HTMLResponse:
     try:
         subscription = unsubscribe(workspace_of(request), token)
@@ -46,3 +158,63 @@ def unsubscribe_now(request: Request, token: str = Query("")) -> HTMLResponse:
         "subscription.html",
         message=f"Unsubscribed: {subscription.email} will no longer get {describe(subscription)}.",
     )
+
+
+# ---- API --------------------------------------------------------------------------------
+
+
+class SubscriptionIn(BaseModel):
+    kind: Literal["trending", "search", "for_you"]
+    period: Literal["daily", "weekly"] = "daily"
+    query: str = Field("", description="for kind=search: a query in the search syntax")
+    email: str = Field("", description="default: the account's email address")
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    email: str
+    kind: str
+    period: str
+    query: str | None
+    status: str = Field(description="pending (until the mailed link is opened), active, …")
+    description: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    last_sent_at: datetime | None
+
+
+def _out(subscription: Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=subscription.pk,
+        email=subscription.email,
+        kind=subscription.kind,
+        period=subscription.params.get("period", "daily"),
+        query=subscription.params.get("query"),
+        status=subscription.status,
+        description=describe(subscription),
+        created_at=subscription.created_at,
+        confirmed_at=subscription.confirmed_at,
+        last_sent_at=subscription.last_sent_at,
+    )
+
+
+@api.get("/subscriptions", response_model=list[SubscriptionOut])
+def list_subscriptions(request: Request) -> list[SubscriptionOut]:
+    """The logged-in user's pending and active subscriptions."""
+    user = require_user(request)
+    return [_out(s) for s in list_for_user(workspace_of(request), user.pk)]
+
+
+@api.post("/subscriptions", response_model=SubscriptionOut, status_code=201, dependencies=write)
+def add_subscription(request: Request, body: SubscriptionIn) -> SubscriptionOut:
+    """Subscribe; the subscription is ``pending`` until the link in the mailed
+    confirmation is opened. Subscribing again to an active one returns it unchanged."""
+    user = require_user(request)
+    return _out(_subscribe(request, user, body.model_dump()))
+
+
+@api.delete("/subscriptions/{pk}", response_model=SubscriptionOut, dependencies=write)
+def delete_subscription(request: Request, pk: int) -> SubscriptionOut:
+    """Unsubscribe (idempotent)."""
+    user = require_user(request)
+    return _out(cancel(workspace_of(request), pk, user.pk))

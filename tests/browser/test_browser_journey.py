@@ -153,3 +153,23 @@ def test_votes_saves_and_comments_work_without_javascript(
     post_comment(tab, "Works *without* scripts.")
     expect(tab.locator("article.comment").last.locator("em")).to_have_text("without")
     traffic.assert_clean()
+
+
+def test_subscribing_by_email_from_a_search(new_context: NewContext, site: Site) -> None:
+    """From a search to a saved-search alert: the search page's link fills in the query; the
+    form asks for an address, then says a confirmation link is on its way."""
+    context, traffic = new_context()
+    tab = context.new_page()
+    tab.goto(f"{site.url}/search?q=video+generation")
+    tab.get_by_role("link", name="Email me new papers matching this").click()
+    expect(tab).to_have_url(re.compile(r"/subscribe\?kind=search&q=video"))
+    expect(tab.get_by_label("New papers matching a search")).to_be_checked()
+    expect(tab.get_by_label("Search (for search alerts")).to_have_value("video generation")
+    tab.get_by_label("How often").select_option("weekly")
+    tab.get_by_label("Email address").fill("reader@example.org")
+    tab.get_by_role("button", name="Subscribe").click()
+    expect(tab.get_by_role("status")).to_contain_text("we sent a link to reader@example.org")
+    expect(tab.get_by_role("status")).to_contain_text(
+        "a weekly alert for new papers matching \u2018video generation\u2019"
+    )
+    traffic.assert_clean()

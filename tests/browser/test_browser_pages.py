@@ -34,6 +34,7 @@ def _pages(site: Site) -> dict[str, str]:
         "library": "/library",
         "trending": "/trending",
         "signup": "/signup",
+        "subscriptions": "/settings/subscriptions",
     }
 
 
@@ -89,12 +90,14 @@ def test_every_form_field_has_a_label(new_context: NewContext, site: Site, reade
     anonymous, traffic = new_context()
     logged_in, logged_traffic = new_context(storage_state=reader.storage_state)
     tab = anonymous.new_page()
-    for path in ("/signup", "/login", "/search?q=video", "/"):
+    for path in ("/signup", "/login", "/search?q=video", "/", "/subscribe"):
         tab.goto(site.url + path)
         assert tab.evaluate(UNLABELLED_JS) == [], path
     tab = logged_in.new_page()
     tab.goto(f"{site.url}/papers/{site.math_paper}")
     expect(tab.locator("textarea#comment-body")).to_be_visible()  # the comment form is there
+    assert tab.evaluate(UNLABELLED_JS) == []
+    tab.goto(f"{site.url}/settings/subscriptions")
     assert tab.evaluate(UNLABELLED_JS) == []
     traffic.assert_clean()
     logged_traffic.assert_clean()
@@ -154,4 +157,4 @@ def test_screenshots_of_the_main_pages(new_context: NewContext, site: Site, read
                 taken.append(shot)
             traffic.assert_clean()
             anonymous_traffic.assert_clean()
-    assert len(taken) == 24 and all(shot.stat().st_size > 5000 for shot in taken)
+    assert len(taken) == 4 * len(_pages(site)) and all(shot.stat().st_size > 5000 for shot in taken)

@@ -140,9 +140,16 @@ def test_two_builders_racing_queue_the_digest_once(mail_ws: Workspace) -> None:
     assert len(outbox(mail_ws)) == 1
 
 
-def test_for_you_without_an_account_is_skipped_with_a_note(mail_ws: Workspace) -> None:
+def test_for_you_whose_account_was_deleted_is_skipped_with_a_note(mail_ws: Workspace) -> None:
+    from paperfeed.accounts import create_user
+    from paperfeed.db import User
+
     _corpus(mail_ws)
-    _active(mail_ws, "for_you", {})
+    user = create_user(mail_ws, "ada", "correct horse battery", "a@example.org")
+    sub = subscribe(mail_ws, "a@example.org", "for_you", {}, user_pk=user.pk)
+    confirm(mail_ws, tokens.confirm_token(mail_ws, sub.pk, sub.email), now=T0)
+    with mail_ws.db.session() as session:
+        session.delete(session.get(User, user.pk))  # the subscription's user_pk becomes NULL
     report = build_due_digests(mail_ws, now=T0 + 2 * DAY)
     assert report.queued == [] and report.skipped == 1
     assert "needs an account" in report.notes[0]
@@ -160,3 +167,39 @@ def test_with_digest_send_empty_an_empty_digest_goes_out_each_period(
     drain_outbox(mail_ws)
     text, html = parts(smtp_server.handler.messages[0])
     assert "Nothing new since the last mail." in text and "Nothing new" in html
+
+
+def test_a_search_digest_waits_for_papers_that_are_not_embedded_yet(
+    mail_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest commits papers before they are embedded: the digest must not skip them."""
+    _corpus(mail_ws)
+    pk = _active(mail_ws, "search", {"query": "diffusion"})
+    with monkeypatch.context() as patched:  # as if the embedding had not happened yet
+        patched.setattr(type(mail_ws.indexes), "is_stale", lambda self, db: False)
+        report = build_due_digests(mail_ws, now=T0 + 2 * DAY)
+    assert report.queued == [] and report.nothing_new == 1
+    assert subscription(mail_ws, pk).watermark == T0  # not moved past the waiting papers
+
+    report = build_due_digests(mail_ws, now=T0 + 2 * DAY)  # now they get embedded first
+    assert len(report.queued) == 1
+    [row] = outbox(mail_ws)
+    assert "Fast diffusion sampling" in row.body_text
+
+
+def test_for_you_without_votes_yet_sends_trending_papers_and_says_how_to_get_picks(
+    mail_ws: Workspace,
+) -> None:
+    from paperfeed.accounts import create_user
+
+    _corpus(mail_ws)
+    user = create_user(mail_ws, "ada", "correct horse battery", "a@example.org")
+    sub = subscribe(mail_ws, "a@example.org", "for_you", {}, user_pk=user.pk)
+    confirm(mail_ws, tokens.confirm_token(mail_ws, sub.pk, sub.email), now=T0)
+    report = build_due_digests(mail_ws, now=T0 + 2 * DAY)
+    assert len(report.queued) == 1
+    digest = next(row for row in outbox(mail_ws) if row.kind == "digest")
+    assert digest.body_text.index("Protein folding") < digest.body_text.index("Fast diffusion")
+    assert "trending: 42 upvotes (upvote or save papers to get picks of your own)" in (
+        digest.body_text
+    )

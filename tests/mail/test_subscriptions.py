@@ -10,7 +10,7 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
 from paperfeed.db import OutboxMessage, Subscription
-from paperfeed.errors import InvalidInputError
+from paperfeed.errors import InvalidInputError, RateLimitedError
 from paperfeed.mail import render, tokens
 from paperfeed.mail.sender import drain_outbox
 from paperfeed.mail.subscriptions import confirm, subscribe, unsubscribe
@@ -56,6 +56,7 @@ def test_confirmation_mail_arrives_and_its_link_confirms(
         ("a@example.org", "search", {"query": "since:2024-13"}, "query:"),
         ("a@example.org", "search", {"query": "- ! ?"}, "no words or filters"),
         ("a@example.org", "trending", {"query": "x"}, "query not understood"),
+        ("a@example.org", "for_you", {}, "need an account"),
     ],
 )
 def test_bad_subscriptions_are_refused_with_a_clear_message(
@@ -123,3 +124,18 @@ def test_subscribing_again_while_active_sends_nothing(mail_ws: Workspace) -> Non
     again = subscribe(mail_ws, "a@example.org", "trending", {"period": "daily"})
     assert again.pk == sub.pk and again.status == "active"
     assert len(outbox(mail_ws)) == 1
+
+
+def test_one_address_gets_at_most_three_confirmations_an_hour(mail_ws: Workspace) -> None:
+    for _ in range(3):  # asking again while pending queues a fresh confirmation ...
+        subscribe(mail_ws, "a@example.org", "trending", {})
+    with pytest.raises(RateLimitedError, match="3 confirmation mails in the last hour"):
+        subscribe(mail_ws, "a@example.org", "trending", {})  # ... up to the cap
+    with pytest.raises(RateLimitedError):
+        subscribe(mail_ws, "a@example.org", "search", {"query": "diffusion"})
+    assert len(outbox(mail_ws)) == 3
+    subscribe(mail_ws, "b@example.org", "trending", {})  # other addresses are not affected
+    with mail_ws.db.session() as session:  # an hour later the address may ask again
+        session.query(OutboxMessage).update({"created_at": T0})
+    subscribe(mail_ws, "a@example.org", "trending", {})
+    assert len(outbox(mail_ws)) == 5

@@ -39,7 +39,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from paperfeed.errors import ConfigError, ConflictError, PaperfeedError
-from paperfeed.lease import Lease
+from paperfeed.lease import Holder, Lease
 from paperfeed.workspace import Workspace
 
 log = logging.getLogger("paperfeed.worker")
@@ -101,6 +101,11 @@ def schedules(workspace: Workspace) -> dict[str, BaseTrigger | None]:
         job: parse_schedule(f"PAPERFEED_WORKER_{job.upper()}", text, timezone)
         for job, text in schedule_texts(workspace).items()
     }
+
+
+def running_worker(workspace: Workspace) -> Holder | None:
+    """The worker holding the lease now, if any (for the admin page)."""
+    return Lease(workspace.db, LEASE_NAME, workspace.settings.worker_lease).current()
 
 
 # ---- the jobs ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The admin page and its API: live sources with their runs, and what moderation hid."""
+"""The admin page and its API: live sources with their runs, the worker and the mail
+outbox, and what moderation hid."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from paperfeed.db import Comment, Paper, User
+from paperfeed.db import Comment, Paper, Subscription, User
 from paperfeed.live.runner import RunSummary, list_sources_with_last_run, recent_runs
+from paperfeed.mail.sender import outbox_status
 from paperfeed.web.context import current_user, render, require_admin, workspace_of
+from paperfeed.worker import running_worker
+from paperfeed.workspace import Workspace
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -33,6 +37,19 @@ class RunOut(BaseModel):
     failed: int
     error: str | None
     notes: str | None
+
+
+class WorkerOut(BaseModel):
+    holder: str
+    since: datetime
+    lease_until: datetime
+
+
+class MailStatusOut(BaseModel):
+    worker: WorkerOut | None = Field(description="the running `paperfeed worker`, if any")
+    subscriptions: dict[str, int] = Field(description="by status: pending, active, unsubscribed")
+    outbox: dict[str, int] = Field(description="mails by status: pending, sending, sent, failed")
+    errors: list[dict[str, Any]] = Field(description="the latest mails with an error")
 
 
 class SourceOut(BaseModel):
@@ -70,6 +87,35 @@ def admin_page(request: Request) -> Response:
         hidden=hidden,
         hidden_comments=hidden_comments,
         users=users,
+        mail=_mail_status(workspace),
+    )
+
+
+@api.get("/mail/status", response_model=MailStatusOut)
+def api_mail_status(request: Request) -> MailStatusOut:
+    """Whether a worker runs, subscriptions and the outbox by status, recent errors (admins)."""
+    require_admin(request)
+    return _mail_status(workspace_of(request))
+
+
+def _mail_status(workspace: Workspace) -> MailStatusOut:
+    holder = running_worker(workspace)
+    with workspace.db.session() as session:
+        subscriptions = dict.fromkeys(("pending", "active", "unsubscribed"), 0)
+        for status, number in session.execute(
+            select(Subscription.status, func.count()).group_by(Subscription.status)
+        ):
+            subscriptions[status] = int(number)
+    outbox = outbox_status(workspace, errors=5)
+    return MailStatusOut(
+        worker=WorkerOut(
+            holder=holder.holder, since=holder.acquired_at, lease_until=holder.expires_at
+        )
+        if holder
+        else None,
+        subscriptions=subscriptions,
+        outbox=outbox.counts,
+        errors=outbox.errors,
     )
 
 

@@ -155,3 +155,22 @@ def test_the_subscriptions_api(mail_ws: Workspace) -> None:
     assert gone.status_code == 200 and gone.json()["status"] == "unsubscribed"
     assert ada.get("/api/v1/subscriptions").json() == []
     assert ada.delete("/api/v1/subscriptions/999", headers=headers).status_code == 404
+
+
+def test_admins_see_whether_a_worker_runs_and_the_outbox(mail_ws: Workspace) -> None:
+    from paperfeed.lease import Lease
+
+    ada = _signed_up(mail_ws, "ada")  # the first account: an admin
+    bob = _signed_up(mail_ws, "bob")
+    assert bob.get("/api/v1/mail/status").status_code == 403
+    subscribe(mail_ws, "reader@example.org", "trending", {})
+    page = ada.get("/admin")
+    assert "No worker is running" in page.text
+    assert "0 active, 1 waiting for confirmation" in page.text and "1 to send" in page.text
+
+    Lease(mail_ws.db, "worker", 60, holder="mailhost:4242:abc").acquire()
+    assert "Worker running: <code>mailhost:4242:abc</code>" in ada.get("/admin").text
+    status = ada.get("/api/v1/mail/status").json()
+    assert status["worker"]["holder"] == "mailhost:4242:abc"
+    assert status["subscriptions"] == {"pending": 1, "active": 0, "unsubscribed": 0}
+    assert status["outbox"] == {"pending": 1, "sending": 0, "sent": 0, "failed": 0}

@@ -35,11 +35,10 @@ from paperfeed.db import (
 from paperfeed.db.models import utcnow
 from paperfeed.errors import PaperfeedError
 from paperfeed.mail import render, tokens
-from paperfeed.mail.subscriptions import describe
+from paperfeed.mail.subscriptions import PERIOD_LENGTH, describe
 from paperfeed.rank import GRAVITY
 from paperfeed.workspace import Workspace
 
-PERIOD_LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 # A job run at the same hour every day drifts by minutes; without slack a daily digest sent
 # at 08:00:05 would not be due at 08:00:01 the next day and would slip a whole day.
 DUE_SLACK = timedelta(hours=1)

@@ -23,7 +23,8 @@ from paperfeed.query import parse_query
 from paperfeed.workspace import Workspace
 
 KINDS = ("trending", "search", "for_you")
-PERIODS = ("daily", "weekly")
+PERIOD_LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+PERIODS = tuple(PERIOD_LENGTH)
 # Deliberately simple: one @, no spaces or control characters, a dot in the domain. The
 # confirmation mail is the real test of an address.
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+$")
@@ -75,7 +76,12 @@ def subscribe(
 
 
 def confirm(workspace: Workspace, token: str, now: datetime | None = None) -> Subscription:
-    """Activate the subscription the token names; new papers count from now on."""
+    """Activate the subscription the token names.
+
+    Its first digest covers one period before the confirmation (the last day for a daily
+    digest, the last week for a weekly one), as a digest sent then would have: someone who
+    subscribes today gets tomorrow's mail with today's papers, not an empty one.
+    """
     pk, email = tokens.read_confirm_token(workspace, token)
     with workspace.db.session() as session:
         subscription = _load(session, pk, email, "confirmation")
@@ -85,7 +91,7 @@ def confirm(workspace: Workspace, token: str, now: datetime | None = None) -> Su
             moment = now or utcnow()
             subscription.status = "active"
             subscription.confirmed_at = moment
-            subscription.watermark = moment
+            subscription.watermark = moment - PERIOD_LENGTH[subscription.params["period"]]
         session.flush()
         session.expunge(subscription)
     return subscription

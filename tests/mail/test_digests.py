@@ -28,8 +28,10 @@ def _active(ws: Workspace, kind: str, params: dict, email: str = "a@example.org"
 
 
 def _corpus(ws: Workspace) -> None:
-    add_paper(ws, "2603.00001", "Old diffusion paper", "Diffusion models, seen before.", T0 - DAY)
-    add_paper(ws, "2603.00002", "Old graph paper", "Graph networks.", T0 - DAY, upvotes=99)
+    # Older than a week before the subscription (its first digest looks back one period).
+    old = T0 - 8 * DAY
+    add_paper(ws, "2603.00001", "Old diffusion paper", "Diffusion models, seen before.", old)
+    add_paper(ws, "2603.00002", "Old graph paper", "Graph networks.", old, upvotes=99)
     add_paper(
         ws,
         "2603.00003",
@@ -49,7 +51,7 @@ def test_trending_digest_lists_only_new_papers_ranked_with_reasons(
     pk = _active(mail_ws, "trending", {"period": "daily"})
     report = build_due_digests(mail_ws, now=T0 + 2 * DAY)
     assert len(report.queued) == 1
-    assert report.queued[0] == f"<digest-{pk}-20260302T080000.000000Z@papers.example.org>"
+    assert report.queued[0] == f"<digest-{pk}-20260301T080000.000000Z@papers.example.org>"
     sub = subscription(mail_ws, pk)
     assert sub.watermark == T0 + DAY  # the newest paper considered, not the clock
     assert sub.last_sent_at == T0 + 2 * DAY
@@ -120,11 +122,11 @@ def test_a_failure_after_building_leaves_nothing_half_done(
             build_due_digests(mail_ws, now=T0 + 2 * DAY)
     assert outbox(mail_ws) == []
     sub = subscription(mail_ws, pk)
-    assert (sub.watermark, sub.last_sent_at) == (T0, None)
+    assert (sub.watermark, sub.last_sent_at) == (T0 - DAY, None)
 
     # Built again, it is the same digest, with the same Message-ID, queued once.
     report = build_due_digests(mail_ws, now=T0 + 2 * DAY)
-    assert report.queued == [f"<digest-{pk}-20260302T080000.000000Z@papers.example.org>"]
+    assert report.queued == [f"<digest-{pk}-20260301T080000.000000Z@papers.example.org>"]
     assert [row.message_id for row in outbox(mail_ws)] == report.queued
 
 
@@ -179,7 +181,7 @@ def test_a_search_digest_waits_for_papers_that_are_not_embedded_yet(
         patched.setattr(type(mail_ws.indexes), "is_stale", lambda self, db: False)
         report = build_due_digests(mail_ws, now=T0 + 2 * DAY)
     assert report.queued == [] and report.nothing_new == 1
-    assert subscription(mail_ws, pk).watermark == T0  # not moved past the waiting papers
+    assert subscription(mail_ws, pk).watermark == T0 - DAY  # not moved past the waiting papers
 
     report = build_due_digests(mail_ws, now=T0 + 2 * DAY)  # now they get embedded first
     assert len(report.queued) == 1

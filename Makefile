@@ -52,6 +52,7 @@ bench: install  ## the benchmarks in bench/ (see docs/performance.md)
 	$(BIN)/python bench/bench_embed.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/eval_recommend.py
+	$(BIN)/python bench/eval_similar.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -33,9 +33,10 @@ Each client runs a mixed workload, drawn per request with fixed weights (``WEIGH
 Per request: the server-side time from the app's ``Server-Timing: app;dur=<ms>`` header (the
 app's own middleware, around routing, the view and rendering) and the client's wall time.
 Baselines, in the same run against the same server: the same workload with one client (the
-requests one after another), and ``/healthz`` (a ``count(*)`` of the papers, the cheapest
-route that touches the database) with one and with all clients. Ratios printed: p95 under
-load / p95 with one client, and page p95 / ``/healthz`` p95 under the same load.
+requests one after another), and ``/healthz`` (the paper count, kept by the app until the
+data changes: the cheapest route, the HTTP stack alone) with one and with all clients.
+Ratios printed: p95 under load / p95 with one client, and page p95 / ``/healthz`` p95 under
+the same load.
 
 ``--profile`` then samples the server with py-spy (``pip install py-spy``) while one client
 (``--profile-clients``) requests one page kind at a time, and prints where the time goes.

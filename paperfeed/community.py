@@ -89,15 +89,22 @@ def list_comments(
     """Oldest first, as a discussion reads."""
     with workspace.db.session() as session:
         paper = find_paper(session, paper_id, include_hidden=include_hidden)
-        query = (
-            select(Comment, User)
-            .join(User, User.pk == Comment.user_pk)
-            .where(Comment.paper_pk == paper.pk)
-            .order_by(Comment.created_at, Comment.pk)
-        )
-        if not include_hidden:
-            query = query.where(Comment.hidden.is_(False))
-        return [_comment_view(c, paper.id, u) for c, u in session.execute(query).all()]
+        return paper_comments(session, paper, include_hidden)
+
+
+def paper_comments(
+    session: Session, paper: Paper, include_hidden: bool = False
+) -> list[CommentView]:
+    """``list_comments`` for a paper already looked up."""
+    query = (
+        select(Comment, User)
+        .join(User, User.pk == Comment.user_pk)
+        .where(Comment.paper_pk == paper.pk)
+        .order_by(Comment.created_at, Comment.pk)
+    )
+    if not include_hidden:
+        query = query.where(Comment.hidden.is_(False))
+    return [_comment_view(c, paper.id, u) for c, u in session.execute(query).all()]
 
 
 def set_comment_hidden(workspace: Workspace, comment_pk: int, hidden: bool) -> CommentView:

@@ -31,7 +31,12 @@ def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -
     matches (ties: the earliest), with "…" where text was left out.
     """
     spans = [m.span() for m in _WORD.finditer(text)]
-    hits = [bool(tokens) and _matches(text[a:b], tokens) for a, b in spans]
+    # One analysis per distinct word (cached), one C-level set test per word.
+    hits = (
+        [not tokens.isdisjoint(_analyzed(word)) for word in _WORD.findall(text)]
+        if tokens
+        else [False] * len(spans)
+    )
     first, last = 0, len(spans)
     if max_words is not None and len(spans) > max_words:
         first = _best_window(hits, max_words)
@@ -51,10 +56,6 @@ def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -
     if end < len(text):
         out.append(" …")
     return Markup("".join(out))
-
-
-def _matches(word: str, tokens: frozenset[str]) -> bool:
-    return any(t in tokens for t in _analyzed(word))
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -37,6 +37,7 @@ _FIELDS = (
     "pdf_url",
     "code_url",
 )
+ANALYZE_AFTER = 1000  # papers added or changed by one ingest that refresh the planner statistics
 
 
 @dataclass
@@ -92,6 +93,8 @@ def ingest_files(
         )
         raise
     _finish_run(db, run, report, "done", None)
+    if report.added + report.updated >= ANALYZE_AFTER:
+        db.analyze()
     return report
 
 

@@ -164,9 +164,15 @@ def _upvotes():
 
 
 def _listed_between(start: date, end: date) -> Select[tuple[int]]:
+    """The pks of the visible papers listed in ``[start, end]``.
+
+    Shaped so the plan starts from the period's listings (``ix_listings_day``) whatever the
+    statistics say: the hidden papers (a handful) are a ``NOT IN`` list, not a join that the
+    planner may drive from ``ix_papers_hidden`` through all papers (33 ms at 100k).
+    """
+    hidden = select(Paper.pk).where(Paper.hidden.is_(True))
     return (
         select(Listing.paper_pk)
-        .join(Paper, Paper.pk == Listing.paper_pk)
-        .where(Listing.day >= start, Listing.day <= end, Paper.hidden.is_(False))
+        .where(Listing.day >= start, Listing.day <= end, Listing.paper_pk.not_in(hidden))
         .distinct()
     )

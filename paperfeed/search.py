@@ -118,7 +118,7 @@ def search(
     )
     dense = []
     if mode != "lexical":
-        query_vector = embed.get_embedder().embed_query(parsed.text)
+        query_vector = embed.get_query_embedder().embed_query(parsed.text)
         dense = (
             _filtered_dense(workspace, parsed, query_vector, depth)
             if parsed.has_filters
@@ -213,13 +213,21 @@ def get_paper(workspace: Workspace, paper_id: str) -> Paper:
 def similar(workspace: Workspace, paper_id: str, limit: int = 10) -> list[SearchHit]:
     """Papers nearest in meaning to ``paper_id`` (by the stored embedding)."""
     paper = get_paper(workspace, paper_id)
-    vector = workspace.indexes.vectors.vector(paper.pk)
+    return similar_to(workspace, paper.pk, limit, paper.id)
+
+
+def similar_to(
+    workspace: Workspace, paper_pk: int, limit: int = 10, paper_id: str | None = None
+) -> list[SearchHit]:
+    """``similar`` for a paper already looked up: its stored vector, one graph search."""
+    vector = workspace.indexes.vectors.vector(paper_pk)
     if vector is None:
         raise NotFoundError(
-            f"paper {paper.id} has no embedding yet; run `paperfeed reindex` to build it"
+            f"paper {paper_id or paper_pk} has no embedding yet; "
+            "run `paperfeed reindex` to build it"
         )
     neighbours = [
-        h for h in workspace.indexes.vectors.search(vector, limit + 1) if h.pk != paper.pk
+        h for h in workspace.indexes.vectors.search(vector, limit + 1) if h.pk != paper_pk
     ]
     ranked = [
         (h.pk, h.similarity, Explanation(i, h.similarity, dense_rank=i, similarity=h.similarity))

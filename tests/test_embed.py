@@ -222,3 +222,23 @@ def test_matches_sentence_transformers_reference(monkeypatch: pytest.MonkeyPatch
     )
     assert cos.mean() >= 0.99, f"mean cosine {cos.mean():.4f}"
     assert cos.min() >= 0.97, f"min cosine {cos.min():.4f}"
+
+
+def test_query_embedder_runs_on_one_thread_and_matches(embedder: Embedder) -> None:
+    from paperfeed.embed import get_query_embedder
+
+    query_embedder = get_query_embedder()
+    assert query_embedder is get_query_embedder()
+    assert query_embedder.threads == 1
+    text = "protein folding with deep learning"
+    assert _cos(query_embedder.embed_query(text), embedder.embed([text])[0]) > 0.999
+
+
+def test_query_vectors_are_remembered_read_only() -> None:
+    embedder = Embedder(threads=1, spin=False)
+    first = embedder.embed_query("graph  neural networks\n")
+    again = embedder.embed_query("graph neural networks")
+    assert again is first  # the same words, other whitespace: one model run
+    assert not first.flags.writeable
+    assert embedder.embed_query("graph neural nets") is not first
+    assert np.allclose(first, embedder.embed(["graph neural networks"])[0], atol=1e-6)

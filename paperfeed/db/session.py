@@ -72,6 +72,20 @@ class Database:
                 if sqlite:
                     connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                     connection.commit()
+        self.analyze()
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (SQLite ``ANALYZE``; ~0.3 s at 100k papers).
+
+        Without them SQLite guesses, and guessed wrong for the feeds (a scan of every paper
+        through ``ix_papers_hidden``). Run after migrations and after large ingests. Other
+        databases keep their own statistics (PostgreSQL's autovacuum): nothing to do.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
 
     def is_current(self) -> bool:
         """True when the database exists and is at the newest schema revision."""

@@ -31,9 +31,9 @@ from paperfeed.errors import (
     SourceError,
 )
 from paperfeed.security import secret_key
-from paperfeed.stats import count_papers
 from paperfeed.web import account, admin, api, feeds, pages, subscriptions
-from paperfeed.web.context import render
+from paperfeed.web.cache import DataVersion, VersionedCache
+from paperfeed.web.context import paper_count, render
 from paperfeed.workspace import Workspace
 
 _HERE = Path(__file__).parent
@@ -59,6 +59,7 @@ def create_app(workspace: Workspace) -> FastAPI:
         redoc_url=None,
     )
     app.state.workspace = workspace
+    app.state.cache = VersionedCache(DataVersion(workspace.db))
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(workspace),
@@ -118,8 +119,8 @@ def create_app(workspace: Workspace) -> FastAPI:
         )
 
     @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, object]:
-        return {"status": "ok", "papers": count_papers(workspace)}
+    def health(request: Request) -> dict[str, object]:
+        return {"status": "ok", "papers": paper_count(request)}
 
     @app.get("/about", response_class=HTMLResponse, include_in_schema=False)
     def about(request: Request) -> HTMLResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from paperfeed.accounts import get_user, session_token
 from paperfeed.db import User
 from paperfeed.errors import AuthRequiredError, ForbiddenError
 from paperfeed.stats import count_papers
+from paperfeed.web.cache import VersionedCache
 from paperfeed.web.markup import render_markdown
 from paperfeed.workspace import Workspace
 
@@ -30,11 +32,18 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["markdown"] = render_markdown
 TEMPLATES.env.globals["version"] = __version__
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_COUNT_TTL = 30.0  # seconds the footer's paper count may be stale
+_COUNT_TTL = 30.0  # seconds the footer's paper count may be stale (databases without a version)
+# Stands in for the visitor's CSRF token in a page cached for every anonymous visitor.
+_CSRF_PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
 
 
 def workspace_of(request: Request) -> Workspace:
     return request.app.state.workspace
+
+
+def cache_of(request: Request) -> VersionedCache:
+    """The app's cache of values valid while the data is unchanged (``web.cache``)."""
+    return request.app.state.cache
 
 
 def current_user(request: Request) -> User | None:
@@ -104,6 +113,10 @@ async def verify_csrf(request: Request) -> None:
 
 
 def paper_count(request: Request) -> int:
+    """How many papers there are: counted again only after the data changed."""
+    cache = cache_of(request)
+    if cache.version.current() is not None:
+        return cache.get_or_compute("paper_count", lambda: count_papers(workspace_of(request)))
     state = request.app.state
     cached = getattr(state, "paper_count", None)
     if cached is None or time.monotonic() - cached[1] > _COUNT_TTL:
@@ -113,7 +126,30 @@ def paper_count(request: Request) -> int:
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", current_user(request))
-    context["csrf_token"] = csrf_token(request)
+    if "csrf_token" not in context:
+        context["csrf_token"] = csrf_token(request)
     context["paper_count"] = paper_count(request)
     context["site_name"] = workspace_of(request).settings.site_name
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+
+
+def render_public(
+    request: Request, key: Hashable, name: str, context: Callable[[], dict[str, Any]]
+) -> HTMLResponse:
+    """``render`` for a page every anonymous visitor sees alike (feeds, trending).
+
+    For them the page is rendered once per data version and kept under ``key`` (which must
+    name everything the page depends on besides the data), with a placeholder where each
+    visitor's own CSRF token goes in on the way out. Logged-in users get ``render``.
+    """
+    if current_user(request) is not None:
+        return render(request, name, **context())
+
+    def page() -> bytes:
+        return bytes(
+            render(request, name, user=None, csrf_token=_CSRF_PLACEHOLDER, **context()).body
+        )
+
+    body = cache_of(request).get_or_compute(("page", name, key), page)
+    token = csrf_token(request).encode()
+    return HTMLResponse(body.replace(_CSRF_PLACEHOLDER.encode(), token))

@@ -20,11 +20,13 @@ from paperfeed.bibtex import to_bibtex
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, PaperfeedError, QueryError
 from paperfeed.highlight import highlight, query_tokens
-from paperfeed.search import MODES, search, similar
+from paperfeed.search import MODES, search, similar_to
 from paperfeed.submit import submit_paper
 from paperfeed.web.context import (
+    cache_of,
     current_user,
     render,
+    render_public,
     require_admin,
     require_user,
     verify_csrf,
@@ -72,38 +74,54 @@ def feed_page(
     sort: rank.Sort = "votes",
     page: int = Query(1, ge=1),
 ) -> HTMLResponse:
-    feed = rank.feed(
-        workspace_of(request), day, period, sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
-    return render(
-        request,
-        "feed.html",
-        feed=feed,
-        cards=cards(request, [i.paper for i in feed.items]),
-        period=period,
-        sort=sort,
-        page=page,
-        pages=_pages(feed.total),
-    )
+    key = ("feed", day, period, sort, page)
+
+    def context() -> dict[str, Any]:
+        feed = cache_of(request).get_or_compute(
+            key,
+            lambda: rank.feed(
+                workspace_of(request),
+                day,
+                period,
+                sort,
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+            ),
+        )
+        return {
+            "feed": feed,
+            "cards": cards(request, [i.paper for i in feed.items]),
+            "period": period,
+            "sort": sort,
+            "page": page,
+            "pages": _pages(feed.total),
+        }
+
+    return render_public(request, key, "feed.html", context)
 
 
 @router.get("/trending", response_class=HTMLResponse)
 def trending_page(
     request: Request, period: rank.Period = "week", page: int = Query(1, ge=1)
 ) -> HTMLResponse:
-    feed = rank.trending(
-        workspace_of(request), period, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
-    return render(
-        request,
-        "trending.html",
-        feed=feed,
-        cards=cards(request, [i.paper for i in feed.items]),
-        period=period,
-        page=page,
-        pages=_pages(feed.total),
-        offset=(page - 1) * PAGE_SIZE,
-    )
+    key = ("trending", period, page)
+    offset = (page - 1) * PAGE_SIZE
+
+    def context() -> dict[str, Any]:
+        feed = cache_of(request).get_or_compute(
+            key,
+            lambda: rank.trending(workspace_of(request), period, limit=PAGE_SIZE, offset=offset),
+        )
+        return {
+            "feed": feed,
+            "cards": cards(request, [i.paper for i in feed.items]),
+            "period": period,
+            "page": page,
+            "pages": _pages(feed.total),
+            "offset": offset,
+        }
+
+    return render_public(request, key, "trending.html", context)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -221,14 +239,15 @@ def _paper_response(
     workspace = workspace_of(request)
     user = current_user(request)
     admin = bool(user and user.is_admin)
-    with workspace.db.session() as session:
+    with workspace.db.session() as session:  # the paper looked up once, for everything
         paper = community.find_paper(session, paper_id, include_hidden=admin)
+        signals = community.signals(session, [paper.pk], user.pk if user else None)
+        comments = community.paper_comments(session, paper, include_hidden=admin)
         session.expunge(paper)
     try:
-        neighbours = similar(workspace, paper.id, 8)
+        neighbours = similar_to(workspace, paper.pk, 8)
     except NotFoundError:
         neighbours = []
-    signals = community.paper_signals(workspace, [paper.pk], user.pk if user else None)
     return render(
         request,
         "paper.html",
@@ -236,7 +255,7 @@ def _paper_response(
         paper=paper,
         signals=signals[paper.pk],
         similar=neighbours,
-        comments=community.list_comments(workspace, paper.id, include_hidden=admin),
+        comments=comments,
         **extra,
     )
 

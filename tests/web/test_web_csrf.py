@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from paperfeed.db import Comment, LibraryItem, Paper, User, Vote
+from paperfeed.db import Comment, LibraryItem, Paper, Subscription, User, Vote
 from paperfeed.web import account, admin, api, feeds, pages, subscriptions
 
 PAPER = "2604.25917"
@@ -48,6 +48,8 @@ FORMS = [
     Route("POST", "/papers/{paper}/hide", {"hidden": "true"}, 303),
     Route("POST", "/comments/{comment}/hide", {"hidden": "true"}, 303),
     Route("POST", "/submit", {"ref": "not an id"}, 400),
+    Route("POST", "/subscribe", {"email": "ada@example.org", "kind": "trending"}, 200),
+    Route("POST", "/settings/subscriptions/{subscription}/cancel", {}, 404),
 ]  # fmt: skip
 API = [
     Route("PUT", "/api/v1/papers/{paper}/vote", {}, 200, api=True),
@@ -56,6 +58,8 @@ API = [
     Route("PUT", "/api/v1/library/{paper}", {}, 200, api=True),
     Route("DELETE", "/api/v1/library/{paper}", {}, 200, api=True),
     Route("POST", "/api/v1/submit", {"ref": "not an id"}, 400, api=True),
+    Route("POST", "/api/v1/subscriptions", {"kind": "trending", "email": "a@b.org"}, 201, api=True),
+    Route("DELETE", "/api/v1/subscriptions/{subscription}", {}, 404, api=True),
 ]
 
 
@@ -64,7 +68,7 @@ def state(site: Site) -> tuple[object, ...]:
     with site.workspace.db.session() as session:
         counts = tuple(
             session.scalar(select(func.count()).select_from(model))
-            for model in (User, Vote, LibraryItem, Comment)
+            for model in (User, Vote, LibraryItem, Comment, Subscription)
         )
         hidden = session.scalar(select(func.count()).where(Paper.hidden.is_(True)))
         hidden_comments = session.scalar(select(func.count()).where(Comment.hidden.is_(True)))
@@ -87,7 +91,7 @@ def test_a_write_without_the_csrf_token_is_refused(site: Site, route: Route) -> 
     comment = api_write(
         site.client("bob"), "POST", f"/api/v1/papers/{PAPER}/comments", {"body": "a comment"}
     ).json()
-    url = route.path.format(paper=PAPER, comment=comment["id"])
+    url = route.path.format(paper=PAPER, comment=comment["id"], subscription=999)
     before = state(site)
     for token in (None, "forged-" + csrf(admin)[7:]):
         response = send(admin, route, url, token)
@@ -116,7 +120,8 @@ def test_every_write_route_is_checked_here() -> None:
     Exempt: ``POST /unsubscribe``, authorised by the signed token in its link (RFC 8058
     one-click unsubscribe comes from mail clients, which have no session).
     """
-    routers = (pages.router, account.router, api.router, feeds.router, subscriptions.router)
+    routers = (pages.router, account.router, api.router, feeds.router)
+    routers += (subscriptions.pages, subscriptions.api)
     routes = [r for router in (*routers, admin.pages, admin.api) for r in router.routes]
     unsafe = {
         (method, route.path.replace(":path", ""))
@@ -125,6 +130,6 @@ def test_every_write_route_is_checked_here() -> None:
         for method in route.methods
         if method in {"POST", "PUT", "PATCH", "DELETE"}
     }
-    names = {"paper": "{paper_id}", "comment": "{comment_pk}"}
+    names = {"paper": "{paper_id}", "comment": "{comment_pk}", "subscription": "{pk}"}
     listed = {(r.method, r.path.format(**names)) for r in FORMS + API}
     assert unsafe - {("POST", "/unsubscribe")} == listed

@@ -640,6 +640,14 @@ def serve(
         bool,
         typer.Option("--demo/--no-demo", help="Import the demo corpus into an empty database."),
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Server processes (each runs Python on its own core). "
+            "Default: $PAPERFEED_SERVE_WORKERS or 1.",
+        ),
+    ] = None,
 ) -> None:
     """Run the web server (initialises the data directory; imports the demo corpus if empty)."""
     import uvicorn
@@ -655,8 +663,24 @@ def serve(
         load_demo(workspace)
     _sync(workspace)
     host, port = host or settings.host, port or settings.port
-    console.print(f"paperfeed serving {count_papers(workspace)} papers on http://{host}:{port}")
-    uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning")
+    workers = workers or settings.serve_workers
+    console.print(
+        f"paperfeed serving {count_papers(workspace)} papers on http://{host}:{port}"
+        + (f" ({workers} worker processes)" if workers > 1 else "")
+    )
+    if workers == 1:
+        uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its own app from the same settings (inherited environment).
+    workspace.db.engine.dispose()  # no SQLite connections carried into the forked workers
+    uvicorn.run(
+        "paperfeed.web.app:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 users_app = typer.Typer(help="Manage web accounts (the first account to sign up is an admin).")

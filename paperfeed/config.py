@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # e.g. postgresql+psycopg://user:pw@host/db; default SQLite
     host: str = "127.0.0.1"
     port: int = 8000
+    serve_workers: int = 1  # `paperfeed serve` processes (uvicorn workers); see docs
     ingest_batch_size: int = 500
     embed_threads: int | None = None  # default: number of cores, at most 4
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import compress
 
+import numpy as np
 from markupsafe import Markup, escape
 
 from paperfeed.index.lexical import SCORING_ANALYZER
 from paperfeed.query import ParsedQuery
 
-_WORD = re.compile(r"\w+(?:[-']\w+)*")
+_SPLIT = re.compile(r"(\w+(?:[-']\w+)*)")  # a capturing group: split keeps the words
 
 
 def query_tokens(query: ParsedQuery) -> frozenset[str]:
@@ -30,30 +32,30 @@ def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -
     With ``max_words``, a long text is cut to the window of that many words holding the most
     matches (ties: the earliest), with "…" where text was left out.
     """
-    spans = [m.span() for m in _WORD.finditer(text)]
-    # One analysis per distinct word (cached), one C-level set test per word.
-    hits = (
-        [not tokens.isdisjoint(_analyzed(word)) for word in _WORD.findall(text)]
-        if tokens
-        else [False] * len(spans)
-    )
-    first, last = 0, len(spans)
-    if max_words is not None and len(spans) > max_words:
-        first = _best_window(hits, max_words)
-        last = first + max_words
-    if not spans:
+    # parts = [gap, word, gap, word, …, gap]: word i is parts[2 * i + 1]. One C-level split
+    # instead of a match object per word; each distinct word is analysed once (cached).
+    parts = _SPLIT.split(text)
+    words = parts[1::2]
+    n = len(words)
+    if not n:
         return Markup(escape(text))
-    begin = 0 if first == 0 else spans[first][0]
-    end = len(text) if last >= len(spans) else spans[last - 1][1]
+    matched = {w for w in set(words) if not tokens.isdisjoint(_analyzed(w))} if tokens else set()
+    first, last = 0, n
+    if max_words is not None and n > max_words:
+        first = _best_window(words, matched, max_words) if matched else 0
+        last = first + max_words
+    begin = 0 if first == 0 else 2 * first + 1  # index into parts
+    end = len(parts) if last >= n else 2 * last
     out: list[str] = ["… " if begin > 0 else ""]
     cursor = begin
-    for (a, b), hit in zip(spans[first:last], hits[first:last], strict=True):
-        if hit:
-            out.append(str(escape(text[cursor:a])))
-            out.append(f"<mark>{escape(text[a:b])}</mark>")
-            cursor = b
-    out.append(str(escape(text[cursor:end])))
-    if end < len(text):
+    if matched:
+        window = words[first:last]
+        for i in compress(range(first, last), map(matched.__contains__, window)):
+            out.append(str(escape("".join(parts[cursor : 2 * i + 1]))))
+            out.append(f"<mark>{escape(parts[2 * i + 1])}</mark>")
+            cursor = 2 * i + 2
+    out.append(str(escape("".join(parts[cursor:end]))))
+    if end < len(parts):
         out.append(" …")
     return Markup("".join(out))
 
@@ -64,11 +66,9 @@ def _analyzed(word: str) -> tuple[str, ...]:
     return tuple(SCORING_ANALYZER.analyze(word))
 
 
-def _best_window(hits: list[bool], size: int) -> int:
-    count = best = sum(hits[:size])
-    start = 0
-    for i in range(size, len(hits)):
-        count += hits[i] - hits[i - size]
-        if count > best:
-            best, start = count, i - size + 1
-    return start
+def _best_window(words: list[str], matched: set[str], size: int) -> int:
+    """Start of the ``size``-word window with the most matched words (ties: the earliest)."""
+    hits = np.fromiter(map(matched.__contains__, words), dtype=np.int32, count=len(words))
+    cumulative = np.concatenate(([0], np.cumsum(hits)))
+    counts = cumulative[size:] - cumulative[:-size]  # counts[i]: words i .. i + size - 1
+    return int(np.argmax(counts))  # the first of equal maxima

@@ -101,6 +101,7 @@ def search(
     if not parsed.text and not parsed.has_filters:
         raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")
     indexes = workspace.indexes
+    indexes.refresh()  # what another process (a web worker, `paperfeed worker`) indexed
     depth = max(config.candidates, offset + limit)
 
     if not parsed.text:  # filters only: newest first
@@ -145,20 +146,23 @@ def _filtered_dense(
 ) -> list[VectorHit]:
     """Nearest papers that also pass the query's filters.
 
-    With a graph, take its ``OVERSAMPLE * depth`` nearest and keep those passing the filters
-    (one cheap tantivy lookup): enough for broad filters. Otherwise (narrow filter, small
-    collection) list every passing paper and score them exactly.
+    With a graph, take its ``OVERSAMPLE * depth`` nearest and keep those passing the filters:
+    enough for broad filters. Otherwise (narrow filter, small collection) score every passing
+    paper exactly. The passing papers come from ``LexicalIndex.allowed`` (cached per filter),
+    so the check is a numpy mask instead of a tantivy query per search.
     """
     indexes = workspace.indexes
-    if indexes.vectors.has_graph:
+    allowed = indexes.lexical.allowed(parsed, min(MAX_FILTERED, indexes.lexical.num_docs))
+    if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
+        return indexes.vectors.search(vector, depth)
+    # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply enough.
+    if indexes.vectors.has_graph and len(allowed.pks) >= depth:
         candidates = indexes.vectors.search(vector, depth * OVERSAMPLE)
-        among = [h.pk for h in candidates]
-        passing = set(indexes.lexical.filter_pks(parsed, len(among), among=among) or ())
-        hits = [h for h in candidates if h.pk in passing]
+        passing = allowed.contains(np.fromiter((h.pk for h in candidates), np.int64))
+        hits = [h for h, ok in zip(candidates, passing.tolist(), strict=True) if ok]
         if len(hits) >= depth:
             return hits[:depth]
-    allowed = indexes.lexical.filter_pks(parsed, min(MAX_FILTERED, indexes.lexical.num_docs))
-    return indexes.vectors.search(vector, depth, allowed)
+    return indexes.vectors.search(vector, depth, allowed.pks)
 
 
 def _fuse(
@@ -220,6 +224,7 @@ def similar_to(
     workspace: Workspace, paper_pk: int, limit: int = 10, paper_id: str | None = None
 ) -> list[SearchHit]:
     """``similar`` for a paper already looked up: its stored vector, one graph search."""
+    workspace.indexes.refresh()
     vector = workspace.indexes.vectors.vector(paper_pk)
     if vector is None:
         raise NotFoundError(

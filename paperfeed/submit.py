@@ -6,6 +6,7 @@ that day's feed (as on Hugging Face Daily Papers); who submitted it first is kep
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from paperfeed.workspace import Workspace
 
 SUBMITTED = "submitted"
 _INDEX_LOCK = threading.Lock()  # one index writer per process
+log = logging.getLogger(__name__)
 
 
 def submit_paper(
@@ -39,8 +41,7 @@ def submit_paper(
         with workspace.db.session() as session:
             upsert_records(session, [record])
             session.flush()
-        with _INDEX_LOCK:
-            workspace.indexes.sync(workspace.db)
+        _sync_soft(workspace)
     with workspace.db.session() as session:
         paper = session.scalar(select(Paper).where(Paper.id == arxiv_id))
         assert paper is not None, "upsert_records stores the fetched paper"
@@ -55,3 +56,14 @@ def submit_paper(
             session.add(Listing(paper_pk=paper.pk, source=SUBMITTED, day=today))
         session.flush()
         return paper.id
+
+
+def _sync_soft(workspace: Workspace) -> None:
+    """Index the new paper now if the indexes are free. A sync running elsewhere (another
+    web worker, ``paperfeed worker``) or a failing one is logged, not raised: the paper is
+    stored and listed either way, and the next sync indexes it."""
+    try:
+        with _INDEX_LOCK:
+            workspace.indexes.sync(workspace.db, wait=False)
+    except Exception as error:  # busy lock, embedding model, disk: all caught up next sync
+        log.warning("search index not updated after a submission (%s); next sync catches up", error)

@@ -4,13 +4,22 @@ Both are caches. ``Indexes.sync`` brings them up to date from the database: it e
 whose vector is missing or stale (wrong model, changed text), then feeds every paper and
 vector changed since the last sync to the indexes. ``rebuild`` starts them from scratch.
 A crash anywhere leaves them behind, never ahead: the next sync repeats the missed work.
+
+Several processes may share one index directory (web workers, ``paperfeed worker``, CLI
+commands). Writes to the indexes hold an exclusive ``flock`` on ``<index>/.lock``; a reader
+(``refresh``, called before each search) takes it shared, without waiting, to pick up what
+another process wrote: a new ``state.json`` means new index files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +30,7 @@ from sqlalchemy import func, or_, select, update
 
 from paperfeed import embed
 from paperfeed.db import Database, Embedding, Paper
+from paperfeed.errors import ConflictError
 from paperfeed.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
 from paperfeed.index.vectors import VectorIndex
 
@@ -31,6 +41,10 @@ Progress = Callable[[str, int, int], None]  # (stage, done in this step, total f
 
 def text_hash(title: str, abstract: str) -> str:
     return hashlib.sha1(embed.paper_text(title, abstract).encode()).hexdigest()[:16]
+
+
+class IndexBusyError(ConflictError):
+    """Another process (or thread) is writing the indexes right now."""
 
 
 @dataclass
@@ -45,6 +59,13 @@ class Indexes:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
         self._state_file = path / "state.json"
+        self._lock_file = path / ".lock"
+        self._refresh_lock = threading.Lock()
+        with self._locked(exclusive=True, wait=True):  # opening may clear a part
+            self._open()
+
+    def _open(self) -> None:
+        path = self.path
         state = self._read_state()
         if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
             # A new index layout or embedding model: start the caches afresh.
@@ -62,6 +83,68 @@ class Indexes:
         if len(self.vectors) != state.get("vectors_count", 0):
             self.vectors.clear()
             self._forget("vectors")
+        self._stamp = self._state_stamp()
+
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool, wait: bool) -> Iterator[None]:
+        """Hold ``<index>/.lock`` (flock: per open file, so threads exclude each other too)."""
+        self.path.mkdir(parents=True, exist_ok=True)  # the directory may have been deleted
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
+                fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusyError(
+                    "the search indexes are being written by another process; "
+                    "the next sync catches up"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _state_stamp(self) -> tuple[int, int] | None:
+        """Identifies the state file's version: it is replaced (a new inode) on every write."""
+        try:
+            stat = self._state_file.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns
+
+    def refresh(self) -> bool:
+        """Load what another process's sync wrote since this one last looked (a ``stat`` when
+        nothing changed). Never waits: while a sync is writing, keep the current view and
+        look again next time. True when something was reloaded."""
+        if self._state_stamp() == self._stamp:
+            return False
+        if not self._refresh_lock.acquire(blocking=False):
+            return False  # another thread of this process is refreshing: use what we have
+        try:
+            with self._locked(exclusive=False, wait=False):
+                return self._reload_changed()
+        except IndexBusyError:
+            return False
+        finally:
+            self._refresh_lock.release()
+
+    def _reload_changed(self) -> bool:
+        stamp, state = self._state_stamp(), self._read_state()
+        if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
+            return False  # a layout this process cannot read: left to a restart
+        reloaded = False
+        lexical_keys = ("lexical", "lexical_docs")
+        if any(state.get(k) != self._state.get(k) for k in lexical_keys):
+            self.lexical.reload()
+            reloaded = True
+        vector_keys = ("vectors", "vectors_count")
+        if any(state.get(k) != self._state.get(k) for k in vector_keys):
+            fresh = VectorIndex(self.path / "vectors", embed.DIM)
+            if len(fresh) != state.get("vectors_count", 0):
+                return reloaded  # files and state disagree: keep the old view, retry later
+            self.vectors = fresh  # searches already running keep the old object
+            reloaded = True
+        self._state, self._stamp = state, stamp
+        return reloaded
 
     def _read_state(self) -> dict[str, object]:
         try:
@@ -70,9 +153,10 @@ class Indexes:
             return {}
 
     def _write_state(self, state: dict[str, object]) -> None:
-        tmp = self._state_file.with_suffix(".tmp")
+        tmp = self._state_file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(self._state_file)
+        self._stamp = self._state_stamp()
 
     def _watermark(self, name: str) -> datetime | None:
         value = self._state.get(name)
@@ -90,19 +174,29 @@ class Indexes:
         self._write_state(self._state)
 
     # ------------------------------------------------------------------------------------
-    def sync(self, db: Database, progress: Progress | None = None) -> SyncReport:
+    def sync(self, db: Database, progress: Progress | None = None, wait: bool = True) -> SyncReport:
+        """Embed what is missing, then write the changes to both indexes.
+
+        The index writes hold the directory's lock: with ``wait=False`` a sync running in
+        another process makes this one raise ``IndexBusyError`` (nothing is lost: the
+        database has the papers, the next sync indexes them) instead of waiting for it.
+        """
         report = SyncReport()
         report.embedded = embed_missing(db, progress)
-        report.lexical = self._sync_lexical(db, progress)
-        report.vectors = self._sync_vectors(db, progress)
+        with self._locked(exclusive=True, wait=wait):
+            with self._refresh_lock:
+                self._reload_changed()  # start from what other processes wrote
+            report.lexical = self._sync_lexical(db, progress)
+            report.vectors = self._sync_vectors(db, progress)
         return report
 
     def reset(self) -> None:
         """Empty both indexes; the next sync refills them from the database."""
-        self.lexical.clear()
-        self.vectors.clear()
-        self._state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
-        self._write_state(self._state)
+        with self._locked(exclusive=True, wait=True):
+            self.lexical.clear()
+            self.vectors.clear()
+            self._state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
+            self._write_state(self._state)
 
     def rebuild(self, db: Database, progress: Progress | None = None) -> SyncReport:
         self.reset()

@@ -6,11 +6,14 @@ The index is a cache of the ``papers`` table: it can always be rebuilt from it.
 from __future__ import annotations
 
 import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from paperfeed.query import ParsedQuery
@@ -19,6 +22,7 @@ SCHEMA_VERSION = 2
 _WRITER_HEAP = 64_000_000
 _TEXT_FIELDS = ("title", "abstract")  # where phrases and exclusions look
 _SCORED_FIELDS = ("body", "title")  # BM25 on the whole text, plus an optional title bonus
+FILTER_CACHE_SIZE = 64  # filters whose passing papers are kept per searcher (``allowed``)
 
 
 def _analyzer(stem: bool, stopwords: bool = False) -> tantivy.TextAnalyzer:
@@ -72,6 +76,37 @@ class LexicalHit:
     score: float
 
 
+class Allowed:
+    """The papers passing a query's constraints: their pks in tantivy's order (what
+    ``filter_pks`` returns) and a boolean mask indexed by pk for vectorised membership tests."""
+
+    __slots__ = ("mask", "pks")
+
+    def __init__(self, pks: list[int]) -> None:
+        self.pks = np.asarray(pks, dtype=np.int64)
+        self.mask = np.zeros(int(self.pks.max()) + 1 if len(self.pks) else 0, dtype=bool)
+        self.mask[self.pks] = True
+
+    def contains(self, pks: np.ndarray) -> np.ndarray:
+        """Per pk, whether it passes (pks outside the mask do not)."""
+        inside = (pks >= 0) & (pks < len(self.mask))
+        out = np.zeros(len(pks), dtype=bool)
+        out[inside] = self.mask[pks[inside]]
+        return out
+
+
+def _filter_key(query: ParsedQuery) -> tuple[object, ...]:
+    """What ``_constraints`` depends on: queries with equal keys select the same papers."""
+    return (
+        tuple(query.phrases),
+        tuple(query.excluded),
+        tuple(query.authors),
+        tuple(query.categories),
+        query.since,
+        query.until,
+    )
+
+
 class LexicalIndex:
     """Open (or create) the tantivy index in ``path``."""
 
@@ -83,6 +118,9 @@ class LexicalIndex:
         self._index.register_tokenizer("paper_text", TEXT_ANALYZER)
         self._index.register_tokenizer("paper_names", NAME_ANALYZER)
         self._searcher = self._index.searcher()
+        # Passing papers per filter, for this searcher only: dropped whenever it is replaced.
+        self._allowed: OrderedDict[tuple[object, ...], Allowed | None] = OrderedDict()
+        self._allowed_lock = threading.Lock()
 
     # -- build ---------------------------------------------------------------------------
     def upsert(self, docs: Iterable[LexicalDoc]) -> int:
@@ -110,7 +148,9 @@ class LexicalIndex:
 
     def reload(self) -> None:
         self._index.reload()
-        self._searcher = self._index.searcher()
+        with self._allowed_lock:
+            self._searcher = self._index.searcher()
+            self._allowed.clear()
 
     def _pk_query(self, pk: int) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, "pk", pk)
@@ -155,6 +195,15 @@ class LexicalIndex:
     ) -> list[int] | None:
         """The pks satisfying the constraints (phrases, exclusions, fields), optionally only
         ``among`` the given ones; None when the query sets no constraint."""
+        return self._filter_pks(self._searcher, query, limit, among)
+
+    def _filter_pks(
+        self,
+        searcher: tantivy.Searcher,
+        query: ParsedQuery,
+        limit: int,
+        among: list[int] | None = None,
+    ) -> list[int] | None:
         constraints = self._constraints(query)
         if not constraints:
             return None
@@ -164,8 +213,27 @@ class LexicalIndex:
             else tantivy.Query.term_set_query(self.schema, "pk", among)
         )
         clauses = [(tantivy.Occur.Must, scope), *constraints]
-        result = self._searcher.search(tantivy.Query.boolean_query(clauses), limit, count=False)
-        return self._searcher.fast_field_values("pk", [address for _, address in result.hits])
+        result = searcher.search(tantivy.Query.boolean_query(clauses), limit, count=False)
+        return searcher.fast_field_values("pk", [address for _, address in result.hits])
+
+    def allowed(self, query: ParsedQuery, limit: int) -> Allowed | None:
+        """``filter_pks(query, limit)`` over the whole index, as an ``Allowed``; None when the
+        query sets no constraint. Cached per filter (LRU of ``FILTER_CACHE_SIZE``) until the
+        searcher changes, so a popular filter (``cat:cs.CL``) is looked up once."""
+        key = (*_filter_key(query), limit)
+        with self._allowed_lock:
+            searcher = self._searcher
+            if key in self._allowed:
+                self._allowed.move_to_end(key)
+                return self._allowed[key]
+        pks = self._filter_pks(searcher, query, limit)
+        allowed = None if pks is None else Allowed(pks)
+        with self._allowed_lock:
+            if searcher is self._searcher:  # not reloaded meanwhile
+                self._allowed[key] = allowed
+                while len(self._allowed) > FILTER_CACHE_SIZE:
+                    self._allowed.popitem(last=False)
+        return allowed
 
     def browse(self, query: ParsedQuery, limit: int, offset: int = 0) -> tuple[list[int], int]:
         """Papers satisfying the constraints, newest first, and how many there are."""

@@ -131,7 +131,7 @@ class VectorIndex:
         return None if row is None else self._matrix[row]
 
     def search(
-        self, query: np.ndarray, k: int, allowed: list[int] | None = None
+        self, query: np.ndarray, k: int, allowed: list[int] | np.ndarray | None = None
     ) -> list[VectorHit]:
         """Top-k by cosine; ``allowed`` restricts (exactly) to those pks."""
         if k <= 0 or len(self._keys) == 0:

@@ -129,6 +129,15 @@ def create_app(workspace: Workspace) -> FastAPI:
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app over the workspace the ``PAPERFEED_*`` settings name: the factory each
+    uvicorn worker process calls (``paperfeed serve --workers N``). The data directory must
+    be initialised already (``serve`` does that before starting the workers)."""
+    from paperfeed.config import get_settings
+
+    return create_app(Workspace.open(get_settings()))
+
+
 def _return_to(request: Request) -> str:
     """Where log-in should send the user back to: the page asked for or, after a form post
     (whose URL answers POST only), the same-site page the form was on, else home."""

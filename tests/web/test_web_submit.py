@@ -6,6 +6,8 @@ three seconds between requests, and a second fetch would wait for them.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -249,3 +251,34 @@ def test_submitting_needs_a_login(submit_site: Site, arxiv: ReplayServer) -> Non
     api = api_write(visitor, "POST", "/api/v1/submit", {"ref": KNOWN})
     assert (api.status_code, api.json()) == (401, {"error": "log in first"})
     assert arxiv.requests == []
+
+
+def test_a_submission_while_another_process_writes_the_indexes_is_stored_and_indexed_later(
+    submit_site: Site, arxiv: ReplayServer
+) -> None:
+    """Another process (a second web worker, `paperfeed worker`) holding the index lock: the
+    submission still stores and lists the paper (the sync is skipped, not waited for); once a
+    sync elsewhere has run, this app's searches see the paper without a restart."""
+    ws = submit_site.workspace
+    ws.indexes  # opened before the other process takes the lock  # noqa: B018
+    holder = os.open(ws.settings.index_dir / ".lock", os.O_RDWR)  # flock: per open file
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        bob = submit_site.client("bob")
+        response = press(bob, bob.get("/submit").text, "/submit", ref=KNOWN)
+        assert response.status_code == 303
+        assert submitted_listings(submit_site, KNOWN) == [today()]
+        search = {"q": "heat-bath Markov", "mode": "lexical"}
+        ids = [r["id"] for r in bob.get("/api/v1/search", params=search).json()["results"]]
+        assert KNOWN not in ids  # not indexed yet
+    finally:
+        os.close(holder)
+    other = Workspace.open(Settings(data_dir=ws.settings.data_dir))  # "the other process"
+    assert other.indexes.sync(other.db).lexical >= 1
+    other.db.engine.dispose()
+    visitor = submit_site.client()
+    lexical = visitor.get("/api/v1/search", params={"q": "heat-bath Markov", "mode": "lexical"})
+    assert lexical.json()["results"][0]["id"] == KNOWN
+    dense = visitor.get("/api/v1/search", params={"q": KNOWN_TITLE, "mode": "dense"})
+    assert dense.json()["results"][0]["id"] == KNOWN
+    assert len(visitor.get(f"/api/v1/papers/{KNOWN}/similar").json()) == 10

@@ -13,6 +13,7 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from paperfeed.db import User
 from paperfeed.errors import ConflictError, InvalidInputError, NotFoundError
@@ -116,12 +117,15 @@ def get_user(workspace: Workspace, user_pk: int) -> User | None:
 def get_user_by_name(workspace: Workspace, username: str) -> User:
     """The account called ``username`` (any case); NotFoundError if there is none."""
     with workspace.db.session() as session:
-        user = session.scalar(
-            select(User).where(func.lower(User.username) == username.strip().lower())
-        )
-        if user is None:
-            raise NotFoundError(f"no user named {username!r}")
+        user = _by_name(session, username)
         session.expunge(user)
+    return user
+
+
+def _by_name(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    if user is None:
+        raise NotFoundError(f"no user named {username!r}")
     return user
 
 
@@ -133,10 +137,8 @@ def list_users(workspace: Workspace) -> list[User]:
 
 
 def set_admin(workspace: Workspace, username: str, is_admin: bool) -> User:
-    pk = get_user_by_name(workspace, username).pk
     with workspace.db.session() as session:
-        user = session.get(User, pk)
-        assert user is not None
+        user = _by_name(session, username)
         user.is_admin = is_admin
         session.flush()
         session.expunge(user)

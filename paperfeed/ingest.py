@@ -104,12 +104,15 @@ def _close_dead_runs(session: Session) -> None:
     for run in session.scalars(
         select(IngestRun).where(IngestRun.status == "running", IngestRun.host == host)
     ):
-        if run.pid is not None and not _alive(run.pid):
+        if not process_alive(run.pid):
             run.status = "crashed"
             run.error = f"process {run.pid} ended without finishing; a re-run resumes"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this pid runs on this host (None: no process recorded)."""
+    if pid is None:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -103,6 +103,13 @@ def negative_sample(pool: np.ndarray, exclude: set[int], n: int = NEGATIVES) -> 
     return np.sort(rng.choice(candidates, size=n, replace=False))
 
 
+def positives_of(session: Session, user_pk: int) -> set[int]:
+    """The papers a user upvoted or saved: what the model learns from."""
+    voted = session.scalars(select(Vote.paper_pk).where(Vote.user_pk == user_pk))
+    saved = session.scalars(select(LibraryItem.paper_pk).where(LibraryItem.user_pk == user_pk))
+    return set(voted) | set(saved)
+
+
 def rank_for_user(
     workspace: Workspace,
     user_pk: int,
@@ -116,10 +123,7 @@ def rank_for_user(
     upvoted or saved, hidden papers and papers without a vector are never recommended.
     """
     with workspace.db.session() as session:
-        positive_pks = set(session.scalars(select(Vote.paper_pk).where(Vote.user_pk == user_pk)))
-        positive_pks |= set(
-            session.scalars(select(LibraryItem.paper_pk).where(LibraryItem.user_pk == user_pk))
-        )
+        positive_pks = positives_of(session, user_pk)
         if not positive_pks or limit <= 0:
             return []
         embedded = np.array(

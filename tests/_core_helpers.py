@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
+from replay_server import ReplayServer, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -15,6 +17,8 @@ from paperfeed.workspace import Workspace
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEED_COUNT = 285  # distinct papers on the five seed pages (360 rows)
 MATRYOSHKA = "2D Matryoshka Sentence Embeddings"
+# Five real days of huggingface.co/api/daily_papers (2026-08-13 .. 2026-08-19, Mon-Fri).
+HF_DATA = Path(__file__).resolve().parent / "data" / "hf_daily"
 
 
 def make_workspace(data_dir: Path) -> Workspace:
@@ -59,3 +63,15 @@ def paper_by_title(ws: Workspace, title: str) -> Paper:
         )
     assert found is not None, f"no paper titled {title!r}"
     return found
+
+
+def serve_hf_days(server: ReplayServer, path: str = "/api/daily_papers") -> None:
+    """Serve the recorded days by ``?date=``; any other day is ``[]``, as Hugging Face
+    answers for a day with nothing listed."""
+    days = {p.name.split(".")[0]: gzip.decompress(p.read_bytes()) for p in HF_DATA.glob("*.gz")}
+
+    def answer(request: Request) -> Response:
+        body = days.get(request.query.get("date", ""), b"[]")
+        return Response(body=body, content_type="application/json; charset=utf-8")
+
+    server.add_matcher(lambda request: request.path == path, answer)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from paperfeed.db import LiveSource, SourceCheckpoint, SourceRun
 from paperfeed.errors import ConflictError, PaperfeedError
 from paperfeed.index import Progress as IndexProgress
-from paperfeed.ingest import upsert_records
+from paperfeed.ingest import process_alive, upsert_records
 from paperfeed.live.http import PoliteClient
 from paperfeed.live.pages import Page
 from paperfeed.live.registry import KINDS, get_source_row, make_client, spec_of
@@ -238,7 +238,7 @@ def recent_runs(workspace: Workspace, limit: int = 50) -> list[tuple[str, RunSum
 
 def _summary(run: SourceRun, host: str) -> RunSummary:
     status = run.status
-    if status == "running" and run.host == host and not _alive(run.pid):
+    if status == "running" and run.host == host and not process_alive(run.pid):
         status = "crashed"
     return RunSummary(
         status=status,
@@ -367,7 +367,7 @@ def _close_dead_runs(session: Session, source: LiveSource) -> None:
             SourceRun.host == host,
         )
     ):
-        if _alive(run.pid):
+        if process_alive(run.pid):
             raise ConflictError(
                 f"source {source.name!r} is being harvested by process {run.pid} on this host; "
                 "wait for it to finish"
@@ -378,15 +378,3 @@ def _close_dead_runs(session: Session, source: LiveSource) -> None:
 
 def _mid_window(cursor: dict[str, Any]) -> bool:
     return bool(cursor.get("token") or cursor.get("start"))
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True

@@ -22,16 +22,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperfeed import embed
-from paperfeed.db import (
-    Embedding,
-    LibraryItem,
-    Listing,
-    OutboxMessage,
-    Paper,
-    Subscription,
-    Vote,
-)
+from paperfeed import embed, recommend
+from paperfeed.db import Embedding, Listing, OutboxMessage, Paper, Subscription
 from paperfeed.db.models import utcnow
 from paperfeed.errors import PaperfeedError
 from paperfeed.mail import render, tokens
@@ -259,29 +251,17 @@ def _pick_for_you(
     """The recommender's pick among the new papers (``paperfeed.recommend.rank_for_user``)."""
     if subscription.user_pk is None:
         return "a for-you digest needs an account (the subscription has none)"
-    try:
-        from paperfeed import recommend
-    except ImportError:
-        return "no recommender installed (paperfeed.recommend); skipped"
-    rank_for_user = getattr(recommend, "rank_for_user", None)
-    if rank_for_user is None:
-        return "paperfeed.recommend has no rank_for_user; skipped"
-    picks = rank_for_user(workspace, subscription.user_pk, candidate_pks=candidates, limit=cap)
-    if not picks and not _has_positives(workspace, subscription.user_pk):
-        # Nothing to learn from yet: the trending papers, saying how to get real picks.
-        hint = " (upvote or save papers to get picks of your own)"
-        trending = _pick_trending(workspace, subscription, candidates, cap)
-        return [(pk, reason + hint) for pk, reason in trending]
-    return [(rec.pk, rec.reason) for rec in picks][:cap]
-
-
-def _has_positives(workspace: Workspace, user_pk: int) -> bool:
-    with workspace.db.session() as session:
-        for table in (Vote, LibraryItem):
-            query = select(table.paper_pk).where(table.user_pk == user_pk).limit(1)
-            if session.scalar(query) is not None:
-                return True
-    return False
+    picks = recommend.rank_for_user(
+        workspace, subscription.user_pk, candidate_pks=candidates, limit=cap
+    )
+    if not picks:
+        with workspace.db.session() as session:
+            cold = not recommend.positives_of(session, subscription.user_pk)
+        if cold:  # nothing to learn from yet: the trending papers, saying how to get picks
+            hint = " (upvote or save papers to get picks of your own)"
+            trending = _pick_trending(workspace, subscription, candidates, cap)
+            return [(pk, reason + hint) for pk, reason in trending]
+    return [(rec.pk, rec.reason) for rec in picks]
 
 
 def _digest_message(

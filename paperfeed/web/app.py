@@ -21,32 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperfeed import __version__
-from paperfeed.errors import (
-    AuthRequiredError,
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-    PaperfeedError,
-    RateLimitedError,
-    SourceError,
-)
+from paperfeed.errors import PaperfeedError
 from paperfeed.security import secret_key
 from paperfeed.web import account, admin, api, feeds, pages, subscriptions
 from paperfeed.web.cache import DataVersion, VersionedCache
-from paperfeed.web.context import paper_count, render
+from paperfeed.web.context import http_status, paper_count, render
 from paperfeed.workspace import Workspace
 
 _HERE = Path(__file__).parent
 SESSION_DAYS = 30
-# In the web app a SourceError can only come from a live service (arXiv): a bad gateway.
-_STATUS = {
-    NotFoundError: 404,
-    AuthRequiredError: 401,
-    ForbiddenError: 403,
-    ConflictError: 409,
-    RateLimitedError: 429,
-    SourceError: 502,
-}
 
 
 def create_app(workspace: Workspace) -> FastAPI:
@@ -84,7 +67,7 @@ def create_app(workspace: Workspace) -> FastAPI:
 
     @app.exception_handler(PaperfeedError)
     async def _error(request: Request, exc: PaperfeedError) -> Response:
-        status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 400)
+        status = http_status(exc)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc)}, status_code=status)
         if status == 401:

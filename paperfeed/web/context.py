@@ -22,7 +22,15 @@ from fastapi.templating import Jinja2Templates
 from paperfeed import __version__
 from paperfeed.accounts import get_user, session_token
 from paperfeed.db import User
-from paperfeed.errors import AuthRequiredError, ForbiddenError
+from paperfeed.errors import (
+    AuthRequiredError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PaperfeedError,
+    RateLimitedError,
+    SourceError,
+)
 from paperfeed.stats import count_papers
 from paperfeed.web.cache import VersionedCache
 from paperfeed.web.markup import render_markdown
@@ -35,6 +43,22 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _COUNT_TTL = 30.0  # seconds the footer's paper count may be stale (databases without a version)
 # Stands in for the visitor's CSRF token in a page cached for every anonymous visitor.
 _CSRF_PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
+
+
+# The HTTP status each kind of error implies (others: 400). In the web app a SourceError can
+# only come from a live service (arXiv): a bad gateway.
+_STATUS = {
+    NotFoundError: 404,
+    AuthRequiredError: 401,
+    ForbiddenError: 403,
+    ConflictError: 409,
+    RateLimitedError: 429,
+    SourceError: 502,
+}
+
+
+def http_status(error: PaperfeedError) -> int:
+    return next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 400)
 
 
 def workspace_of(request: Request) -> Workspace:

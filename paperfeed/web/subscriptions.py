@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed.db import Subscription, User
-from paperfeed.errors import InvalidInputError, PaperfeedError, RateLimitedError
+from paperfeed.errors import InvalidInputError, PaperfeedError
 from paperfeed.mail.subscriptions import (
     cancel,
     confirm,
@@ -30,6 +30,7 @@ from paperfeed.mail.subscriptions import (
 )
 from paperfeed.web.context import (
     current_user,
+    http_status,
     render,
     require_user,
     verify_csrf,
@@ -96,8 +97,7 @@ def subscribe_form(
     try:
         subscription = _subscribe(request, user, form)
     except PaperfeedError as exc:
-        status = 429 if isinstance(exc, RateLimitedError) else 400
-        return render(request, "subscribe.html", status=status, form=form, error=str(exc))
+        return render(request, "subscribe.html", status=http_status(exc), form=form, error=str(exc))
     if user is not None:
         return _settings(request, user, message=_sent_message(subscription))
     return render(request, "subscribe.html", form=form, message=_sent_message(subscription))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 import sqlite3
 import threading
 from pathlib import Path
 
+from _core_helpers import serve_hf_days  # noqa: F401  (re-exported for these tests)
 from replay_server import ReplayServer, Request, Response
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -17,8 +17,6 @@ ARXIV_DATA = DATA / "arxiv_api"
 OAI_DATA = DATA / "arxiv_oai"
 # A real rss.arxiv.org listing (4 items of Thu 24 Sep 2026).
 RSS_FILE = DATA / "arxiv_rss" / "rss_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_excerpt4.xml"
-# Five real days of huggingface.co/api/daily_papers (2026-08-13 .. 2026-08-19, Mon-Fri).
-HF_DATA = DATA / "hf_daily"
 
 OAI_XML = "text/xml; charset=utf-8"
 _RECORD = re.compile(r"<record>.*?</record>", re.DOTALL)
@@ -131,18 +129,6 @@ class OaiReplay:
             self.reached.set()
             self._release.wait(timeout=60)
         return Response(body=self.page_xml(n), content_type=OAI_XML)
-
-
-def serve_hf_days(server: ReplayServer, path: str = "/api/daily_papers") -> None:
-    """Serve the recorded days by ``?date=``; any other day is ``[]``, as Hugging Face
-    answers for a day with nothing listed."""
-    days = {p.name.split(".")[0]: gzip.decompress(p.read_bytes()) for p in HF_DATA.glob("*.gz")}
-
-    def answer(request: Request) -> Response:
-        body = days.get(request.query.get("date", ""), b"[]")
-        return Response(body=body, content_type="application/json; charset=utf-8")
-
-    server.add_matcher(lambda request: request.path == path, answer)
 
 
 def db_snapshot(db_file: Path) -> tuple[list[tuple], list[tuple]]:

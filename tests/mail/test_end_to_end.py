@@ -10,7 +10,6 @@ Face daily papers (the worker's live source), the shipped embedding model.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import signal
@@ -21,10 +20,11 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+from _core_helpers import serve_hf_days
 from _mail_helpers import SmtpServer, link_token, mail_settings, outbox, parts
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
-from replay_server import ReplayServer, Request, Response
+from replay_server import ReplayServer
 from sqlalchemy import select, update
 
 from paperfeed.db import Paper
@@ -37,7 +37,6 @@ from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
 PAPERFEED = Path(sys.executable).parent / "paperfeed"
-HF_DAYS = Path(__file__).parents[1] / "data" / "hf_daily"  # 2026-08-13 .. 08-19, recorded
 PASSWORD = "correct horse battery"
 VIDEO = re.compile(r"video", re.I)
 ROBOT = re.compile(r"robot|embodied|manipulation|navigation", re.I)
@@ -53,16 +52,6 @@ def _workspace(data_dir: Path, port: int) -> Workspace:
     with ws.db.session() as session:
         session.execute(update(Paper).values(first_seen=utcnow() - timedelta(days=30)))
     return ws
-
-
-def _serve_hf_days(server: ReplayServer) -> None:
-    days = {p.name.split(".")[0]: gzip.decompress(p.read_bytes()) for p in HF_DAYS.glob("*.gz")}
-
-    def answer(request: Request) -> Response:
-        body = days.get(request.query.get("date", ""), b"[]")
-        return Response(body=body, content_type="application/json; charset=utf-8")
-
-    server.add_matcher(lambda request: request.path == "/api/daily_papers", answer)
 
 
 def _browser(ws: Workspace) -> TestClient:
@@ -167,7 +156,7 @@ def test_subscribe_confirm_vote_worker_smtp_down_and_up_every_mail_exactly_once(
             # 3. The SMTP server goes down; then new papers come in through the worker's
             #    live source, and it builds the digests and tries to send them.
             smtp_server.controller.stop()
-            _serve_hf_days(hf)
+            serve_hf_days(hf)
             params = build_params("hf-daily", from_date="2026-08-13", until_date="2026-08-19")
             add_source(ws, "hf", "hf-daily", params, base_url=hf.url_for("/api"))
 

@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
+from _core_helpers import HF_DATA, serve_hf_days
 from _web_helpers import Site
-from replay_server import ReplayServer, Request, Response
+from replay_server import ReplayServer
 
 from paperfeed.live.registry import add_source, build_params, make_client
 from paperfeed.live.runner import run_source
 
-HF_DAY = Path(__file__).resolve().parents[1] / "data" / "hf_daily" / "2026-08-13.json.gz"
-
 
 def _harvest_one_hf_day(site: Site) -> int:
-    """Run a real hf-daily source against a local server serving one recorded day."""
-    body = gzip.decompress(HF_DAY.read_bytes())
-
-    def answer(request: Request) -> Response:
-        day = request.query.get("date")
-        return Response(
-            body=body if day == "2026-08-13" else b"[]", content_type="application/json"
-        )
-
+    """Run a real hf-daily source against a local server replaying the recorded days."""
     with ReplayServer() as server:
-        server.add_matcher(lambda r: r.path == "/api/daily_papers", answer)
+        serve_hf_days(server)
         params = build_params("hf-daily", from_date="2026-08-13", until_date="2026-08-13")
         add_source(site.workspace, "hf", "hf-daily", params, base_url=server.url_for("/api"))
         with make_client(site.workspace.settings, sleep=lambda _: None) as client:
             run_source(site.workspace, "hf", client=client, index=False)
+    body = gzip.decompress((HF_DATA / "2026-08-13.json.gz").read_bytes())
     return len(json.loads(body))
 
 

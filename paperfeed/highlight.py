@@ -6,17 +6,20 @@ stopwords ignored), so "embeddings" in the query marks "embedding" in the abstra
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
+from bisect import bisect_left
 from itertools import compress
 
-import numpy as np
 from markupsafe import Markup, escape
 
 from paperfeed.index.lexical import SCORING_ANALYZER
 from paperfeed.query import ParsedQuery
 
-_SPLIT = re.compile(r"(\w+(?:[-']\w+)*)")  # a capturing group: split keeps the words
+# A capturing group: split keeps the words. Possessive quantifiers (no backtracking into a
+# word, which could never end a match elsewhere): the same splits, ~10 % faster.
+_SPLIT = re.compile(r"(\w++(?:[-']\w++)*+)")
+VOCABULARY_SIZE = 1 << 17  # distinct words remembered (``_Vocabulary``, ~15 MB), then forgotten
 
 
 def query_tokens(query: ParsedQuery) -> frozenset[str]:
@@ -33,42 +36,66 @@ def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -
     matches (ties: the earliest), with "…" where text was left out.
     """
     # parts = [gap, word, gap, word, …, gap]: word i is parts[2 * i + 1]. One C-level split
-    # instead of a match object per word; each distinct word is analysed once (cached).
+    # instead of a match object per word; each distinct word is analysed once (remembered).
     parts = _SPLIT.split(text)
     words = parts[1::2]
     n = len(words)
     if not n:
         return Markup(escape(text))
-    matched = {w for w in set(words) if not tokens.isdisjoint(_analyzed(w))} if tokens else set()
+    matching = _VOCABULARY.matching(words, tokens) if tokens else set()
+    # Where the matching words are (a few of the words): the window and the marks need no more.
+    positions = list(compress(range(n), map(matching.__contains__, words))) if matching else []
     first, last = 0, n
     if max_words is not None and n > max_words:
-        first = _best_window(words, matched, max_words) if matched else 0
+        first = _best_window(positions, max_words) if positions else 0
         last = first + max_words
     begin = 0 if first == 0 else 2 * first + 1  # index into parts
     end = len(parts) if last >= n else 2 * last
     out: list[str] = ["… " if begin > 0 else ""]
     cursor = begin
-    if matched:
-        window = words[first:last]
-        for i in compress(range(first, last), map(matched.__contains__, window)):
-            out.append(str(escape("".join(parts[cursor : 2 * i + 1]))))
-            out.append(f"<mark>{escape(parts[2 * i + 1])}</mark>")
-            cursor = 2 * i + 2
+    for i in positions[bisect_left(positions, first) : bisect_left(positions, last)]:
+        out.append(str(escape("".join(parts[cursor : 2 * i + 1]))))
+        out.append(f"<mark>{escape(parts[2 * i + 1])}</mark>")
+        cursor = 2 * i + 2
     out.append(str(escape("".join(parts[cursor:end]))))
     if end < len(parts):
         out.append(" …")
     return Markup("".join(out))
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _analyzed(word: str) -> tuple[str, ...]:
-    """A word's tokens; cached, as result pages analyse the same words over and over."""
-    return tuple(SCORING_ANALYZER.analyze(word))
+class _Vocabulary:
+    """The distinct words of the texts highlighted so far and, per analysed token, the words
+    that produce it. A query's matching words are then a union of a few sets, not a token
+    lookup per distinct word of every text on the page; a text costs one set difference."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._seen: set[str] = set()
+        self._words: dict[str, set[str]] = {}  # token -> the seen words it comes from
+        self._lock = threading.Lock()  # pages are rendered in a thread pool
+
+    def matching(self, words: list[str], tokens: frozenset[str]) -> set[str]:
+        """Every seen word whose analysed tokens include one of ``tokens``, ``words`` seen
+        first: a word of ``words`` matches if and only if it is in the result."""
+        with self._lock:
+            new = set(words).difference(self._seen)
+            if len(self._seen) + len(new) > self.size:  # forget everything, start over
+                self._seen, self._words, new = set(), {}, set(words)
+            for word in new:
+                for token in SCORING_ANALYZER.analyze(word):
+                    self._words.setdefault(token, set()).add(word)
+            self._seen |= new
+            return set().union(*[self._words.get(t, ()) for t in tokens])
 
 
-def _best_window(words: list[str], matched: set[str], size: int) -> int:
-    """Start of the ``size``-word window with the most matched words (ties: the earliest)."""
-    hits = np.fromiter(map(matched.__contains__, words), dtype=np.int32, count=len(words))
-    cumulative = np.concatenate(([0], np.cumsum(hits)))
-    counts = cumulative[size:] - cumulative[:-size]  # counts[i]: words i .. i + size - 1
-    return int(np.argmax(counts))  # the first of equal maxima
+_VOCABULARY = _Vocabulary(VOCABULARY_SIZE)
+
+
+def _best_window(positions: list[int], size: int) -> int:
+    """Start of the ``size``-word window with the most matched words (ties: the earliest),
+    from the matched words' sorted positions. A best window holds a run of them,
+    ``positions[j : j + count]``; the earliest such window starts where it just reaches the
+    run's last word (or at 0), for the first best run."""
+    counts = [bisect_left(positions, p + size, j) - j for j, p in enumerate(positions)]
+    best = max(counts)
+    return max(0, positions[counts.index(best) + best - 1] - size + 1)

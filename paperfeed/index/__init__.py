@@ -8,7 +8,8 @@ A crash anywhere leaves them behind, never ahead: the next sync repeats the miss
 Several processes may share one index directory (web workers, ``paperfeed worker``, CLI
 commands). Writes to the indexes hold an exclusive ``flock`` on ``<index>/.lock``; a reader
 (``refresh``, called before each search) takes it shared, without waiting, to pick up what
-another process wrote: a new ``state.json`` means new index files.
+another process wrote: a new ``state.json`` means new index files. Large vector files are
+read in a background thread meanwhile, so no search waits for them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from paperfeed.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
 from paperfeed.index.vectors import VectorIndex
 
 _BATCH = 2000
+# Vectors another process wrote are loaded by the search that notices them up to this many
+# (a few ms); more are loaded in a background thread (~1 s at 100k) while searches go on
+# with the old ones, and swapped in by the first refresh after they are ready.
+LOAD_INLINE_BELOW = 20_000
 
 Progress = Callable[[str, int, int], None]  # (stage, done in this step, total for stage)
 
@@ -61,6 +66,8 @@ class Indexes:
         self._state_file = path / "state.json"
         self._lock_file = path / ".lock"
         self._refresh_lock = threading.Lock()
+        self._loader: threading.Thread | None = None  # reading another process's vectors
+        self._loaded: tuple[tuple[object, object], VectorIndex] | None = None  # its result
         with self._locked(exclusive=True, wait=True):  # opening may clear a part
             self._open()
 
@@ -114,37 +121,71 @@ class Indexes:
     def refresh(self) -> bool:
         """Load what another process's sync wrote since this one last looked (a ``stat`` when
         nothing changed). Never waits: while a sync is writing, keep the current view and
-        look again next time. True when something was reloaded."""
+        look again next time; large new vectors load in the background (``_reload_changed``).
+        True when something was reloaded."""
         if self._state_stamp() == self._stamp:
             return False
         if not self._refresh_lock.acquire(blocking=False):
             return False  # another thread of this process is refreshing: use what we have
         try:
             with self._locked(exclusive=False, wait=False):
-                return self._reload_changed()
+                return self._reload_changed(background=True)
         except IndexBusyError:
             return False
         finally:
             self._refresh_lock.release()
 
-    def _reload_changed(self) -> bool:
+    def _reload_changed(self, background: bool = False) -> bool:
+        """Catch up with ``state.json`` (under the refresh lock and a flock). With
+        ``background``, vectors above ``LOAD_INLINE_BELOW`` are read by a thread; until a
+        later call swaps them in, searches use the old ones and the stamp stays behind, so
+        every refresh looks again."""
         stamp, state = self._state_stamp(), self._read_state()
+        loaded, self._loaded = self._loaded, None  # used now or never: files move on
         if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
             return False  # a layout this process cannot read: left to a restart
         reloaded = False
         lexical_keys = ("lexical", "lexical_docs")
         if any(state.get(k) != self._state.get(k) for k in lexical_keys):
             self.lexical.reload()
+            self._state.update({k: state.get(k) for k in lexical_keys})
             reloaded = True
-        vector_keys = ("vectors", "vectors_count")
-        if any(state.get(k) != self._state.get(k) for k in vector_keys):
-            fresh = VectorIndex(self.path / "vectors", embed.DIM)
+        wanted = (state.get("vectors"), state.get("vectors_count"))
+        if wanted != (self._state.get("vectors"), self._state.get("vectors_count")):
+            if loaded is not None and loaded[0] == wanted:
+                fresh = loaded[1]  # read by the background thread from these very files
+            elif background and _as_int(wanted[1]) >= LOAD_INLINE_BELOW:
+                self._load_in_background()
+                return reloaded
+            else:
+                fresh = VectorIndex(self.path / "vectors", embed.DIM)
             if len(fresh) != state.get("vectors_count", 0):
                 return reloaded  # files and state disagree: keep the old view, retry later
             self.vectors = fresh  # searches already running keep the old object
             reloaded = True
         self._state, self._stamp = state, stamp
         return reloaded
+
+    def _load_in_background(self) -> None:
+        """Start reading the vector files in a thread, unless one is already at it."""
+        if self._loader is not None and self._loader.is_alive():
+            return
+        self._loader = threading.Thread(target=self._load_vectors, name="load-vectors", daemon=True)
+        self._loader.start()
+
+    def _load_vectors(self) -> None:
+        """The background thread: read the files under a shared flock (so no sync replaces
+        them meanwhile) with the state they belong to; ``_reload_changed`` swaps them in."""
+        try:
+            with self._locked(exclusive=False, wait=False):
+                state = self._read_state()
+                fresh = VectorIndex(self.path / "vectors", embed.DIM)
+                # Under the flock, so a sync starting next finds it (and uses or drops it),
+                # and under the refresh lock, so no refresh misses it.
+                with self._refresh_lock:
+                    self._loaded = (state.get("vectors"), state.get("vectors_count")), fresh
+        except IndexBusyError:
+            pass  # a sync is writing: the next refresh starts another load
 
     def _read_state(self) -> dict[str, object]:
         try:
@@ -193,6 +234,7 @@ class Indexes:
     def reset(self) -> None:
         """Empty both indexes; the next sync refills them from the database."""
         with self._locked(exclusive=True, wait=True):
+            self._loaded = None
             self.lexical.clear()
             self.vectors.clear()
             self._state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
@@ -319,6 +361,10 @@ def embed_missing(db: Database, progress: Progress | None = None, batch_size: in
         if progress:
             progress("embed", len(chunk), len(todo))
     return len(todo)
+
+
+def _as_int(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def _chunks(rows: Iterator, size: int = _BATCH) -> Iterator[list]:  # type: ignore[type-arg]

@@ -17,8 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import __version__
 from paperfeed.errors import PaperfeedError
@@ -51,13 +53,7 @@ def create_app(workspace: Workspace) -> FastAPI:
         same_site="lax",
     )
 
-    @app.middleware("http")
-    async def server_timing(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = (time.perf_counter() - started) * 1000
-        response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
-        return response
+    app.add_middleware(ServerTiming)
 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     routers = (pages.router, account.router, api.router, feeds.router)
@@ -110,6 +106,29 @@ def create_app(workspace: Workspace) -> FastAPI:
         return render(request, "about.html")
 
     return app
+
+
+class ServerTiming:
+    """Adds ``Server-Timing: app;dur=<ms>``: the time from the request to the start of the
+    response (routing, the view, rendering). Plain ASGI, as ``@app.middleware("http")`` would
+    pass every response through an extra task and memory stream (~0.2 ms per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                MutableHeaders(scope=message)["Server-Timing"] = f"app;dur={elapsed:.2f}"
+            await send(message)
+
+        await self.app(scope, receive, send_timed)
 
 
 def app_from_env() -> FastAPI:

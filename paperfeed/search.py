@@ -19,7 +19,7 @@ from paperfeed import embed
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
 from paperfeed.index.lexical import LexicalHit
-from paperfeed.index.vectors import VectorHit
+from paperfeed.index.vectors import VectorHit, as_hits
 from paperfeed.query import ParsedQuery, parse_query
 from paperfeed.workspace import Workspace
 
@@ -163,12 +163,7 @@ def _filtered_dense(
         keys, similarities = vectors.nearest(vector, depth * OVERSAMPLE)
         passing = np.flatnonzero(allowed.contains(keys))[:depth]
         if len(passing) >= depth:
-            return [
-                VectorHit(pk, similarity)
-                for pk, similarity in zip(
-                    keys[passing].tolist(), similarities[passing].tolist(), strict=True
-                )
-            ]
+            return as_hits(keys[passing], similarities[passing])
     return vectors.search(vector, depth, allowed.pks, key=allowed)
 
 

@@ -160,7 +160,7 @@ class VectorIndex:
         ``key`` names ``allowed`` (a key must always come with the same pks): its rows are
         then copied out of the matrix once and kept, for the next search with that key.
         """
-        return _hits(*self.nearest(query, k, allowed, key))
+        return as_hits(*self.nearest(query, k, allowed, key))
 
     def nearest(
         self,
@@ -220,7 +220,7 @@ class VectorIndex:
 
     def exact_search(self, query: np.ndarray, k: int) -> list[VectorHit]:
         """Brute force over every row: the baseline the benchmarks compare the graph with."""
-        return _hits(*self._exact(query, k, None))
+        return as_hits(*self._exact(query, k, None))
 
     def _exact(
         self, query: np.ndarray, k: int, rows: np.ndarray | None
@@ -257,7 +257,8 @@ def _top(scores: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     return keys[top].astype(np.int64), scores[top].astype(np.float64)
 
 
-def _hits(keys: np.ndarray, similarities: np.ndarray) -> list[VectorHit]:
+def as_hits(keys: np.ndarray, similarities: np.ndarray) -> list[VectorHit]:
+    """``nearest``'s arrays as hits."""
     return [
         VectorHit(pk, similarity)
         for pk, similarity in zip(keys.tolist(), similarities.tolist(), strict=True)

@@ -6,10 +6,11 @@ transaction as each change, so they cannot drift, and feeds sort on them without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from paperfeed.db import Comment, LibraryItem, Listing, Paper, User, Vote
@@ -63,8 +64,8 @@ def set_vote(workspace: Workspace, user_pk: int, paper_id: str, up: bool) -> Pap
             session.execute(delete(Vote).where(Vote.user_pk == user_pk, Vote.paper_pk == paper.pk))
         session.flush()
         _recount_votes(session, paper.pk)
-        session.flush()
-        return signals(session, [paper.pk], user_pk)[paper.pk]
+        session.refresh(paper)  # the recount ran in SQL: the object's counter is stale
+        return signals(session, [paper], user_pk)[paper.pk]
 
 
 def add_comment(workspace: Workspace, user_pk: int, paper_id: str, body: str) -> CommentView:
@@ -174,55 +175,55 @@ def library(
     return papers, int(total or 0)
 
 
-def signals(session: Session, paper_pks: list[int], user_pk: int | None) -> dict[int, PaperSignals]:
-    """Counts and this user's state for many papers in three small queries."""
-    if not paper_pks:
+# Prebuilt: ``signals`` runs on every list page, and building these costs more than running them.
+_EXTERNAL_UPVOTES = (
+    select(Listing.paper_pk, func.max(Listing.upvotes))
+    .where(Listing.paper_pk.in_(bindparam("pks", expanding=True)))
+    .group_by(Listing.paper_pk)
+)
+_USER_STATE = union_all(
+    select(Vote.paper_pk, literal("voted")).where(
+        Vote.user_pk == bindparam("user"), Vote.paper_pk.in_(bindparam("pks", expanding=True))
+    ),
+    select(LibraryItem.paper_pk, literal("saved")).where(
+        LibraryItem.user_pk == bindparam("user"),
+        LibraryItem.paper_pk.in_(bindparam("pks", expanding=True)),
+    ),
+)
+
+
+def signals(
+    session: Session, papers: Sequence[Paper], user_pk: int | None
+) -> dict[int, PaperSignals]:
+    """Counts and this user's state for papers as loaded, in one query (two for a user).
+
+    Our own counters come from the ``Paper`` objects, which must be current: loaded in this
+    request, or cached only while the data version holds (``paperfeed.web.cache``).
+    """
+    if not papers:
         return {}
-    external = dict(
-        session.execute(
-            select(Listing.paper_pk, func.max(Listing.upvotes))
-            .where(Listing.paper_pk.in_(paper_pks))
-            .group_by(Listing.paper_pk)
-        ).all()
-    )
-    counts = {
-        pk: (votes, comments)
-        for pk, votes, comments in session.execute(
-            select(Paper.pk, Paper.votes, Paper.num_comments).where(Paper.pk.in_(paper_pks))
-        ).all()
-    }
-    voted: set[int] = set()
-    saved: set[int] = set()
+    pks = [p.pk for p in papers]
+    external = dict(session.execute(_EXTERNAL_UPVOTES, {"pks": pks}).all())
+    state: dict[str, set[int]] = {"voted": set(), "saved": set()}
     if user_pk is not None:
-        voted = set(
-            session.scalars(
-                select(Vote.paper_pk).where(Vote.user_pk == user_pk, Vote.paper_pk.in_(paper_pks))
-            )
+        for pk, kind in session.execute(_USER_STATE, {"user": user_pk, "pks": pks}):
+            state[kind].add(pk)
+    return {
+        p.pk: PaperSignals(
+            upvotes=int(external.get(p.pk) or 0) + int(p.votes or 0),
+            num_comments=int(p.num_comments or 0),
+            voted=p.pk in state["voted"],
+            saved=p.pk in state["saved"],
         )
-        saved = set(
-            session.scalars(
-                select(LibraryItem.paper_pk).where(
-                    LibraryItem.user_pk == user_pk, LibraryItem.paper_pk.in_(paper_pks)
-                )
-            )
-        )
-    out = {}
-    for pk in paper_pks:
-        votes, comments = counts.get(pk, (0, 0))
-        out[pk] = PaperSignals(
-            upvotes=int(external.get(pk) or 0) + int(votes or 0),
-            num_comments=int(comments or 0),
-            voted=pk in voted,
-            saved=pk in saved,
-        )
-    return out
+        for p in papers
+    }
 
 
 def paper_signals(
-    workspace: Workspace, paper_pks: list[int], user_pk: int | None
+    workspace: Workspace, papers: Sequence[Paper], user_pk: int | None
 ) -> dict[int, PaperSignals]:
     with workspace.db.session() as session:
-        return signals(session, paper_pks, user_pk)
+        return signals(session, papers, user_pk)
 
 
 def _recount_votes(session: Session, paper_pk: int) -> None:

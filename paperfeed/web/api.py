@@ -101,9 +101,7 @@ class MeOut(BaseModel):
 
 def paper_out(request: Request, papers: list[Paper], scores: list[float | None] | None = None):
     user = current_user(request)
-    signals = community.paper_signals(
-        workspace_of(request), [p.pk for p in papers], user.pk if user else None
-    )
+    signals = community.paper_signals(workspace_of(request), papers, user.pk if user else None)
     scores = scores or [None] * len(papers)
     return [
         ScoredPaperOut(

@@ -59,7 +59,7 @@ def hf_daily_papers(
     workspace = workspace_of(request)
     feed = rank.feed(workspace, date_, "day", "votes", limit=limit, offset=p * limit)
     papers = [i.paper for i in feed.items]
-    signals = community.paper_signals(workspace, [p.pk for p in papers], None)
+    signals = community.paper_signals(workspace, papers, None)
     day = feed.start
     return [_hf_entry(paper, signals[paper.pk], day) for paper in papers]
 

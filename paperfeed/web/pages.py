@@ -53,9 +53,7 @@ def cards(
     request: Request, papers: list[Paper], tokens: frozenset[str] | None = None
 ) -> list[Card]:
     user = current_user(request)
-    signals = community.paper_signals(
-        workspace_of(request), [p.pk for p in papers], user.pk if user else None
-    )
+    signals = community.paper_signals(workspace_of(request), papers, user.pk if user else None)
     out = []
     for paper in papers:
         card = Card(paper, signals[paper.pk])
@@ -241,7 +239,7 @@ def _paper_response(
     admin = bool(user and user.is_admin)
     with workspace.db.session() as session:  # the paper looked up once, for everything
         paper = community.find_paper(session, paper_id, include_hidden=admin)
-        signals = community.signals(session, [paper.pk], user.pk if user else None)
+        signals = community.signals(session, [paper], user.pk if user else None)
         comments = community.paper_comments(session, paper, include_hidden=admin)
         session.expunge(paper)
     try:

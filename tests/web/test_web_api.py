@@ -185,6 +185,17 @@ def test_a_member_sees_their_own_vote_and_save_flags(site: Site, hf_listing: Lis
     assert library["total"] == 1 and library["papers"][0]["upvotes"] == entry.upvotes + 1
 
 
+def test_vote_and_save_flags_are_told_apart(site: Site, hf_listing: Listing) -> None:
+    """One paper only voted for, another only saved: each flag comes from its own table."""
+    voted, saved = hf_listing[LATEST][1], hf_listing[LATEST][2]
+    bob = site.client("bob")
+    api_write(bob, "PUT", f"/api/v1/papers/{voted.id}/vote")
+    api_write(bob, "PUT", f"/api/v1/library/{saved.id}")
+    flags = {p["id"]: (p["voted"], p["saved"]) for p in bob.get("/api/v1/feed").json()["papers"]}
+    assert flags[voted.id] == (True, False)
+    assert flags[saved.id] == (False, True)
+
+
 def test_comments_api(site: Site, hf_listing: Listing) -> None:
     entry = hf_listing[LATEST][2]
     bob = site.client("bob")

@@ -27,6 +27,11 @@ Mode = Literal["hybrid", "lexical", "dense"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
 MAX_FILTERED = 500_000  # most papers a filter may select for exact dense scoring
 OVERSAMPLE = 8  # filtered dense search first asks the graph for this many times the depth
+# Filters passing fewer papers are scored exactly, without asking the graph first. At 100k
+# papers the graph's 800 candidates cost ~4.5 ms, an exact scan of a filter's cached rows
+# ~0.18 ms per 1,000, and for a filter of 13-30 % of the papers the graph came up short
+# (then both ran) for a third to a half of the queries (docs/performance.md, round 4).
+EXACT_FILTERED_BELOW = 32_000
 
 
 @dataclass(frozen=True)
@@ -146,20 +151,21 @@ def _filtered_dense(
 ) -> list[VectorHit]:
     """Nearest papers that also pass the query's filters.
 
-    With a graph, take its ``OVERSAMPLE * depth`` nearest and keep those passing the filters:
-    enough for broad filters. Otherwise (narrow filter, small collection) score every passing
-    paper exactly. The passing papers come from ``LexicalIndex.allowed`` (cached per filter),
-    so the check is a numpy mask instead of a tantivy query per search, and the exact scan
-    reads the filter's own copy of its rows (kept by the vector index under the same
-    ``Allowed``) instead of the whole matrix.
+    With a graph and a broad filter, take the graph's ``OVERSAMPLE * depth`` nearest and keep
+    those passing the filters. Otherwise (a narrower filter, a small collection, or too few of
+    the graph's candidates passing) score every passing paper exactly. The passing papers
+    come from ``LexicalIndex.allowed`` (cached per filter), so the check is a numpy mask
+    instead of a tantivy query per search, and the exact scan reads the filter's own copy of
+    its rows (kept by the vector index under the same ``Allowed``), not the whole matrix.
     """
     indexes = workspace.indexes
     vectors = indexes.vectors  # one object throughout: a refresh may replace it meanwhile
     allowed = indexes.lexical.allowed(parsed, min(MAX_FILTERED, indexes.lexical.num_docs))
     if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
         return vectors.search(vector, depth)
-    # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply enough.
-    if vectors.has_graph and len(allowed.pks) >= depth:
+    # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply enough;
+    # fewer than ``EXACT_FILTERED_BELOW``: scoring them all is cheaper, and exact.
+    if vectors.has_graph and len(allowed.pks) >= max(depth, EXACT_FILTERED_BELOW):
         keys, similarities = vectors.nearest(vector, depth * OVERSAMPLE)
         passing = np.flatnonzero(allowed.contains(keys))[:depth]
         if len(passing) >= depth:

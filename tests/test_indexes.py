@@ -12,6 +12,7 @@ import pytest
 from _core_helpers import MATRYOSHKA, SEED_COUNT, copy_workspace, paper_by_title
 
 from paperfeed import embed
+from paperfeed import search as search_module
 from paperfeed.db import Embedding, Paper
 from paperfeed.embed import get_embedder
 from paperfeed.index import Indexes
@@ -288,6 +289,7 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
     when too few pass, to an exact scan); either way only passing papers come back, in the
     order exact filtered scoring gives."""
     monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
+    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", 0)  # the graph for any filter
     ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph")
     ws.indexes.rebuild(ws.db)
     assert ws.indexes.vectors.has_graph

@@ -71,6 +71,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     )
 
 
+@pytest.fixture(autouse=True)
+def graph_for_any_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every filter of this small corpus is below ``EXACT_FILTERED_BELOW``: without this, the
+    graph path would never run here (``test_filters_below_the_threshold_skip_the_graph``
+    restores it)."""
+    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", 0)
+
+
 def passes(corpus: SimpleNamespace, parsed: ParsedQuery, pk: int) -> bool:
     ok = not parsed.categories or any(c in parsed.categories for c in corpus.categories[pk])
     return ok and all(a in corpus.authors[pk] for a in parsed.authors)
@@ -169,6 +177,30 @@ def test_both_paths_are_exercised(corpus: SimpleNamespace) -> None:
     assert sum(passes(corpus, broad, h.pk) for h in neighbours) >= 5
     neighbours = corpus.workspace.indexes.vectors.search(query, 100 * search_module.OVERSAMPLE)
     assert sum(passes(corpus, narrow, h.pk) for h in neighbours) < 100
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_filters_below_the_threshold_skip_the_graph(
+    corpus: SimpleNamespace, filters: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter passing fewer than ``EXACT_FILTERED_BELOW`` papers is scored exactly without
+    asking the graph first: the answer is brute force's, also where the graph would answer."""
+    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", N + 1)
+    vectors = corpus.workspace.indexes.vectors
+    graph_calls: list[int] = []
+    graph = vectors._graph
+    monkeypatch.setattr(vectors, "_graph", lambda q, k: graph_calls.append(k) or graph(q, k))
+    parsed = parse_query(f"words {filters}")
+    for depth in (5, 100):
+        for query in corpus.queries:
+            hits = search_module._filtered_dense(corpus.workspace, parsed, query, depth)
+            assert [h.pk for h in hits] == brute_force(corpus, parsed, query, depth)
+    assert graph_calls == []
+    # With the threshold at 0 the same broad filter goes to the graph first.
+    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", 0)
+    broad = parse_query("w cat:cs.CL")
+    search_module._filtered_dense(corpus.workspace, broad, corpus.queries[0], 5)
+    assert graph_calls == [5 * search_module.OVERSAMPLE]
 
 
 def test_allowed_is_cached_per_filter_and_dropped_on_reload(

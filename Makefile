@@ -48,6 +48,7 @@ format: install
 
 bench: install  ## the benchmarks in bench/ (see docs/performance.md)
 	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_filters.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_embed.py
 	$(BIN)/python bench/bench_web.py

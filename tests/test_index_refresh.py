@@ -100,6 +100,16 @@ def nearest(ws: Workspace, vector: np.ndarray) -> int:
     return ws.indexes.vectors.search(vector, 1)[0].pk
 
 
+def loaded_from_writer(reader: Workspace, writer: Workspace, title: str, vector: np.ndarray) -> int:
+    """The writer adds and indexes a paper; the reader notices and its background load ends
+    (not yet swapped in). The paper's pk."""
+    (pk,) = add_papers(writer, [title], vector[None, :])
+    writer.indexes.sync(writer.db)
+    assert reader.indexes.refresh()
+    reader.indexes._loader.join(10)
+    return pk
+
+
 def test_new_vectors_load_in_the_background_and_are_swapped_in_by_a_later_refresh(
     two: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,10 +145,7 @@ def test_a_load_of_files_that_moved_on_is_dropped_and_the_newer_ones_loaded(
     reader, writer = two
     rng = np.random.default_rng(3)
     first, second = unit_vectors(rng, 2)
-    add_papers(writer, ["first addition"], first[None, :])
-    writer.indexes.sync(writer.db)
-    assert reader.indexes.refresh()
-    reader.indexes._loader.join(10)  # loaded: 41 vectors, not yet swapped in
+    loaded_from_writer(reader, writer, "first addition", first)  # 41 vectors, not swapped in
     (second_pk,) = add_papers(writer, ["second addition"], second[None, :])
     writer.indexes.sync(writer.db)  # 42 now: the finished load is out of date
 
@@ -155,10 +162,7 @@ def test_a_sync_in_this_process_takes_over_from_a_background_load(
     reader, writer = two
     rng = np.random.default_rng(4)
     theirs, ours = unit_vectors(rng, 2)
-    (their_pk,) = add_papers(writer, ["their paper"], theirs[None, :])
-    writer.indexes.sync(writer.db)
-    assert reader.indexes.refresh()
-    reader.indexes._loader.join(10)
+    their_pk = loaded_from_writer(reader, writer, "their paper", theirs)
     (our_pk,) = add_papers(reader, ["our paper"], ours[None, :])
     report = reader.indexes.sync(reader.db)  # starts from the other process's vectors
     assert report.vectors == 1

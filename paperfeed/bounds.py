@@ -1,0 +1,73 @@
+"""The limits every input is held to, in one place: at the web edge, in the query syntax and
+at ingest. Anything outside them is refused with a message that names the limit, never passed
+on to a library that would fail on it (tantivy, SQLite, feedgen, numpy).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
+
+# Paging. A page past these is refused (400): deep offsets cost a scan of everything before
+# them and no reader goes there; search engines stop at about 1,000 results too.
+MAX_SEARCH_DEPTH = 1_000  # offset + limit of a search
+MAX_LIST_OFFSET = 10_000  # offset into a feed, the trending list, a library
+
+# The longest query the search accepts.
+MAX_QUERY_LENGTH = 1_000
+
+# Dates a paper may carry, and the query syntax may name. The first scientific journal
+# appeared in 1665; nothing after 2199 is a publication date. The range sits well inside
+# what every library we hand dates to can represent (numpy's datetime64[ns] ends in 2262).
+EARLIEST_DATE = date(1665, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+# Characters XML 1.0 cannot carry (C0 controls but tab, newline and carriage return; DEL and
+# C1 controls are legal XML but invisible junk in a title) and lone UTF-16 surrogates, which
+# no UTF-8 encoder accepts.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+URL_SCHEMES = frozenset({"http", "https"})
+
+
+def date_in_range(value: date | datetime) -> bool:
+    day = value.date() if isinstance(value, datetime) else value
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def date_range_text() -> str:
+    return f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+
+
+def earliest_datetime() -> datetime:
+    return datetime.combine(EARLIEST_DATE, datetime.min.time(), tzinfo=UTC)
+
+
+def clean_text(text: str) -> str:
+    """``text`` without the characters that XML, JSON-to-UTF-8 or a terminal choke on."""
+    return _UNPRINTABLE.sub("", text)
+
+
+def has_unprintable(text: str) -> bool:
+    return _UNPRINTABLE.search(text) is not None
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host, else None.
+
+    Links come from ingested data; a ``javascript:`` or ``data:`` URL rendered as a link runs
+    script in our origin when clicked, so nothing else is stored or shown.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if has_unprintable(url) or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in URL_SCHEMES or not parts.hostname:
+        return None
+    return url

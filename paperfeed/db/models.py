@@ -341,3 +341,30 @@ class WorkerLease(Base):
     holder: Mapped[str] = mapped_column(String(255))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UserSession(Base):
+    """A logged-in browser. The cookie carries a random id; only its SHA-256 is stored, so
+    a copy of the database does not log anyone in. Deleting the row ends the session
+    (log-out, a password change ends the user's other ones); ``expires_at`` bounds it."""
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RateCounter(Base):
+    """How many times ``key`` (an action and who did it, e.g. ``vote:user:7``) happened in
+    one fixed window of time (``window`` = seconds since the epoch // the limit's period).
+    In the database, so a limit holds across web workers and hosts (``paperfeed.throttle``);
+    rows past ``expires_at`` are no longer read and are pruned."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -24,6 +24,7 @@ from typing import Literal
 
 from sqlalchemy import Select, func, select
 
+from paperfeed.bounds import MAX_LIST_OFFSET, date_in_range, date_range_text
 from paperfeed.db import Listing, Paper
 from paperfeed.errors import InvalidInputError
 from paperfeed.workspace import Workspace
@@ -86,6 +87,8 @@ def feed(
     """Papers listed in the period containing ``day`` (default: the latest listed day)."""
     if sort not in SORTS:
         raise InvalidInputError(f"sort: one of {', '.join(SORTS)}, not {sort!r}")
+    check_page(limit, offset)
+    check_day("day", day)
     with workspace.db.session() as session:
         if day is None:
             day = session.scalar(select(func.max(Listing.day)))
@@ -126,6 +129,8 @@ def trending(
     """Papers listed in the last day/week/month before ``reference``, by decayed score."""
     if period not in PERIODS:
         raise InvalidInputError(f"period: one of {', '.join(PERIODS)}, not {period!r}")
+    check_page(limit, offset)
+    check_day("reference", reference)
     with workspace.db.session() as session:
         if reference is None:
             reference = session.scalar(select(func.max(Listing.day)))
@@ -153,6 +158,28 @@ def trending(
         items = [FeedItem(papers[pk], votes, score) for score, pk, votes in page]
         session.expunge_all()
     return Feed(period, start, reference, None, None, items, len(scored))
+
+
+def check_page(limit: int, offset: int) -> None:
+    """``InvalidInputError`` unless the page lies within ``MAX_LIST_OFFSET``.
+
+    SQLite takes LIMIT and OFFSET as 64-bit integers (a larger one is an OverflowError), and
+    a deep offset costs a scan of everything before it: no reader pages that far.
+    """
+    if not 1 <= limit <= MAX_LIST_OFFSET:
+        raise InvalidInputError(f"limit: from 1 to {MAX_LIST_OFFSET}, not {limit}")
+    if not 0 <= offset <= MAX_LIST_OFFSET:
+        raise InvalidInputError(
+            f"offset: from 0 to {MAX_LIST_OFFSET}, not {offset}: lists end there; "
+            "pick a day or a period instead"
+        )
+
+
+def check_day(name: str, day: date | None) -> None:
+    """``InvalidInputError`` for a day outside the dates papers have (``bounds``): the
+    period arithmetic around it would overflow ``date`` (9999-12-31 has no next week)."""
+    if day is not None and not date_in_range(day):
+        raise InvalidInputError(f"{name}: {day.isoformat()} is not within {date_range_text()}")
 
 
 def _trend_score(upvotes: int, age_days: int) -> float:

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
 from paperfeed import embed
+from paperfeed.bounds import MAX_SEARCH_DEPTH
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
 from paperfeed.index.lexical import LexicalHit
@@ -97,11 +98,20 @@ def search(
     explain: bool = False,
     config: SearchConfig = SearchConfig(),
 ) -> SearchResults:
-    """Rank papers for ``query`` (see ``paperfeed.query`` for the syntax)."""
+    """Rank papers for ``query`` (see ``paperfeed.query`` for the syntax).
+
+    Results go ``MAX_SEARCH_DEPTH`` deep: both rankers collect ``offset + limit`` candidates,
+    so a deeper page would cost memory in proportion (tens of GB for a huge offset).
+    """
     if mode not in MODES:
         raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
     if limit < 1 or offset < 0:
         raise QueryError("limit must be at least 1 and offset at least 0")
+    if offset + limit > MAX_SEARCH_DEPTH:
+        raise QueryError(
+            f"search results go {MAX_SEARCH_DEPTH} deep: offset + limit is {offset + limit}; "
+            "narrow the query instead of paging further"
+        )
     parsed = parse_query(query)
     if not parsed.text and not parsed.has_filters:
         raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")

@@ -185,9 +185,17 @@ def test_pages_do_not_overlap_and_add_up_to_the_unpaged_list(
 
 
 def test_a_page_past_the_end_is_empty(seeded_workspace: Workspace) -> None:
-    results = search(seeded_workspace, "Matryoshka", mode="lexical", limit=10, offset=1000)
+    results = search(seeded_workspace, "Matryoshka", mode="lexical", limit=10, offset=990)
     assert results.hits == []
     assert results.total > 0
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(10, 991), (1001, 0), (1, 10**30)])
+def test_a_page_deeper_than_the_search_goes_is_a_query_error(
+    seeded_workspace: Workspace, limit: int, offset: int
+) -> None:
+    with pytest.raises(QueryError, match="1000 deep"):
+        search(seeded_workspace, "Matryoshka", limit=limit, offset=offset)
 
 
 @pytest.mark.parametrize("query", ["", "   ", '""', '-""'])

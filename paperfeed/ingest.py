@@ -3,6 +3,11 @@
 An upsert is keyed on the stable id (arXiv id, else normalised-title hash), so running an
 import twice changes nothing. Each batch commits together with its file checkpoint: a crash or
 Ctrl-C loses at most the batch in flight, and a re-run resumes after the last committed batch.
+
+Nothing is stored unchecked: every record, from a file, a live source or a submission, goes
+through ``validate.check_record`` first (dates the indexes can hold, http(s) links only,
+printable text, bounded sizes), so one hostile record is a reported problem, never a stored
+link that runs script or a date that breaks every later search and ingest.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from paperfeed.db import Database, IngestCheckpoint, IngestRun, Listing, Paper
 from paperfeed.errors import SourceError
 from paperfeed.records import PaperRecord, ParseProblem, title_key
 from paperfeed.sources import Source
+from paperfeed.validate import check_record
 
 # Fields copied from a record onto a paper when the record has a value for them.
 _FIELDS = (
@@ -53,6 +59,11 @@ class IngestReport:
     @property
     def seen(self) -> int:
         return self.added + self.updated + self.unchanged
+
+    @property
+    def skipped(self) -> int:
+        """Records not stored; the other problems name parts dropped from stored records."""
+        return sum(1 for problem in self.problems if not problem.kept)
 
 
 ProgressCallback = Callable[[str, int], None]  # (path, items handled since last call)
@@ -172,12 +183,12 @@ def _ingest_file(
             done += len(batch)
             continue
         fresh = batch[max(0, skip - done) :]
+        records, problems = _checked(fresh, str(path))
         with db.session() as session:
-            records = [item for item in fresh if isinstance(item, PaperRecord)]
             _upsert(session, records, report)
             done += len(batch)
             _save_checkpoint(session, source.name, key, done, complete=False)
-        report.problems.extend(item for item in fresh if isinstance(item, ParseProblem))
+        report.problems.extend(problems)
         if progress:
             progress(str(path), len(fresh))
     with db.session() as session:
@@ -205,10 +216,38 @@ def _batches(
         yield batch
 
 
+def _checked(
+    items: Iterable[PaperRecord | ParseProblem], origin: str
+) -> tuple[list[PaperRecord], list[ParseProblem]]:
+    """The records that may be stored, and every problem: the parser's and the checks'."""
+    records: list[PaperRecord] = []
+    problems: list[ParseProblem] = []
+    for item in items:
+        if isinstance(item, ParseProblem):
+            problems.append(item)
+            continue
+        record, found = check_record(item, origin)
+        problems.extend(found)
+        if record is not None:
+            records.append(record)
+    return records, problems
+
+
 def upsert_records(session: Session, records: list[PaperRecord]) -> IngestReport:
-    """Upsert records in the caller's transaction (used by ingest and by live sources)."""
+    """Check and upsert records in the caller's transaction (live sources, submissions).
+
+    Records that fail the checks are left out and reported in ``problems``, located by the
+    record's source name (callers that parse pages check them first, with the page's URL).
+    """
     report = IngestReport()
-    _upsert(session, records, report)
+    checked: list[PaperRecord] = []
+    for record in records:
+        origin = record.source if isinstance(record.source, str) else "record"
+        kept, problems = check_record(record, origin)
+        report.problems.extend(problems)
+        if kept is not None:
+            checked.append(kept)
+    _upsert(session, checked, report)
     return report
 
 

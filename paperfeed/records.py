@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 _ARXIV_VERSION = re.compile(r"v(\d+)$")
+# New-style (0704.0001, 2404.12345) and old-style (hep-th/9901001, math.AG/0601001) ids,
+# each with an optional version suffix.
+ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
 
 
 @dataclass(slots=True)
@@ -50,6 +53,9 @@ class PaperRecord:
     listings: list[Listing] = field(default_factory=list)
     # The source's own stable id for papers without an arXiv id, namespaced: "beir:4983".
     doc_id: str | None = None
+    # Where the parser read it (file line, or 1-based entry index of a response), so a problem
+    # found later, at ingest, names the same place. Not part of the paper.
+    line: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -67,11 +73,16 @@ class PaperRecord:
 
 @dataclass(slots=True)
 class ParseProblem:
-    """A record that was skipped, with where it was and why."""
+    """A record that was skipped, or a part of one that was dropped, with where and why.
+
+    ``kept`` is true when the record itself was stored without the part named in ``reason``
+    (an unsafe link, an out-of-range ``updated``): reported, but not a skipped record.
+    """
 
     path: str
     line: int
     reason: str
+    kept: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.reason}"
@@ -87,6 +98,11 @@ def title_key(title: str) -> str:
     """Stable id for a paper known only by its title."""
     digest = hashlib.sha1(normalize_title(title).encode()).hexdigest()[:16]
     return f"title:{digest}"
+
+
+def looks_like_arxiv_id(value: str) -> bool:
+    """True for an arXiv id with or without version, new or old style."""
+    return ARXIV_ID.fullmatch(value) is not None
 
 
 def split_arxiv_version(raw_id: str) -> tuple[str, int | None]:

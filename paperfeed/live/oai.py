@@ -32,6 +32,7 @@ from paperfeed.live.http import PoliteClient
 from paperfeed.live.pages import Page, SourceSpec
 from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.sources._common import (
+    RECORD_ERRORS,
     abs_url,
     clean_optional,
     clean_text,
@@ -41,7 +42,9 @@ from paperfeed.sources._common import (
     split_author_string,
     to_utc,
     unique,
+    xml_items,
 )
+from paperfeed.validate import check_record
 
 NAME = "arxiv-oai"
 METADATA_PREFIXES = ("arXivRaw", "arXiv")
@@ -81,10 +84,11 @@ def parse_response(text: str, origin: str) -> OaiResponse:
     """Parse one OAI-PMH answer; ``origin`` (URL or file) names it in errors and problems.
 
     ``noRecordsMatch`` gives an empty response; every other OAI error raises ``OaiError``,
-    a body that is not OAI-PMH XML raises ``SourceError``.
+    a body that is not OAI-PMH XML raises ``SourceError``. A record that is not well-formed
+    XML or not a paper is a problem for that record; the records come out checked.
     """
     try:
-        root = ET.fromstring(text)
+        root, elements = xml_items(text, f"*/{_OAI}record", "record")
     except ET.ParseError as error:
         raise SourceError(f"{origin}: not an OAI-PMH XML response ({error})") from error
     if root.tag != f"{_OAI}OAI-PMH":
@@ -105,16 +109,26 @@ def parse_response(text: str, origin: str) -> OaiResponse:
     records: list[PaperRecord] = []
     problems: list[ParseProblem] = []
     deleted: list[str] = []
-    for index, record in enumerate(answer.iterfind(f"{_OAI}record"), start=1):
-        header = record.find(f"{_OAI}header")
+    for index, element in enumerate(elements, start=1):
+        if isinstance(element, ET.ParseError):
+            reason = f"record {index}: not well-formed XML ({element})"
+            problems.append(ParseProblem(origin, index, reason))
+            continue
+        header = element.find(f"{_OAI}header")
         identifier = clean_text(header.findtext(f"{_OAI}identifier")) if header is not None else ""
         if header is not None and header.get("status") == "deleted":
             deleted.append(identifier.removeprefix("oai:arXiv.org:"))
             continue
         try:
-            records.append(_record(record))
-        except ValueError as problem:
+            parsed = _record(element)
+        except RECORD_ERRORS as problem:
             problems.append(ParseProblem(origin, index, f"{identifier or 'record'}: {problem}"))
+            continue
+        parsed.line = index
+        record, found = check_record(parsed, origin)
+        problems.extend(found)
+        if record is not None:
+            records.append(record)
     token_element = answer.find(f"{_OAI}resumptionToken")
     token = size = None
     if token_element is not None:
@@ -126,7 +140,7 @@ def parse_response(text: str, origin: str) -> OaiResponse:
         problems=problems,
         deleted=deleted,
         token=token,
-        complete_list_size=int(size) if size and size.isdigit() else None,
+        complete_list_size=int(size) if size and size.isdigit() and len(size) < 19 else None,
     )
 
 

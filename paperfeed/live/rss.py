@@ -24,6 +24,7 @@ from paperfeed.live.http import PoliteClient
 from paperfeed.live.pages import Page, SourceSpec
 from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.sources._common import (
+    RECORD_ERRORS,
     abs_url,
     clean_optional,
     clean_text,
@@ -31,7 +32,9 @@ from paperfeed.sources._common import (
     pdf_url,
     split_author_string,
     unique,
+    xml_items,
 )
+from paperfeed.validate import check_record
 
 NAME = "arxiv-rss"
 
@@ -55,9 +58,13 @@ class RssListing:
 
 
 def parse_feed(text: str, origin: str) -> RssListing:
-    """Parse an RSS body; ``origin`` (URL or file) names it in errors and problems."""
+    """Parse an RSS body; ``origin`` (URL or file) names it in errors and problems.
+
+    An item that is not well-formed XML or not a paper is a problem for that item; the
+    records come out checked (``validate.check_record``).
+    """
     try:
-        root = ET.fromstring(text)
+        root, items = xml_items(text, "channel/item", "item")
     except ET.ParseError as error:
         raise SourceError(f"{origin}: not an XML RSS feed ({error})") from error
     channel = root.find("channel")
@@ -65,11 +72,20 @@ def parse_feed(text: str, origin: str) -> RssListing:
         raise SourceError(f"{origin}: not an RSS feed (root element <{root.tag}>)")
     day = _day(channel.findtext("pubDate")) or _day(channel.findtext("lastBuildDate"))
     listing = RssListing(day=day)
-    for index, item in enumerate(channel.iterfind("item"), start=1):
+    for index, item in enumerate(items, start=1):
+        if isinstance(item, ET.ParseError):
+            reason = f"item {index}: not well-formed XML ({item})"
+            listing.problems.append(ParseProblem(origin, index, reason))
+            continue
         try:
-            record, announce_type = _record(item, day)
-        except ValueError as error:
+            parsed, announce_type = _record(item, day)
+        except RECORD_ERRORS as error:
             listing.problems.append(ParseProblem(origin, index, f"item {index}: {error}"))
+            continue
+        parsed.line = index
+        record, found = check_record(parsed, origin)
+        listing.problems.extend(found)
+        if record is None:
             continue
         listing.records.append(record)
         listing.announce_types[record.key] = announce_type

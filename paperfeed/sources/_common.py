@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
@@ -16,17 +17,28 @@ from typing import Any
 
 from paperfeed.errors import SourceError
 from paperfeed.records import ParseProblem
+from paperfeed.records import looks_like_arxiv_id as looks_like_arxiv_id  # its old home
 from paperfeed.sources._io import open_text
 
-# New-style (0704.0001, 2404.12345) and old-style (hep-th/9901001, math.AG/0601001) ids,
-# each with an optional version suffix.
-ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _PARENTHESISED = re.compile(r"\([^()]*\)")
 _AUTHOR_SEPARATOR = re.compile(r",|\band\b")
 
 # Errors raised while *reading* a file (not while interpreting a record).
 _READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)
+# What interpreting one hostile record can raise: wrong types (a number for a string, a list
+# for an object), values out of range (a year the calendar lacks, a 5,000-digit integer, a
+# date that overflows when moved to UTC), JSON nested deeper than Python recurses. Parsers
+# turn these into a ParseProblem for that record and go on with the next.
+RECORD_ERRORS = (
+    TypeError,
+    ValueError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
 
 
 def clean_text(value: object) -> str:
@@ -76,8 +88,11 @@ def parse_iso_datetime(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO-8601 date string, got {value!r}")
-    return to_utc(datetime.fromisoformat(value.strip()))
+        raise TypeError(f"expected an ISO-8601 date string, got {type(value).__name__}")
+    try:
+        return to_utc(datetime.fromisoformat(value.strip()))
+    except OverflowError as error:  # 0001-01-01T00:00+01:00 has no UTC form
+        raise ValueError(f"date {value.strip()[:40]!r} is out of range") from error
 
 
 def date_from_name(path: Path) -> date | None:
@@ -89,11 +104,6 @@ def date_from_name(path: Path) -> date | None:
         return date.fromisoformat(match.group(1))
     except ValueError:
         return None
-
-
-def looks_like_arxiv_id(value: str) -> bool:
-    """True for an arXiv id with or without version, new or old style."""
-    return ARXIV_ID.fullmatch(value) is not None
 
 
 def abs_url(arxiv_id: str) -> str:
@@ -134,8 +144,59 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise read_error(path, error) from error
 
 
+_START_TAG = re.compile(r"<(?![?!])(?P<name>[^\s/>]+)[^>]*>")
+
+
+def xml_items(
+    text: str, path: str, tag: str
+) -> tuple[ET.Element, list[ET.Element | ET.ParseError]]:
+    """The document's root and its repeated items (``path`` from the root, e.g. ``channel/item``;
+    ``tag`` is the items' local name as written, e.g. ``item``).
+
+    One item with a stray control character or a broken tag makes the whole document
+    ill-formed, which would lose every good item beside it. So when the document does not
+    parse, each ``<tag>...</tag>`` is parsed on its own inside a copy of the root's start
+    tag (keeping its namespace declarations), and a broken item is its ``ParseError`` in the
+    list. Raises ``ParseError`` when the rest of the document is broken too.
+    """
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as whole:
+        return _salvage_items(text, tag, whole)
+    return root, list(root.iterfind(path))
+
+
+def _salvage_items(
+    text: str, tag: str, whole: ET.ParseError
+) -> tuple[ET.Element, list[ET.Element | ET.ParseError]]:
+    item = re.compile(
+        rf"<(?:[\w.-]+:)?{re.escape(tag)}[\s>].*?</(?:[\w.-]+:)?{re.escape(tag)}\s*>", re.DOTALL
+    )
+    start = _START_TAG.search(text)
+    chunks = item.findall(text)
+    if start is None or not chunks:
+        raise whole
+    try:
+        root = ET.fromstring(item.sub("", text))
+    except ET.ParseError:
+        raise whole from None
+    opening, closing = start.group(0), f"</{start.group('name')}>"
+    items: list[ET.Element | ET.ParseError] = []
+    for chunk in chunks:
+        try:
+            wrapper = ET.fromstring(f"{opening}{chunk}{closing}")
+        except ET.ParseError as broken:
+            items.append(broken)
+            continue
+        items.append(wrapper[0])
+    return root, items
+
+
 def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | ParseProblem]]:
     """Objects of a JSON-lines file with their line numbers; bad lines become ``ParseProblem``s.
+
+    Bad includes hostile: nesting deeper than Python recurses (``RecursionError``) and
+    integers longer than Python converts (``ValueError``) are a problem for that line only.
 
     A file whose first non-blank line is not even the start of a JSON object is some other
     format altogether (a JSON array, XML, a text page), so that raises ``SourceError`` instead
@@ -155,6 +216,13 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | ParsePro
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as error:
+            yield number, ParseProblem(str(path), number, f"line {number}: invalid JSON: {error}")
+            continue
+        except RecursionError:
+            reason = f"line {number}: invalid JSON: nested too deeply"
+            yield number, ParseProblem(str(path), number, reason)
+            continue
+        except ValueError as error:  # e.g. an integer of more than 4,300 digits
             yield number, ParseProblem(str(path), number, f"line {number}: invalid JSON: {error}")
             continue
         if not isinstance(obj, dict):

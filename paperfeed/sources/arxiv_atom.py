@@ -16,6 +16,7 @@ from pathlib import Path
 from paperfeed.errors import SourceError
 from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.sources._common import (
+    RECORD_ERRORS,
     abs_url,
     clean_optional,
     clean_text,
@@ -24,7 +25,9 @@ from paperfeed.sources._common import (
     pdf_url,
     read_text,
     unique,
+    xml_items,
 )
+from paperfeed.validate import check_items
 
 NAME = "arxiv-atom"
 DESCRIPTION = "arXiv API Atom response (export.arxiv.org/api/query)"
@@ -56,9 +59,11 @@ def parse_feed(text: str, origin: str) -> tuple[list[PaperRecord | ParseProblem]
 
     arXiv answers a malformed query with a feed holding one "Error" entry (HTTP 400); that is
     raised as ``SourceError`` carrying arXiv's message, since no page of results exists.
+    An entry that is not well-formed XML, or not a paper, is a problem for that entry; the
+    records come out checked (``validate.check_items``).
     """
     try:
-        root = ET.fromstring(text)
+        root, entries = xml_items(text, f"{_ATOM}entry", "entry")
     except ET.ParseError as error:
         raise SourceError(f"{origin}: not an XML Atom feed ({error})") from error
     if root.tag != f"{_ATOM}feed":
@@ -69,13 +74,20 @@ def parse_feed(text: str, origin: str) -> tuple[list[PaperRecord | ParseProblem]
         items_per_page=_int_child(root, f"{_OPENSEARCH}itemsPerPage"),
     )
     items: list[PaperRecord | ParseProblem] = []
-    for index, entry in enumerate(root.iterfind(f"{_ATOM}entry"), start=1):
+    for index, entry in enumerate(entries, start=1):
+        if isinstance(entry, ET.ParseError):
+            reason = f"entry {index}: not well-formed XML ({entry})"
+            items.append(ParseProblem(origin, index, reason))
+            continue
         _raise_if_error_entry(entry, origin)
         try:
-            items.append(_record(entry))
-        except ValueError as error:
+            record = _record(entry)
+        except RECORD_ERRORS as error:
             items.append(ParseProblem(origin, index, f"entry {index}: {error}"))
-    return items, info
+            continue
+        record.line = index
+        items.append(record)
+    return check_items(items, origin), info
 
 
 def _raise_if_error_entry(entry: ET.Element, origin: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.sources._common import (
+    RECORD_ERRORS,
     abs_url,
     clean_optional,
     clean_text,
@@ -36,9 +37,12 @@ def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
             yield item
             continue
         try:
-            yield _record(item, day)
-        except (TypeError, ValueError) as error:
+            record = _record(item, day)
+        except RECORD_ERRORS as error:
             yield ParseProblem(str(path), number, f"line {number}: {error}")
+            continue
+        record.line = number
+        yield record
 
 
 def _record(obj: dict[str, Any], day: date | None) -> PaperRecord:

@@ -22,7 +22,7 @@ def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
             yield item
             continue
         doc_id = item.get("_id")
-        if not isinstance(doc_id, str | int) or str(doc_id) == "":
+        if isinstance(doc_id, bool) or not isinstance(doc_id, str | int) or str(doc_id) == "":
             yield ParseProblem(str(path), number, f"line {number}: no _id")
             continue
         title, text = clean_text(item.get("title")), clean_text(item.get("text"))
@@ -34,4 +34,5 @@ def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
             abstract=text,
             source=NAME,
             doc_id=f"{ID_PREFIX}{doc_id}",
+            line=number,
         )

@@ -19,6 +19,7 @@ from typing import Any
 from paperfeed.errors import SourceError
 from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.sources._common import (
+    RECORD_ERRORS,
     abs_url,
     clean_optional,
     clean_text,
@@ -28,6 +29,7 @@ from paperfeed.sources._common import (
     pdf_url,
     read_text,
 )
+from paperfeed.validate import check_items
 
 NAME = "hf-daily"
 DESCRIPTION = "Hugging Face daily papers API JSON (/api/daily_papers, .gz ok)"
@@ -42,11 +44,15 @@ def parse_text(text: str, origin: str, day: date | None) -> list[PaperRecord | P
     """Records of one response body (a saved file, or the live API's answer for ``?date=day``).
 
     ``origin`` (file name or URL) names the body in errors; ``day`` is the date it was asked
-    for, used when an entry does not say which day it was listed on.
+    for, used when an entry does not say which day it was listed on. The body is one JSON
+    document, so JSON nested too deeply anywhere makes all of it unreadable (``SourceError``);
+    a bad entry is a problem for that entry, and the records come out checked.
     """
     try:
         entries = json.loads(text)
-    except json.JSONDecodeError as error:
+    except RecursionError as error:
+        raise SourceError(f"{origin}: not JSON (nested too deeply)") from error
+    except ValueError as error:  # JSONDecodeError, or an integer of more than 4,300 digits
         raise SourceError(f"{origin}: not JSON ({error})") from error
     if not isinstance(entries, list):
         raise SourceError(
@@ -55,10 +61,13 @@ def parse_text(text: str, origin: str, day: date | None) -> list[PaperRecord | P
     items: list[PaperRecord | ParseProblem] = []
     for index, entry in enumerate(entries, start=1):
         try:
-            items.append(_record(entry, day))
-        except (TypeError, ValueError, AttributeError) as error:
+            record = _record(entry, day)
+        except RECORD_ERRORS as error:
             items.append(ParseProblem(origin, index, f"entry {index}: {error}"))
-    return items
+            continue
+        record.line = index
+        items.append(record)
+    return check_items(items, origin)
 
 
 def _record(entry: Any, file_day: date | None) -> PaperRecord:

@@ -56,7 +56,7 @@ def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
             yield ParseProblem(str(path), line, f"line {line}: title without an abstract")
             position += 1
             continue
-        yield PaperRecord(title=title, source=NAME, abstract=abstract)
+        yield PaperRecord(title=title, source=NAME, abstract=abstract, line=line)
         position += 2
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed.records import Listing, PaperRecord, ParseProblem
-from paperfeed.sources._common import iter_json_lines, parse_iso_datetime
+from paperfeed.sources._common import RECORD_ERRORS, iter_json_lines, parse_iso_datetime
 
 NAME = "jsonl"
 DESCRIPTION = "paperfeed's own JSON-lines export (one record per line, .gz ok)"
@@ -22,8 +22,9 @@ DESCRIPTION = "paperfeed's own JSON-lines export (one record per line, .gz ok)"
 _LIST_FIELDS = {"authors", "categories"}
 _DATETIME_FIELDS = {"published", "updated"}
 _INT_FIELDS = {"version"}
+_NOT_STORED = {"line"}  # where a record was read is not part of the paper
 _TEXT_FIELDS = {f.name for f in fields(PaperRecord)} - (
-    _LIST_FIELDS | _DATETIME_FIELDS | _INT_FIELDS | {"listings"}
+    _LIST_FIELDS | _DATETIME_FIELDS | _INT_FIELDS | _NOT_STORED | {"listings"}
 )
 
 
@@ -34,15 +35,20 @@ def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
             yield item
             continue
         try:
-            yield record_from_json(item)
-        except (TypeError, ValueError) as error:
+            record = record_from_json(item)
+        except RECORD_ERRORS as error:
             yield ParseProblem(str(path), number, f"line {number}: {error}")
+            continue
+        record.line = number
+        yield record
 
 
 def record_to_json(record: PaperRecord) -> dict[str, Any]:
     """A JSON-ready dict: ``id`` first, then every field by name, dates as ISO-8601."""
     obj: dict[str, Any] = {"id": record.key}
     for f in fields(PaperRecord):
+        if f.name in _NOT_STORED:
+            continue
         value = getattr(record, f.name)
         if f.name == "listings":
             value = [_listing_to_json(listing) for listing in value]

@@ -14,6 +14,7 @@ from typing import Any
 
 from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.sources._common import (
+    RECORD_ERRORS,
     abs_url,
     clean_optional,
     clean_text,
@@ -41,9 +42,12 @@ def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
             yield item
             continue
         try:
-            yield _record(item)
-        except (_BadRecord, TypeError, ValueError, AttributeError) as error:
+            record = _record(item)
+        except RECORD_ERRORS as error:  # _BadRecord is a ValueError
             yield ParseProblem(str(path), number, f"line {number}: {error}")
+            continue
+        record.line = number
+        yield record
 
 
 def _record(obj: dict[str, Any]) -> PaperRecord:
@@ -54,7 +58,7 @@ def _record(obj: dict[str, Any]) -> PaperRecord:
     title = clean_text(obj.get("title"))
     if not title:
         raise _BadRecord(f"{arxiv_id}: missing 'title'")
-    versions = _versions(obj.get("versions") or [])
+    versions = _versions(_list(obj, "versions"))
     published = versions[0][1] if versions else None
     updated = versions[-1][1] if versions else None
     return PaperRecord(
@@ -64,7 +68,7 @@ def _record(obj: dict[str, Any]) -> PaperRecord:
         arxiv_id=arxiv_id,
         version=versions[-1][0] if versions else id_version,
         authors=_authors(obj),
-        categories=unique(str(obj.get("categories") or "").split()),
+        categories=unique(_text(obj, "categories").split()),
         published=published,
         updated=updated,
         doi=clean_optional(obj.get("doi")),
@@ -75,10 +79,30 @@ def _record(obj: dict[str, Any]) -> PaperRecord:
     )
 
 
-def _versions(raw: list[dict[str, Any]]) -> list[tuple[int, datetime]]:
+def _list(obj: dict[str, Any], key: str) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _BadRecord(f"'{key}' is {type(value).__name__}, not a list")
+    return value
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _BadRecord(f"'{key}' is {type(value).__name__}, not text")
+    return value
+
+
+def _versions(raw: list[Any]) -> list[tuple[int, datetime]]:
     """(number, created) sorted by number: v1 gives ``published``, the last one ``updated``."""
     result = []
     for entry in raw:
+        if not isinstance(entry, dict):
+            raise _BadRecord(f"a 'versions' entry is {type(entry).__name__}, not an object")
         label = _VERSION_LABEL.fullmatch(str(entry.get("version", "")).strip())
         if not label:
             raise _BadRecord(f"bad version label {entry.get('version')!r}")
@@ -99,9 +123,11 @@ def _authors(obj: dict[str, Any]) -> list[str]:
     if isinstance(parsed, list) and parsed:
         names = []
         for parts in parsed:
+            if not isinstance(parts, list):
+                raise _BadRecord(f"an 'authors_parsed' entry is {type(parts).__name__}")
             last, first, suffix = [*parts, "", "", ""][:3]
-            name = clean_text(" ".join(p for p in (first, last, suffix) if p))
+            name = clean_text(" ".join(clean_text(p) for p in (first, last, suffix) if p))
             if name:
                 names.append(name)
         return names
-    return split_author_string(str(obj.get("authors") or ""))
+    return split_author_string(_text(obj, "authors"))

@@ -18,12 +18,20 @@ from paperfeed.db.models import (
     Vote,
     WorkerLease,
 )
-from paperfeed.db.session import Database
+from paperfeed.db.session import (
+    Database,
+    DatabaseBusyError,
+    DatabaseDamagedError,
+    DiskFullError,
+)
 
 __all__ = [
     "Base",
     "Comment",
     "Database",
+    "DatabaseBusyError",
+    "DatabaseDamagedError",
+    "DiskFullError",
     "Embedding",
     "IngestCheckpoint",
     "IngestRun",

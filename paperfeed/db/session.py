@@ -1,8 +1,21 @@
-"""The one database handle: engine, session factory, and migrations to the current schema."""
+"""The one database handle: engine, session factory, and migrations to the current schema.
+
+Two faults of the storage are turned into our own errors wherever a statement runs (every
+engine use, sessions and migrations alike), so the CLI prints one line and the web answers
+with a status instead of a traceback:
+
+- another process holding the SQLite write lock longer than the busy timeout (30 s, or the
+  ``timeout`` of a ``sqlite:///...?timeout=SECONDS`` URL): ``DatabaseBusyError``;
+- a full disk (``database or disk is full``): ``DiskFullError``.
+
+Nothing committed is lost by either: the failed transaction is rolled back, and commands
+that import in checkpointed batches resume where they stopped when run again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,21 +24,67 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
-from paperfeed.errors import ConfigError
+from paperfeed.errors import ConfigError, PaperfeedError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a writer waits for another one's lock before giving up (SQLite's busy timeout).
+# Imports commit a batch of 500 papers in well under a second, so 30 s only runs out when
+# something holds the lock on purpose (a long manual transaction, a stuck process).
+BUSY_TIMEOUT = 30.0
+RETRY_AFTER = 5  # seconds a client is told to wait before trying again after a busy error
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    # WAL lets the web server read while an ingest writes; foreign keys are off by default.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+class DatabaseBusyError(PaperfeedError):
+    """Another process held the database's write lock longer than the busy timeout."""
+
+    retry_after = RETRY_AFTER
+
+
+class DiskFullError(PaperfeedError):
+    """The disk holding the data directory is full: free space, then run the command again."""
+
+
+class DatabaseDamagedError(PaperfeedError):
+    """The database file cannot be read (damaged on disk): restore a backup."""
+
+
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[object, object], None]:
+    def apply(dbapi_connection: object, _record: object) -> None:
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        # Set first: even switching to WAL below waits for a lock held by another process.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        # WAL lets the web server read while an ingest writes; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return apply
+
+
+def _storage_fault(context: ExceptionContext) -> None:
+    """Raise our error for a locked database, a full disk or a damaged file."""
+    error = context.original_exception
+    if not isinstance(error, sqlite3.DatabaseError):
+        return
+    message = str(error)
+    if message.startswith(("database is locked", "database table is locked")):
+        raise DatabaseBusyError(
+            "the database is busy (another process is writing to it); try again in a moment"
+        ) from error
+    if "database or disk is full" in message:
+        raise DiskFullError(
+            "the disk holding the database is full; free some space and run the command "
+            "again (what was committed is kept)"
+        ) from error
+    if message.startswith(("database disk image is malformed", "file is not a database")):
+        raise DatabaseDamagedError(
+            f"the database file is damaged ({message}); `paperfeed check` tells more, "
+            "`paperfeed restore BACKUP --force` puts back the latest backup"
+        ) from error
 
 
 class Database:
@@ -38,8 +97,22 @@ class Database:
         except Exception as exc:  # bad URL or missing driver: the user's configuration
             raise ConfigError(f"cannot use database URL {url!r}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # A ``?timeout=SECONDS`` in the URL (the driver's own parameter) sets the busy timeout.
+            timeout = self.engine.url.query.get("timeout")
+            try:
+                busy_timeout = float(timeout) if isinstance(timeout, str) else BUSY_TIMEOUT
+            except ValueError:
+                raise ConfigError(f"database URL {url!r}: timeout must be seconds") from None
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout))
+            event.listen(self.engine, "handle_error", _storage_fault)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file when this is SQLite (None for other databases or in memory)."""
+        if self.engine.dialect.name != "sqlite" or not self.engine.url.database:
+            return None
+        return None if self.engine.url.database == ":memory:" else Path(self.engine.url.database)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -17,6 +17,7 @@ from paperfeed.db import Embedding, Paper
 from paperfeed.embed import get_embedder
 from paperfeed.index import Indexes
 from paperfeed.index import vectors as vectors_module
+from paperfeed.index.files import IndexDamagedError
 from paperfeed.index.vectors import VectorIndex
 from paperfeed.query import parse_query
 from paperfeed.search import SearchConfig, search
@@ -226,12 +227,55 @@ def test_unsaved_changes_are_not_on_disk(tmp_path: Path, rng: np.random.Generato
     assert len(VectorIndex(tmp_path / "v", DIM)) == 2
 
 
-def test_torn_files_load_as_an_empty_index(tmp_path: Path, rng: np.random.Generator) -> None:
+def test_torn_files_are_reported_as_damaged(tmp_path: Path, rng: np.random.Generator) -> None:
     index = VectorIndex(tmp_path / "v", DIM)
     index.upsert(np.arange(10), clustered(rng, 10))
     index.save()
     np.save(tmp_path / "v" / "keys.npy", np.arange(9))  # keys and vectors disagree
-    assert len(VectorIndex(tmp_path / "v", DIM)) == 0
+    with pytest.raises(IndexDamagedError, match=r"keys\.npy"):
+        VectorIndex(tmp_path / "v", DIM)
+    (tmp_path / "v" / "manifest.json").unlink()  # files from before manifests: still checked
+    with pytest.raises(IndexDamagedError, match="do not fit together"):
+        VectorIndex(tmp_path / "v", DIM)
+
+
+@pytest.mark.parametrize("name", ["keys.npy", "vectors.npy", "hnsw.usearch", "manifest.json"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "flipped", "missing"])
+def test_a_damaged_vector_file_is_refused_before_use(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    damage: str,
+) -> None:
+    """Flipped bytes in a graph file crash usearch outright (segfault, seen with 200 random
+    bytes changed): the manifest's digests keep every damaged file away from it."""
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(np.arange(300), clustered(rng, 300))
+    index.save()
+    assert index.has_graph
+    damage_file(tmp_path / "v" / name, damage, rng)
+    if (name, damage) == ("manifest.json", "missing"):  # as written before manifests existed
+        assert len(VectorIndex(tmp_path / "v", DIM)) == 300
+        return
+    with pytest.raises(IndexDamagedError):
+        VectorIndex(tmp_path / "v", DIM)
+
+
+def damage_file(path: Path, damage: str, rng: np.random.Generator) -> None:
+    """Damage a file the ways disks and people do: cut short, overwritten, bytes changed, gone."""
+    data = bytearray(path.read_bytes())
+    if damage == "missing":
+        path.unlink()
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(rng.integers(0, 256, len(data), dtype=np.uint8).tobytes())
+    else:
+        for position in rng.integers(len(data) // 4, len(data), 200):
+            data[position] ^= 0xFF
+        path.write_bytes(data)
 
 
 def test_crossing_exact_below_builds_a_graph_that_finds_what_exact_search_finds(

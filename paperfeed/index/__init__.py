@@ -10,14 +10,24 @@ commands). Writes to the indexes hold an exclusive ``flock`` on ``<index>/.lock`
 (``refresh``, called before each search) takes it shared, without waiting, to pick up what
 another process wrote: a new ``state.json`` means new index files. Large vector files are
 read in a background thread meanwhile, so no search waits for them.
+
+Damage is repaired, never fatal. Opening verifies each part's files (``index.files``); a part
+that is missing, torn or corrupt, that holds another number of documents than the last sync
+recorded, or a ``state.json`` that cannot be read, is logged as a warning, emptied and
+forgotten, so the next sync rebuilds it from the database. A sync that finds the directory
+deleted or replaced under it (by hand, or by another process's repair) reopens it the same
+way. A full disk while writing raises ``DiskFullError``: the indexes stay behind, the next
+sync after space is freed catches up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -25,15 +35,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import func, or_, select, update
 
 from paperfeed import embed
-from paperfeed.db import Database, Embedding, Paper
+from paperfeed.db import Database, DiskFullError, Embedding, Paper
 from paperfeed.errors import ConflictError
+from paperfeed.index.files import IndexDamagedError
 from paperfeed.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
 from paperfeed.index.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
 
 _BATCH = 2000
 # Vectors another process wrote are loaded by the search that notices them up to this many
@@ -41,6 +55,7 @@ _BATCH = 2000
 # with the old ones, and swapped in by the first refresh after they are ready.
 LOAD_INLINE_BELOW = 20_000
 
+Part = TypeVar("Part", LexicalIndex, VectorIndex)
 Progress = Callable[[str, int, int], None]  # (stage, done in this step, total for stage)
 
 
@@ -72,25 +87,65 @@ class Indexes:
             self._open()
 
     def _open(self) -> None:
+        """Open both parts (under the exclusive lock), emptying what is damaged or foreign."""
         path = self.path
         state = self._read_state()
         if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
+            if self._state_file.exists() and not state:
+                log.warning(
+                    "search indexes: %s is unreadable; rebuilding them from the database",
+                    self._state_file,
+                )
             # A new index layout or embedding model: start the caches afresh.
             shutil.rmtree(path / "lexical", ignore_errors=True)  # may not even open any more
             shutil.rmtree(path / "vectors", ignore_errors=True)
             state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
             self._write_state(state)
         self._state = state
-        self.lexical = LexicalIndex(path / "lexical")
-        self.vectors = VectorIndex(path / "vectors", embed.DIM)
-        # A part that lost documents since the last sync (deleted, torn) starts over.
+        self.lexical = self._open_part("lexical", lambda: LexicalIndex(path / "lexical", True))
+        self.vectors = self._open_part("vectors", lambda: VectorIndex(path / "vectors", embed.DIM))
+        # A part that lost or gained documents since the last sync (deleted, torn, or written
+        # by a sync killed before it could record them) starts over.
         if self.lexical.num_docs != state.get("lexical_docs", 0):
+            self._damaged(
+                "lexical",
+                f"{self.lexical.num_docs} documents, the last sync "
+                f"recorded {state.get('lexical_docs', 0)}",
+            )
             self.lexical.clear()
-            self._forget("lexical")
         if len(self.vectors) != state.get("vectors_count", 0):
+            self._damaged(
+                "vectors",
+                f"{len(self.vectors)} vectors, the last sync "
+                f"recorded {state.get('vectors_count', 0)}",
+            )
             self.vectors.clear()
-            self._forget("vectors")
         self._stamp = self._state_stamp()
+
+    def _open_part(self, name: str, opener: Callable[[], Part]) -> Part:
+        try:
+            return opener()
+        except IndexDamagedError as exc:
+            self._damaged(name, str(exc))
+            shutil.rmtree(self.path / name, ignore_errors=True)
+            return opener()
+
+    def _damaged(self, name: str, why: str) -> None:
+        """Log it and forget the part's progress: the next sync refills it from the database."""
+        log.warning("search index %r is damaged (%s); rebuilding it from the database", name, why)
+        self._forget(name)
+
+    def _gone_from_disk(self) -> bool:
+        """True when the files this process has open were deleted or replaced by a repair:
+        ``state.json`` missing, unreadable or foreign, or a part's files gone."""
+        state = self._read_state()
+        if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
+            return True
+        if state.get("lexical_docs") and not (self.path / "lexical" / "meta.json").exists():
+            return True
+        return (
+            bool(state.get("vectors_count")) and not (self.path / "vectors" / "keys.npy").exists()
+        )
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool, wait: bool) -> Iterator[None]:
@@ -158,8 +213,8 @@ class Indexes:
                 self._load_in_background()
                 return reloaded
             else:
-                fresh = VectorIndex(self.path / "vectors", embed.DIM)
-            if len(fresh) != state.get("vectors_count", 0):
+                fresh = self._read_vectors()
+            if fresh is None or len(fresh) != state.get("vectors_count", 0):
                 return reloaded  # files and state disagree: keep the old view, retry later
             self.vectors = fresh  # searches already running keep the old object
             reloaded = True
@@ -179,7 +234,9 @@ class Indexes:
         try:
             with self._locked(exclusive=False, wait=False):
                 state = self._read_state()
-                fresh = VectorIndex(self.path / "vectors", embed.DIM)
+                fresh = self._read_vectors()
+                if fresh is None:
+                    return
                 # Under the flock, so a sync starting next finds it (and uses or drops it),
                 # and under the refresh lock, so no refresh misses it.
                 with self._refresh_lock:
@@ -187,11 +244,21 @@ class Indexes:
         except IndexBusyError:
             pass  # a sync is writing: the next refresh starts another load
 
+    def _read_vectors(self) -> VectorIndex | None:
+        """Another process's vector files; None when they cannot be read (keep the old view:
+        the writer's next open repairs them)."""
+        try:
+            return VectorIndex(self.path / "vectors", embed.DIM)
+        except IndexDamagedError as exc:
+            log.warning("search index 'vectors' unreadable (%s); keeping the loaded one", exc)
+            return None
+
     def _read_state(self) -> dict[str, object]:
         try:
-            return json.loads(self._state_file.read_text())
+            state = json.loads(self._state_file.read_text())
         except (OSError, ValueError):
             return {}
+        return state if isinstance(state, dict) else {}
 
     def _write_state(self, state: dict[str, object]) -> None:
         tmp = self._state_file.with_suffix(f".{os.getpid()}.tmp")
@@ -224,9 +291,13 @@ class Indexes:
         """
         report = SyncReport()
         report.embedded = embed_missing(db, progress)
-        with self._locked(exclusive=True, wait=wait):
+        with self._locked(exclusive=True, wait=wait), _disk_full_as_error():
             with self._refresh_lock:
-                self._reload_changed()  # start from what other processes wrote
+                if self._gone_from_disk():
+                    self._loaded = None
+                    self._open()  # deleted or repaired elsewhere: reopen, rebuild what is lost
+                else:
+                    self._reload_changed()  # start from what other processes wrote
             report.lexical = self._sync_lexical(db, progress)
             report.vectors = self._sync_vectors(db, progress)
         return report
@@ -361,6 +432,28 @@ def embed_missing(db: Database, progress: Progress | None = None, batch_size: in
         if progress:
             progress("embed", len(chunk), len(todo))
     return len(todo)
+
+
+@contextlib.contextmanager
+def _disk_full_as_error() -> Iterator[None]:
+    """An index write that ran out of space (numpy/usearch: OSError; tantivy: ValueError
+    with the OS message) becomes ``DiskFullError``, one clear line for the user."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(_DISK_FULL) from exc
+        raise
+    except ValueError as exc:
+        if "No space left on device" in str(exc):
+            raise DiskFullError(_DISK_FULL) from exc
+        raise
+
+
+_DISK_FULL = (
+    "the disk holding the search indexes is full; free some space and run the command again "
+    "(the database keeps every paper, the indexes catch up then)"
+)
 
 
 def _as_int(value: object) -> int:

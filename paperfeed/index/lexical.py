@@ -1,6 +1,8 @@
 """BM25 over titles, abstracts, authors and categories, with tantivy, on disk.
 
-The index is a cache of the ``papers`` table: it can always be rebuilt from it.
+The index is a cache of the ``papers`` table: it can always be rebuilt from it. Opened with
+``verify``, every segment file is checked against its checksum first, and an index tantivy
+cannot open (or panics on) raises ``IndexDamagedError`` instead.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
+from paperfeed.index.files import IndexDamagedError, verify_tantivy
 from paperfeed.query import ParsedQuery
 
 SCHEMA_VERSION = 2
@@ -108,16 +111,23 @@ def _filter_key(query: ParsedQuery) -> tuple[object, ...]:
 
 
 class LexicalIndex:
-    """Open (or create) the tantivy index in ``path``."""
+    """Open (or create) the tantivy index in ``path``; ``verify`` checks its files first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, verify: bool = False) -> None:
         self.path = path
         self.schema = _schema()
         path.mkdir(parents=True, exist_ok=True)
-        self._index = tantivy.Index(self.schema, path=str(path))
-        self._index.register_tokenizer("paper_text", TEXT_ANALYZER)
-        self._index.register_tokenizer("paper_names", NAME_ANALYZER)
-        self._searcher = self._index.searcher()
+        if verify:
+            verify_tantivy(path)
+        try:
+            self._index = tantivy.Index(self.schema, path=str(path))
+            self._index.register_tokenizer("paper_text", TEXT_ANALYZER)
+            self._index.register_tokenizer("paper_names", NAME_ANALYZER)
+            self._searcher = self._index.searcher()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # tantivy's ValueError, or a Rust panic (PanicException)
+            raise IndexDamagedError(f"{path}: tantivy cannot open it ({exc})") from None
         # Passing papers per filter, for this searcher only: dropped whenever it is replaced.
         self._allowed: OrderedDict[tuple[object, ...], Allowed | None] = OrderedDict()
         self._allowed_lock = threading.Lock()
@@ -151,6 +161,14 @@ class LexicalIndex:
         with self._allowed_lock:
             self._searcher = self._index.searcher()
             self._allowed.clear()
+
+    def all_pks(self) -> list[int]:
+        """Every document's pk (duplicates included, were there any): for ``paperfeed check``."""
+        searcher = self._searcher
+        if searcher.num_docs == 0:
+            return []
+        result = searcher.search(tantivy.Query.all_query(), searcher.num_docs, count=False)
+        return searcher.fast_field_values("pk", [address for _, address in result.hits])
 
     def _pk_query(self, pk: int) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, "pk", pk)

@@ -3,10 +3,17 @@
 The matrix answers filtered queries exactly (only the allowed rows are scored) and small
 collections, where brute force is as fast as a graph; the HNSW graph answers unfiltered
 queries on large collections. Both are caches of the ``embeddings`` table.
+
+``save`` records the SHA-256 of each file in ``manifest.json``, written last; loading checks
+them first and raises ``IndexDamagedError`` for anything missing, torn or altered (usearch
+can crash the process on a corrupt graph file). Files from before manifests existed are
+loaded unchecked, as they were; the next save adds one.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import threading
 from collections import OrderedDict
@@ -16,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 from usearch.index import Index as HNSW
+
+from paperfeed.index.files import IndexDamagedError, sha256_of
 
 EXACT_BELOW = 20_000  # rows; under this, brute force is as fast as the graph and exact
 EXPANSION_SEARCH = 256  # usearch's default (64) gives recall@10 0.88 at 100k; 256: 0.97
@@ -63,34 +72,103 @@ class VectorIndex:
     def _files(self) -> tuple[Path, Path, Path]:
         return self.path / "keys.npy", self.path / "vectors.npy", self.path / "hnsw.usearch"
 
+    @property
+    def _manifest_file(self) -> Path:
+        return self.path / "manifest.json"
+
     def _load(self) -> None:
+        """Read the files, verified first; ``IndexDamagedError`` when they cannot be trusted."""
         keys_file, matrix_file, hnsw_file = self._files
-        if not (keys_file.exists() and matrix_file.exists()):
-            return
-        keys, matrix = np.load(keys_file), np.load(matrix_file)
-        if len(keys) != len(matrix) or matrix.shape[1:] != (self.dim,):
-            return  # torn or foreign files: start empty, a sync rebuilds from the database
-        self._keys, self._matrix = keys, matrix
-        self._row = {int(k): i for i, k in enumerate(keys)}
+        manifest = self._read_manifest()
+        if manifest is None and not (keys_file.exists() or matrix_file.exists()):
+            return  # a new index
+        if manifest is not None:
+            for name, digest in manifest["files"].items():
+                file = self.path / name
+                if not file.exists():
+                    raise IndexDamagedError(f"{file}: missing")
+                if sha256_of(file) != digest:
+                    raise IndexDamagedError(f"{file}: contents do not match the manifest")
+        try:
+            keys = np.load(keys_file, allow_pickle=False)
+            matrix = np.load(matrix_file, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexDamagedError(f"{self.path}: vector files unreadable ({exc})") from None
+        if (
+            keys.ndim != 1
+            or keys.dtype != np.int64
+            or matrix.dtype != np.float32
+            or matrix.shape != (len(keys), self.dim)
+        ):
+            raise IndexDamagedError(
+                f"{self.path}: {keys.shape} keys and {matrix.shape} vectors do not fit together"
+            )
+        if manifest is not None and manifest.get("count") != len(keys):
+            raise IndexDamagedError(f"{self.path}: {len(keys)} keys, the manifest says otherwise")
+        graph = None
         if hnsw_file.exists():
-            graph = HNSW.restore(str(hnsw_file))
-            if graph is not None and len(graph) == len(keys):
-                graph.expansion_search = EXPANSION_SEARCH
-                self._hnsw = graph
+            try:
+                graph = HNSW.restore(str(hnsw_file))
+            except (ValueError, RuntimeError) as exc:
+                raise IndexDamagedError(f"{hnsw_file}: unreadable ({exc})") from None
+            if graph is None or len(graph) != len(keys) or graph.ndim != self.dim:
+                raise IndexDamagedError(f"{hnsw_file}: does not match the vectors beside it")
+            graph.expansion_search = EXPANSION_SEARCH
+        self._keys, self._matrix, self._hnsw = keys, matrix, graph
+        self._row = {int(k): i for i, k in enumerate(keys)}
+
+    def _read_manifest(self) -> dict | None:  # type: ignore[type-arg]
+        try:
+            manifest = json.loads(self._manifest_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise IndexDamagedError(f"{self._manifest_file}: unreadable ({exc})") from None
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+            raise IndexDamagedError(f"{self._manifest_file}: not a vector manifest")
+        return manifest
 
     def save(self) -> None:
-        """Write atomically (temp file + rename) so a crash never leaves half a file."""
+        """Write atomically (temp file + rename) so a crash never leaves half a file, then
+        the manifest of their digests. A crash between two renames leaves files that do not
+        match the manifest: the next load calls them damaged and they are rebuilt."""
         keys_file, matrix_file, hnsw_file = self._files
-        for target, array in ((keys_file, self._keys), (matrix_file, self._matrix)):
-            tmp = target.with_suffix(".tmp.npy")
-            np.save(tmp, array)
-            tmp.replace(target)
-        if self._hnsw is not None:
-            tmp = hnsw_file.with_suffix(".tmp")
-            self._hnsw.save(str(tmp))
-            tmp.replace(hnsw_file)
-        else:
-            hnsw_file.unlink(missing_ok=True)
+        digests: dict[str, str] = {}
+        tmp_files = (
+            keys_file.with_suffix(".tmp.npy"),
+            matrix_file.with_suffix(".tmp.npy"),
+            hnsw_file.with_suffix(".tmp"),
+        )
+        try:
+            for target, tmp, array in zip(
+                (keys_file, matrix_file), tmp_files, (self._keys, self._matrix), strict=False
+            ):
+                np.save(tmp, array)
+                digests[target.name] = sha256_of(tmp)
+                tmp.replace(target)
+            if self._hnsw is not None:
+                self._hnsw.save(str(tmp_files[2]))
+                digests[hnsw_file.name] = sha256_of(tmp_files[2])
+                tmp_files[2].replace(hnsw_file)
+            else:
+                hnsw_file.unlink(missing_ok=True)
+            manifest = {"count": len(self._keys), "dim": self.dim, "files": digests}
+            tmp = self._manifest_file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(manifest))
+            tmp.replace(self._manifest_file)
+        finally:
+            for tmp in tmp_files:  # left only by a failed write (a full disk): give it back
+                tmp.unlink(missing_ok=True)
+
+    @property
+    def keys(self) -> np.ndarray:
+        """Every pk held, in row order (``paperfeed check`` compares them with the database)."""
+        return self._keys
+
+    @property
+    def graph_size(self) -> int | None:
+        return None if self._hnsw is None else len(self._hnsw)
 
     def clear(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

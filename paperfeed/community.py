@@ -2,6 +2,9 @@
 
 Counters on ``papers`` (``votes``, ``num_comments``) are recomputed from the rows in the same
 transaction as each change, so they cannot drift, and feeds sort on them without joins.
+Votes and saves are inserted with ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL alike),
+so the same click arriving twice at once (a double-click, two tabs, two web workers) is one
+vote, not a unique-constraint error.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, literal, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paperfeed.db import Comment, LibraryItem, Listing, Paper, User, Vote
+from paperfeed.db.models import utcnow
 from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.records import split_arxiv_version
 from paperfeed.workspace import Workspace
@@ -57,12 +62,10 @@ def set_vote(workspace: Workspace, user_pk: int, paper_id: str, up: bool) -> Pap
     """Upvote (``up``) or withdraw the vote; idempotent. Returns the paper's new signals."""
     with workspace.db.session() as session:
         paper = find_paper(session, paper_id)
-        exists = session.get(Vote, (user_pk, paper.pk)) is not None
-        if up and not exists:
-            session.add(Vote(user_pk=user_pk, paper_pk=paper.pk))
-        elif not up and exists:
+        if up:
+            _insert_once(session, Vote, user_pk, paper.pk)
+        else:
             session.execute(delete(Vote).where(Vote.user_pk == user_pk, Vote.paper_pk == paper.pk))
-        session.flush()
         _recount_votes(session, paper.pk)
         session.refresh(paper)  # the recount ran in SQL: the object's counter is stale
         return signals(session, [paper], user_pk)[paper.pk]
@@ -134,16 +137,14 @@ def set_saved(workspace: Workspace, user_pk: int, paper_id: str, saved: bool) ->
     """Add a paper to (or remove it from) the user's library; idempotent."""
     with workspace.db.session() as session:
         paper = find_paper(session, paper_id)
-        exists = session.get(LibraryItem, (user_pk, paper.pk)) is not None
-        if saved and not exists:
-            session.add(LibraryItem(user_pk=user_pk, paper_pk=paper.pk))
-        elif not saved and exists:
+        if saved:
+            _insert_once(session, LibraryItem, user_pk, paper.pk)
+        else:
             session.execute(
                 delete(LibraryItem).where(
                     LibraryItem.user_pk == user_pk, LibraryItem.paper_pk == paper.pk
                 )
             )
-        session.flush()
 
 
 def library(
@@ -224,6 +225,19 @@ def paper_signals(
 ) -> dict[int, PaperSignals]:
     with workspace.db.session() as session:
         return signals(session, papers, user_pk)
+
+
+def _insert_once(
+    session: Session, model: type[Vote] | type[LibraryItem], user_pk: int, paper_pk: int
+) -> None:
+    """Insert the (user, paper) row unless it is there: one statement, no race."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(model)
+        .values(user_pk=user_pk, paper_pk=paper_pk, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["user_pk", "paper_pk"])
+    )
 
 
 def _recount_votes(session: Session, paper_pk: int) -> None:

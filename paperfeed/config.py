@@ -21,9 +21,19 @@ class Settings(BaseSettings):
     ingest_batch_size: int = 500
     embed_threads: int | None = None  # default: number of cores, at most 4
 
-    # Web app. Sessions are signed cookies; the key defaults to one made once and kept in
-    # <data_dir>/secret_key, so restarts keep people logged in.
+    # Web app. The session cookie is signed with this key (default: one made once and kept in
+    # <data_dir>/secret_key) and names a session kept in the database.
     secret_key: str | None = None
+    # Send the session cookie over HTTPS only (its ``Secure`` flag). Default: on when
+    # ``base_url`` is https. Set it false only to test an https ``base_url`` over plain http.
+    cookie_secure: bool | None = None
+    # Rate limits on log-in, sign-up and every write (paperfeed.throttle). Turn them off only
+    # for a private instance or a load benchmark.
+    rate_limits: bool = True
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto `paperfeed serve` believes (comma
+    # separated addresses or networks, "*" for any): the client address rate limits count
+    # by comes from them. Default: a reverse proxy on the same host.
+    forwarded_allow_ips: str = "127.0.0.1"
     site_name: str = "paperfeed"
     # Accounts named here are made admins when they sign up (comma separated).
     admin_users: str = ""
@@ -83,6 +93,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'paperfeed.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.base_url.lower().startswith("https://")
 
     @property
     def index_dir(self) -> Path:

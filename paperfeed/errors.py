@@ -29,6 +29,10 @@ class InvalidInputError(PaperfeedError):
     """A form or API field is missing or malformed (the message names the field)."""
 
 
+class WrongPasswordError(InvalidInputError):
+    """The password given to confirm an action is not the account's (a guess, perhaps)."""
+
+
 class ConflictError(PaperfeedError):
     """The request clashes with what exists (e.g. a username already taken)."""
 
@@ -42,4 +46,12 @@ class ForbiddenError(PaperfeedError):
 
 
 class RateLimitedError(PaperfeedError):
-    """Too many requests of one kind in a short time (e.g. confirmation mails to one address)."""
+    """Too many requests of one kind in a short time (e.g. confirmation mails to one address).
+
+    ``retry_after``: seconds until the next attempt may succeed, when known (the web app sends
+    it as the ``Retry-After`` header of its 429 answer).
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

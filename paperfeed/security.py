@@ -13,7 +13,9 @@ def secret_key(workspace: Workspace) -> str:
         return workspace.settings.secret_key
     path = workspace.settings.data_dir / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
+    if path.stat().st_mode & 0o077:  # made by an older version, or copied in: others keep out
+        path.chmod(0o600)
     return path.read_text().strip()

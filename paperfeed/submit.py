@@ -1,7 +1,9 @@
 """Submitting a paper by arXiv id or URL: fetch it if we lack it, list it today, index it.
 
 A submission is a listing of source ``submitted`` on the day it was made, so the paper joins
-that day's feed (as on Hugging Face Daily Papers); who submitted it first is kept.
+that day's feed (as on Hugging Face Daily Papers); who submitted it first is kept. The same
+paper submitted twice at once ends as one paper and one listing: the second store of the
+fetched paper finds the first one's, and the listing is inserted with ON CONFLICT DO NOTHING.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import threading
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from paperfeed.db import Listing, Paper
 from paperfeed.ingest import upsert_records
@@ -38,22 +42,25 @@ def submit_paper(
     if paper is None:
         record = (api or workspace.arxiv_api).fetch_one(arxiv_id)
         record.listings.append(RecordListing(source=SUBMITTED, day=today))
-        with workspace.db.session() as session:
-            upsert_records(session, [record])
-            session.flush()
+        try:
+            with workspace.db.session() as session:
+                upsert_records(session, [record])
+                session.flush()
+        except IntegrityError:  # stored meanwhile by a submission of the same paper
+            log.info("paper %s was stored by a concurrent submission", arxiv_id)
         _sync_soft(workspace)
     with workspace.db.session() as session:
         paper = session.scalar(select(Paper).where(Paper.id == arxiv_id))
         assert paper is not None, "upsert_records stores the fetched paper"
         if paper.submitted_by_pk is None:
             paper.submitted_by_pk = user_pk
-        listed = session.scalar(
-            select(Listing.pk).where(
-                Listing.paper_pk == paper.pk, Listing.source == SUBMITTED, Listing.day == today
-            )
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(Listing)
+            .values(paper_pk=paper.pk, source=SUBMITTED, day=today)
+            .on_conflict_do_nothing(index_elements=["paper_pk", "source", "day"])
         )
-        if listed is None:
-            session.add(Listing(paper_pk=paper.pk, source=SUBMITTED, day=today))
         session.flush()
         return paper.id
 

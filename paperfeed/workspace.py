@@ -1,10 +1,16 @@
 """A workspace is one data directory opened: its database and its indexes.
 
-CLI commands and the web app each open one and hand it to the core modules.
+CLI commands and the web app each open one and hand it to the core modules. The data is
+private to the account paperfeed runs as (the database holds password hashes and sessions,
+``secret_key`` signs cookies): opening a workspace sets the process umask to ``0o077``, so
+whatever it creates is the owner's only, and tightens what an older version left readable —
+the data directory to 0700, the SQLite database (with its -wal and -shm files), the secret
+and the index files to 0600.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,16 +23,21 @@ from paperfeed.index import Indexes
 if TYPE_CHECKING:
     from paperfeed.live.arxiv_api import ArxivApi
 
+PRIVATE_UMASK = 0o077  # new files 0600, new directories 0700
+_SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
 
 class Workspace:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        os.umask(PRIVATE_UMASK)
         self.db = Database(settings.db_url)
+        self._make_private()
 
     @classmethod
     def create(cls, settings: Settings) -> Workspace:
         """Create the data directory and bring the schema up to date (idempotent)."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         workspace = cls(settings)
         workspace.db.migrate()
         return workspace
@@ -45,6 +56,28 @@ class Workspace:
                 "run `paperfeed init` first"
             )
         return workspace
+
+    def _make_private(self) -> None:
+        """Owner-only modes on the data directory, database, secret and indexes that exist."""
+        data_dir = self.settings.data_dir
+        paths: list[tuple[Path, int]] = [(data_dir, 0o700), (data_dir / "secret_key", 0o600)]
+        if self.db.url.startswith("sqlite") and self.db.engine.url.database:
+            database = self.db.engine.url.database
+            paths += [(Path(database + suffix), 0o600) for suffix in _SQLITE_SIDE_FILES]
+        index_dir = self.settings.index_dir
+        if index_dir.is_dir():
+            paths.append((index_dir, 0o700))
+            for root, dirs, files in os.walk(index_dir):
+                paths += [(Path(root, d), 0o700) for d in dirs]
+                paths += [(Path(root, f), 0o600) for f in files]
+        for path, mode in paths:
+            try:
+                if (path.stat().st_mode & 0o777) != mode:
+                    path.chmod(mode)
+            except FileNotFoundError:
+                continue
+            except PermissionError:  # not ours (a shared directory): leave it as it is
+                continue
 
     @cached_property
     def indexes(self) -> Indexes:

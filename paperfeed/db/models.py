@@ -358,13 +358,14 @@ class UserSession(Base):
 
 class RateCounter(Base):
     """How many times ``key`` (an action and who did it, e.g. ``vote:user:7``) happened in
-    one fixed window of time (``window`` = seconds since the epoch // the limit's period).
-    In the database, so a limit holds across web workers and hosts (``paperfeed.throttle``);
-    rows past ``expires_at`` are no longer read and are pruned."""
+    one fixed window of time, starting at ``window_start`` (seconds since the epoch, a
+    multiple of the limit's period). In the database, so a limit holds across web workers
+    and hosts (``paperfeed.throttle``); rows past ``expires_at`` are no longer read and are
+    pruned."""
 
     __tablename__ = "rate_counters"
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

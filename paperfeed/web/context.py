@@ -1,9 +1,11 @@
 """Per-request helpers shared by every router: the workspace, the user, CSRF and rendering.
 
-Sessions are Starlette's signed cookies (itsdangerous). A session holds the user's pk, a
-token derived from their password hash (so a password change ends other sessions) and a
-CSRF token; every state-changing request must echo that token, as a ``csrf_token`` form
-field or an ``X-CSRF-Token`` header.
+The session cookie is Starlette's signed cookie (itsdangerous). It carries a CSRF token and,
+for a logged-in browser, a random session id; the session itself is a row in the database
+(``paperfeed.accounts``), so logging out or changing the password ends it wherever the
+cookie was copied. (It also carries the user's pk, a hint read without the database;
+``current_user`` alone decides who is logged in.) Every state-changing request must echo
+the CSRF token, as a ``csrf_token`` form field or an ``X-CSRF-Token`` header.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from paperfeed import __version__
-from paperfeed.accounts import get_user, session_token
+from paperfeed.accounts import close_session, open_session, session_user
 from paperfeed.db import User
 from paperfeed.errors import (
     AuthRequiredError,
@@ -71,17 +73,18 @@ def cache_of(request: Request) -> VersionedCache:
 
 
 def current_user(request: Request) -> User | None:
-    """The logged-in user, or None; a session whose password changed since is dropped."""
+    """The logged-in user, or None: one query per request, none for anonymous visitors. A
+    cookie whose session has ended (log-out, password change, expiry) is dropped."""
     if "user" in request.state._state:
         return request.state.user
     user = None
-    pk = request.session.get("uid")
-    if pk is not None:
-        user = get_user(workspace_of(request), int(pk))
-        if user is None or request.session.get("auth") != session_token(user):
-            request.session.pop("uid", None)
-            request.session.pop("auth", None)
-            user = None
+    session_id = request.session.get("sid")
+    if session_id is not None:
+        if isinstance(session_id, str):
+            user = session_user(workspace_of(request), session_id)
+        if user is None:
+            for key in ("sid", "uid"):
+                request.session.pop(key, None)
     request.state.user = user
     return user
 
@@ -101,13 +104,22 @@ def require_admin(request: Request) -> User:
 
 
 def log_in(request: Request, user: User) -> None:
+    """Open a new session for ``user`` in this browser (ending the one it had, if any)."""
+    workspace = workspace_of(request)
+    old = request.session.get("sid")
+    if isinstance(old, str):
+        close_session(workspace, old)
+    request.session["sid"] = open_session(workspace, user.pk)
     request.session["uid"] = user.pk
-    request.session["auth"] = session_token(user)
     request.session["csrf"] = secrets.token_urlsafe(24)  # a fresh token per login
     request.state.user = user
 
 
 def log_out(request: Request) -> None:
+    """End the session in the database too: a copy of the cookie logs no one in after this."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        close_session(workspace_of(request), session_id)
     request.session.clear()
     request.state.user = None
 

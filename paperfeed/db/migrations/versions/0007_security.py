@@ -36,7 +36,7 @@ def upgrade() -> None:
     op.create_table(
         "rate_counters",
         sa.Column("key", sa.String(length=255), primary_key=True),
-        sa.Column("window", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("window_start", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
     )

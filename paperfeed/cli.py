@@ -664,12 +664,18 @@ def serve(
     _sync(workspace)
     host, port = host or settings.host, port or settings.port
     workers = workers or settings.serve_workers
+    # The client address (rate limits count by it) and https (Secure cookies, HSTS) come from
+    # X-Forwarded-For / X-Forwarded-Proto only when the proxy sending them is trusted.
+    proxy: dict[str, Any] = {
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
     console.print(
         f"paperfeed serving {count_papers(workspace)} papers on http://{host}:{port}"
         + (f" ({workers} worker processes)" if workers > 1 else "")
     )
     if workers == 1:
-        uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning", **proxy)
         return
     # Each worker process builds its own app from the same settings (inherited environment).
     workspace.db.engine.dispose()  # no SQLite connections carried into the forked workers
@@ -680,6 +686,7 @@ def serve(
         host=host,
         port=port,
         log_level="warning",
+        **proxy,
     )
 
 

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import __version__
 from paperfeed.accounts import SESSION_DAYS
-from paperfeed.errors import PaperfeedError, RateLimitedError
+from paperfeed.errors import PaperfeedError
 from paperfeed.security import secret_key
 from paperfeed.web import account, admin, api, feeds, pages, subscriptions
 from paperfeed.web.cache import DataVersion, VersionedCache
@@ -104,8 +104,9 @@ def create_app(workspace: Workspace) -> FastAPI:
             return RedirectResponse(f"/login?next={_return_to(request)}", status_code=303)
         else:
             response = render(request, "error.html", status=status, message=str(exc))
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            response.headers["Retry-After"] = str(exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)  # rate limits, a busy database
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from paperfeed import __version__
 from paperfeed.accounts import close_session, open_session, session_user
 from paperfeed.db import User
+from paperfeed.db.session import DatabaseBusyError
 from paperfeed.errors import (
     AuthRequiredError,
     ConflictError,
@@ -56,6 +57,7 @@ _STATUS = {
     ConflictError: 409,
     RateLimitedError: 429,
     SourceError: 502,
+    DatabaseBusyError: 503,
 }
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from paperfeed import bounds
 from paperfeed.errors import SourceError
 from paperfeed.records import ParseProblem
 from paperfeed.records import looks_like_arxiv_id as looks_like_arxiv_id  # its old home
@@ -42,10 +43,11 @@ RECORD_ERRORS = (
 
 
 def clean_text(value: object) -> str:
-    """Collapse hard line breaks and runs of whitespace into single spaces; '' for non-text."""
+    """Collapse hard line breaks and runs of whitespace into single spaces, without the
+    characters no page or feed can carry (``bounds.clean_text``); '' for non-text."""
     if not isinstance(value, str):
         return ""
-    return " ".join(value.split())
+    return " ".join(bounds.clean_text(value).split())
 
 
 def clean_optional(value: object) -> str | None:
@@ -176,8 +178,9 @@ def _salvage_items(
     chunks = item.findall(text)
     if start is None or not chunks:
         raise whole
+    stray_end = re.compile(rf"</(?:[\w.-]+:)?{re.escape(tag)}\s*>")  # of an item cut short
     try:
-        root = ET.fromstring(item.sub("", text))
+        root = ET.fromstring(stray_end.sub("", item.sub("", text)))
     except ET.ParseError:
         raise whole from None
     opening, closing = start.group(0), f"</{start.group('name')}>"

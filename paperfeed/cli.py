@@ -539,6 +539,91 @@ def reindex(
 
 
 @app.command()
+def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check the database and that the search indexes agree with it; exit 1 on any problem.
+
+    Each problem comes with the command that repairs it. Changes nothing.
+    """
+    from paperfeed.check import check as run_check
+
+    report = run_check(_open())
+    if as_json:
+        print(json.dumps(report.as_dict()))
+    else:
+        counts = report.counts
+        out.print(f"database: {_escape(report.database)}")
+        if counts:
+            out.print(
+                f"papers: {counts['papers']} ({counts['hidden']} hidden, stay indexed), "
+                f"embeddings: {counts['embeddings']}, waiting to be embedded: "
+                f"{counts['to_embed']}"
+            )
+            graph = f", HNSW graph of {counts['graph']}" if counts["graph"] is not None else ""
+            out.print(
+                f"lexical index: {_unknown(counts['lexical_docs'])} documents; "
+                f"vector index: {_unknown(counts['vectors'])} vectors{graph}"
+            )
+        for problem in report.problems:
+            out.print(f"[red]problem[/] {problem.part}: {_escape(problem.message)}")
+            out.print(f"  repair: {_escape(problem.repair)}")
+        if report.ok:
+            out.print("[green]ok[/]: the indexes agree with the database")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _unknown(value: object) -> str:
+    return "?" if value is None else str(value)
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="A new directory to write the backup into.")],
+) -> None:
+    """Back up the database and the secret key while the site keeps running (SQLite).
+
+    The indexes are not copied: `restore` rebuilds them from the database.
+    """
+    from paperfeed.backup import backup as run_backup
+
+    report = run_backup(_open(), path)
+    key = "and the secret key " if report.secret_key else ""
+    console.print(
+        f"backed up {report.papers} papers {key}to {report.path} "
+        f"({report.size / 1e6:.1f} MB in {report.seconds:.1f} s)"
+    )
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A directory written by `paperfeed backup`.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the database, secret key and indexes of a used data dir."
+        ),
+    ] = False,
+    no_index: Annotated[
+        bool, typer.Option("--no-index", help="Leave rebuilding the indexes for later.")
+    ] = False,
+) -> None:
+    """Restore a backup into an empty data directory, then rebuild the search indexes.
+
+    Stop `serve` and `worker` before restoring over a data directory in use (--force).
+    """
+    from paperfeed.backup import restore as run_restore
+
+    settings = _settings()
+    report = run_restore(settings, path, force=force)
+    console.print(
+        f"restored {report.papers} papers from the backup of {report.created} "
+        f"into {settings.data_dir.resolve()}"
+    )
+    if not no_index:
+        _sync(Workspace.open(settings))
+
+
+@app.command()
 def export(
     path: Annotated[
         Path, typer.Argument(help="Output file (.jsonl or .jsonl.gz); - for stdout.")

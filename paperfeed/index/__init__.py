@@ -79,7 +79,6 @@ class Indexes:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
         self._state_file = path / "state.json"
-        self._lock_file = path / ".lock"
         self._refresh_lock = threading.Lock()
         self._loader: threading.Thread | None = None  # reading another process's vectors
         self._loaded: tuple[tuple[object, object], VectorIndex] | None = None  # its result
@@ -147,23 +146,8 @@ class Indexes:
             bool(state.get("vectors_count")) and not (self.path / "vectors" / "keys.npy").exists()
         )
 
-    @contextlib.contextmanager
-    def _locked(self, exclusive: bool, wait: bool) -> Iterator[None]:
-        """Hold ``<index>/.lock`` (flock: per open file, so threads exclude each other too)."""
-        self.path.mkdir(parents=True, exist_ok=True)  # the directory may have been deleted
-        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-            try:
-                fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusyError(
-                    "the search indexes are being written by another process; "
-                    "the next sync catches up"
-                ) from None
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self, exclusive: bool, wait: bool) -> contextlib.AbstractContextManager[None]:
+        return _flock(self.path, exclusive, wait)
 
     def _state_stamp(self) -> tuple[int, int] | None:
         """Identifies the state file's version: it is replaced (a new inode) on every write."""
@@ -379,11 +363,9 @@ class Indexes:
         return count
 
 
-def embed_missing(db: Database, progress: Progress | None = None, batch_size: int = 256) -> int:
-    """Embed every paper whose vector is missing, from another model, or of changed text.
-
-    Commits after each batch, so an interrupted run keeps what it embedded.
-    """
+def papers_to_embed(db: Database) -> tuple[list, list[int]]:  # type: ignore[type-arg]
+    """Papers whose vector is missing, from another model, or of changed text (rows of pk,
+    title, abstract); and the pks of papers changed since their vector but not in text."""
     stale = (
         select(Paper.pk, Paper.title, Paper.abstract, Embedding.text_hash, Embedding.model)
         .outerjoin(Embedding, Embedding.paper_pk == Paper.pk)
@@ -404,7 +386,15 @@ def embed_missing(db: Database, progress: Progress | None = None, batch_size: in
         if r.model != embed.MODEL_ID or r.text_hash != text_hash(r.title, r.abstract)
     ]
     todo_pks = {r.pk for r in todo}
-    touched = [r.pk for r in rows if r.pk not in todo_pks]
+    return todo, [r.pk for r in rows if r.pk not in todo_pks]
+
+
+def embed_missing(db: Database, progress: Progress | None = None, batch_size: int = 256) -> int:
+    """Embed every paper whose vector is missing, from another model, or of changed text.
+
+    Commits after each batch, so an interrupted run keeps what it embedded.
+    """
+    todo, touched = papers_to_embed(db)
     if touched:  # text unchanged (e.g. only votes moved): mark checked, keep the vector
         now = datetime.now(UTC)
         with db.session() as session:  # one UPDATE, not one query per paper
@@ -432,6 +422,68 @@ def embed_missing(db: Database, progress: Progress | None = None, batch_size: in
         if progress:
             progress("embed", len(chunk), len(todo))
     return len(todo)
+
+
+@contextlib.contextmanager
+def _flock(path: Path, exclusive: bool, wait: bool) -> Iterator[None]:
+    """Hold ``<index>/.lock`` (flock: per open file, so threads exclude each other too)."""
+    path.mkdir(parents=True, exist_ok=True)  # the directory may have been deleted
+    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(
+                "the search indexes are being written by another process; the next sync catches up"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@dataclass
+class OnDisk:
+    """The indexes as they are on disk, read without repairing anything (``paperfeed check``).
+    A part that cannot be read has ``*_error`` set and no pks."""
+
+    exists: bool
+    state: dict[str, object] | None  # None: state.json missing or unreadable
+    lexical_pks: np.ndarray | None = None
+    lexical_error: str | None = None
+    vector_pks: np.ndarray | None = None
+    vectors_error: str | None = None
+    graph_size: int | None = None  # vectors in the HNSW graph; None: no graph (exact search)
+
+    def watermark(self, name: str) -> datetime | None:
+        value = (self.state or {}).get(name)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def read_on_disk(path: Path) -> OnDisk:
+    """What the index directory holds, under a shared lock (so no sync writes meanwhile)."""
+    if not path.exists():
+        return OnDisk(exists=False, state=None)
+    with _flock(path, exclusive=False, wait=True):
+        try:
+            state = json.loads((path / "state.json").read_text())
+        except (OSError, ValueError):
+            state = None
+        on_disk = OnDisk(exists=True, state=state if isinstance(state, dict) else None)
+        if (path / "lexical" / "meta.json").exists():
+            try:
+                lexical = LexicalIndex(path / "lexical", verify=True)
+                on_disk.lexical_pks = np.asarray(lexical.all_pks(), dtype=np.int64)
+            except IndexDamagedError as exc:
+                on_disk.lexical_error = str(exc)
+        else:
+            on_disk.lexical_error = f"{path / 'lexical'}: missing"
+        try:
+            vectors = VectorIndex(path / "vectors", embed.DIM)
+            on_disk.vector_pks, on_disk.graph_size = vectors.keys, vectors.graph_size
+        except IndexDamagedError as exc:
+            on_disk.vectors_error = str(exc)
+    return on_disk
 
 
 @contextlib.contextmanager

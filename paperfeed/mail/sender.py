@@ -38,7 +38,9 @@ from sqlalchemy.orm import Session
 from paperfeed.config import Settings
 from paperfeed.db import OutboxMessage
 from paperfeed.db.models import utcnow
+from paperfeed.errors import InvalidInputError
 from paperfeed.mail import render
+from paperfeed.mail.addresses import normalize_address
 from paperfeed.workspace import Workspace
 
 
@@ -246,10 +248,21 @@ def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
 
 
 def _send(client: smtplib.SMTP, row: OutboxMessage, smtp: SmtpConfig, settings: Settings) -> None:
+    """Send one mail to its one recipient.
+
+    The envelope gets the address as ``normalize_address`` reads it, never the raw column:
+    smtplib reduces each recipient with ``parseaddr``, which turns ``a,b@example.org`` into
+    ``a`` and ``Name <x@y.org>`` into ``x@y.org``. A row that is not one plain address (queued
+    before subscriptions were checked this strictly) fails for good, unsent.
+    """
+    try:
+        recipient = normalize_address(row.to_addr, field="recipient")
+    except InvalidInputError as exc:
+        raise _Failure(f"not sent: {exc}", permanent=True, stop=False) from exc
     message = render.to_email(row, settings)
     envelope_from = parseaddr(smtp.sender)[1] or smtp.sender
     try:
-        client.send_message(message, from_addr=envelope_from, to_addrs=[row.to_addr])
+        client.send_message(message, from_addr=envelope_from, to_addrs=[recipient])
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         raise _reply_failure(code, text) from exc

@@ -8,7 +8,6 @@ login) and is idempotent, as RFC 8058 one-click unsubscribe requires.
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,15 +18,13 @@ from paperfeed.db import OutboxMessage, Subscription, User
 from paperfeed.db.models import utcnow
 from paperfeed.errors import InvalidInputError, NotFoundError, QueryError, RateLimitedError
 from paperfeed.mail import render, tokens
+from paperfeed.mail.addresses import mailbox_key, normalize_address
 from paperfeed.query import parse_query
 from paperfeed.workspace import Workspace
 
 KINDS = ("trending", "search", "for_you")
 PERIOD_LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 PERIODS = tuple(PERIOD_LENGTH)
-# Deliberately simple: one @, no spaces or control characters, a dot in the domain. The
-# confirmation mail is the real test of an address.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+$")
 
 
 def subscribe(
@@ -40,12 +37,13 @@ def subscribe(
     """A pending subscription plus its confirmation mail in the outbox (one transaction).
 
     Asking again for a subscription that is still pending queues a fresh confirmation; one
-    that is already active is left alone (no mail), so the call is safe to repeat. An
-    address gets at most ``subscribe_confirmations_per_hour`` confirmations an hour
+    that is already active is left alone (no mail), so the call is safe to repeat. A
+    mailbox gets at most ``subscribe_confirmations_per_hour`` confirmations an hour
     (``RateLimitedError`` past that): anyone may subscribe any address, so the form must
-    not become a way to flood someone's inbox.
+    not become a way to flood someone's inbox. The count is per ``mailbox_key``: spelling
+    the address in other case or with a ``+tag`` does not buy more mails.
     """
-    email = _check_email(email)
+    email = normalize_address(email)
     params = _check_params(kind, params or {})
     with workspace.db.session() as session:
         if user_pk is not None and session.get(User, user_pk) is None:
@@ -157,20 +155,35 @@ def _load(session: Any, pk: int, email: str, what: str) -> Subscription:
 
 def _check_rate(workspace: Workspace, session: Any, email: str) -> None:
     limit = workspace.settings.subscribe_confirmations_per_hour
-    sent = session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.to_addr == email,
+    key = mailbox_key(email)
+    base, _, domain = key.rpartition("@")
+    # The candidates share the key's local part as a prefix and its domain (case aside);
+    # the key of each decides. The LIKE pattern escapes the wildcards a local part may hold.
+    pattern = f"{_like_escape(base)}%@{_like_escape(domain)}"
+    addresses = session.scalars(
+        select(OutboxMessage.to_addr).where(
+            func.lower(OutboxMessage.to_addr).like(pattern, escape="\\"),
             OutboxMessage.kind == "confirm",
             OutboxMessage.created_at > utcnow() - timedelta(hours=1),
         )
-    )
+    ).all()
+    sent = sum(1 for address in addresses if _same_mailbox(address, key))
     if sent >= limit:
         raise RateLimitedError(
             f"{email} was sent {sent} confirmation mails in the last hour: check that inbox "
             "(and its spam folder), or try again in an hour"
         )
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _same_mailbox(address: str, key: str) -> bool:
+    try:
+        return mailbox_key(address) == key
+    except InvalidInputError:  # queued before addresses were checked this strictly
+        return address.lower() == key
 
 
 def _confirmation(workspace: Workspace, subscription: Subscription) -> OutboxMessage:
@@ -199,14 +212,6 @@ def _confirmation(workspace: Workspace, subscription: Subscription) -> OutboxMes
         status="pending",
         next_attempt_at=utcnow(),
     )
-
-
-def _check_email(email: str) -> str:
-    email = email.strip()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidInputError(f"email: {email!r} is not an email address (name@example.org)")
-    local, domain = email.rsplit("@", 1)
-    return f"{local}@{domain.lower()}"
 
 
 def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,8 @@ def test_subscribe_send_and_outbox_from_the_command_line(
     bad = _run(data, port, "mail", "subscribe", "nobody", "--kind", "trending")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [
-        "error: email: 'nobody' is not an email address (name@example.org)"
+        "error: email: 'nobody' is not one email address like name@example.org "
+        "(An email address must have an @-sign.)"
     ]
 
     smtp_server.handler.fail_next("550 5.1.1 no such mailbox")

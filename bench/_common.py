@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: machine load, result tables, timers, cached corpora.
+"""Helpers shared by the benchmarks: machine load, result tables, timers, cached corpora, the
+server under test.
 
 Every benchmark prints its figures beside a baseline measured in the same run, as a table
 ``figure | ours | baseline | ratio | command``; ratios are what we compare between runs,
@@ -20,7 +21,10 @@ import os
 import resource
 import shlex
 import shutil
+import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,6 +220,82 @@ def print_load_report(sections: list[Section]) -> None:
         print(item.line())
     if any(item.noisy for item in sections):
         print("Some sections ran on a busy machine: compare ratios, or rerun when it is quiet.")
+
+
+# -- a server under test ----------------------------------------------------------------------
+class ServerProcess:
+    """A web server under test in a subprocess on a free loopback port; a context manager.
+
+    Subclasses say how to start it (``argv``). The environment is ours minus every
+    ``PAPERFEED_*`` variable (the server sees only the workspace given here), plus ``env``.
+    Entering waits until ``/healthz`` answers (the indexes are loaded); leaving sends SIGTERM
+    and waits for a graceful shutdown (SIGKILL after 30 s).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int,
+        log_file: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir, self.workers, self.log_file = data_dir, workers, log_file
+        self.extra_env = {"PAPERFEED_SECRET_KEY": "bench-web", **(env or {})}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> ServerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+        env.update(PAPERFEED_DATA_DIR=str(self.data_dir), **self.extra_env)
+        with self.log_file.open("wb") as out:
+            self.process = subprocess.Popen(self.argv(), cwd=REPO, env=env, stdout=out, stderr=out)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited:\n{self.log_file.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.__exit__()
+        raise SystemExit(f"the server did not answer within 180 s:\n{self.log_file.read_text()}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The server process and its worker processes (if ``--workers`` > 1)."""
+        assert self.process is not None
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return (pid, *(int(c) for c in children))
+
+    def cpu_seconds(self) -> float:
+        return sum(process_cpu_seconds(pid) for pid in self.pids)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 # -- result tables ---------------------------------------------------------------------------

@@ -54,7 +54,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -77,6 +76,7 @@ from _common import (
     DEFAULT_SHARED,
     REPO,
     Section,
+    ServerProcess,
     Table,
     add_wait_quiet,
     command_line,
@@ -84,7 +84,6 @@ from _common import (
     load_now,
     log,
     print_load_report,
-    process_cpu_seconds,
     section,
     wait_for_quiet,
 )
@@ -115,19 +114,11 @@ def server_app():  # type: ignore[no-untyped-def]
     return create_app(Workspace.open(Settings()))
 
 
-class Server:
+class Server(ServerProcess):
     """``python -m uvicorn --factory bench_web:server_app`` in a subprocess, on a free port."""
 
-    def __init__(self, data_dir: Path, workers: int, log_file: Path) -> None:
-        self.data_dir, self.workers, self.log_file = data_dir, workers, log_file
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-        env.update(PAPERFEED_DATA_DIR=str(self.data_dir), PAPERFEED_SECRET_KEY="bench-web")
-        command = [
+    def argv(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "uvicorn",
@@ -145,50 +136,6 @@ class Server:
             "warning",
             "--no-access-log",
         ]
-        with self.log_file.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the server exited:\n{self.log_file.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.__exit__()
-        raise SystemExit(f"the server did not answer within 180 s:\n{self.log_file.read_text()}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def pids(self) -> tuple[int, ...]:
-        """The uvicorn process and its worker processes (if ``--workers`` > 1)."""
-        assert self.process is not None
-        pid = self.process.pid
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            children = []
-        return (pid, *(int(c) for c in children))
-
-    def cpu_seconds(self) -> float:
-        return sum(process_cpu_seconds(pid) for pid in self.pids)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # -- the workload ----------------------------------------------------------------------------

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.db import Database, DatabaseBusyError, DiskFullError
@@ -60,6 +63,16 @@ class RestoreReport:
     papers: int
     schema: str | None
     created: str  # when the backup was taken
+
+
+def require_sqlite(settings: Settings) -> None:
+    """Refuse, before connecting anywhere, a database these commands cannot copy."""
+    try:
+        backend = make_url(settings.db_url).get_backend_name()
+    except ArgumentError:
+        backend = "?"
+    if backend != "sqlite":
+        raise PaperfeedError(_POSTGRES)
 
 
 def backup(workspace: Workspace, destination: Path) -> BackupReport:
@@ -114,6 +127,7 @@ def restore(settings: Settings, source: Path, force: bool = False) -> RestoreRep
     migrate it to this version's schema. The data directory must be empty (or missing);
     ``force`` replaces its database, secret key and indexes (stop ``serve`` and ``worker``
     first: they would go on with the files they have open)."""
+    require_sqlite(settings)
     database = Database(settings.db_url)
     target = database.sqlite_file
     database.engine.dispose()

@@ -585,7 +585,9 @@ def backup(
     The indexes are not copied: `restore` rebuilds them from the database.
     """
     from paperfeed.backup import backup as run_backup
+    from paperfeed.backup import require_sqlite
 
+    require_sqlite(_settings())
     report = run_backup(_open(), path)
     key = "and the secret key " if report.secret_key else ""
     console.print(

@@ -47,7 +47,10 @@ def clean_text(value: object) -> str:
     characters no page or feed can carry (``bounds.clean_text``); '' for non-text."""
     if not isinstance(value, str):
         return ""
-    return " ".join(bounds.clean_text(value).split())
+    text = " ".join(value.split())
+    if not text.isprintable():  # rare; isprintable() is twice as fast as the regex
+        text = " ".join(bounds.clean_text(text).split())
+    return text
 
 
 def clean_optional(value: object) -> str | None:

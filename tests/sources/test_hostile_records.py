@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from _core_helpers import all_papers, paper_by_id
 from _sources_helpers import split
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paperfeed import bounds
 from paperfeed.db import Paper
@@ -32,6 +34,7 @@ from paperfeed.validate import (
     MAX_AUTHORS,
     MAX_INT,
     MAX_TITLE_CHARS,
+    PLAIN_URL,
     check_record,
 )
 from paperfeed.workspace import Workspace
@@ -303,7 +306,10 @@ def test_kaggle_hostile_lines(workspace: Workspace, tmp_path: Path) -> None:
     assert "published 9999-12-31" in lines[3][0].reason
     assert lines[9][0].kept and "version" in lines[9][0].reason
     control = paper_by_id(workspace, "0704.0008")
-    assert (control.title, control.abstract) == ("Control title", "xy")
+    assert (control.title, control.abstract) == (
+        "Control title",
+        "x y",
+    )  # \x0b and \x85 separate words
     assert_nothing_hostile_stored(workspace)
 
 
@@ -329,7 +335,7 @@ def test_arxiv_daily_hostile_lines(workspace: Workspace, tmp_path: Path) -> None
     links = paper_by_id(workspace, "2603.00002")
     assert (links.abs_url, links.pdf_url) == (None, None)
     sixth = paper_by_id(workspace, "2603.00006")
-    assert (sixth.abstract, sixth.categories) == ("ab", ["cs.CL"])
+    assert (sixth.abstract, sixth.categories) == ("a b", ["cs.CL"])
     lines = problems_at(report)
     assert [(n, [p.kept for p in lines[n]]) for n in sorted(lines)] == [
         (2, [True, True]),
@@ -687,3 +693,20 @@ def test_stored_paper_shape_is_what_the_check_promises(workspace: Workspace) -> 
     assert columns["id"].type.length == 64
     assert columns["source"].type.length == 32
     assert columns["primary_category"].type.length == 64
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(PLAIN_URL, fullmatch=True))
+def test_links_kept_without_safe_url_are_links_safe_url_keeps(url: str) -> None:
+    """The check's shortcut for plain links never keeps one that ``bounds.safe_url`` drops."""
+    assert bounds.safe_url(url) == url
+    record, problems = check_record(PaperRecord(title="T", source="s", code_url=url), "x")
+    assert record is not None and record.code_url == url and problems == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_link_text_is_kept_only_when_safe_url_keeps_it(text: str) -> None:
+    record, _ = check_record(PaperRecord(title="T", source="s", code_url=text), "x")
+    assert record is not None
+    assert record.code_url == (bounds.safe_url(text) if len(text) <= 2000 else None)

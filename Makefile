@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install serve test test-all lint format bench clean
+.PHONY: install serve test test-all lint format bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ bench: install  ## the benchmarks in bench/ (see docs/performance.md)
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/eval_recommend.py
 	$(BIN)/python bench/eval_similar.py
+
+# Not part of `make test`: a bounded fuzz run (FUZZ_SECONDS per target) of every parser and the
+# query parser; prints examples, time and failures per target (docs/reliability.md).
+FUZZ_SECONDS ?= 30
+fuzz: install  ## fuzz each input parser and the query parser for FUZZ_SECONDS each
+	$(BIN)/python tools/fuzz.py --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -818,19 +818,25 @@ def print_memory(
         )
     load = [s for s in samples if s.phase == "load"]
     step = 60.0 if args.duration >= 300 else max(args.sample_every, args.duration / 10)
-    print("| load phase, s | RSS MB | PSS MB | processes | requests in the interval |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| load phase, s | RSS MB | PSS MB | processes | requests | errors | 429 | client p99 ms |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     bins = math.ceil(args.duration / step)
-    times = np.array([r.at - zero for r in records])
     for b in range(bins):
         lo, hi = b * step, (b + 1) * step
         inside = [s for s in load if lo <= s.at < hi or (b == bins - 1 and s.at >= hi)]
         if not inside:
             continue
-        n = int(((times >= lo) & (times < hi)).sum())
+        last = b == bins - 1
+        during = [r for r in records if lo <= r.at - zero < hi or (last and r.at - zero >= hi)]
+        errors = sum(r.outcome in ERROR_OUTCOMES for r in during)
+        limited = sum(r.outcome == "429" for r in during)
+        p99 = _pcts([r.client_ms for r in during if r.status])[2]
         print(
             f"| {lo:.0f}–{hi:.0f} | {np.mean([s.rss_mb for s in inside]):.0f} | "
-            f"{np.mean([s.pss_mb for s in inside]):.0f} | {inside[-1].processes} | {n:,} |"
+            f"{np.mean([s.pss_mb for s in inside]):.0f} | {inside[-1].processes} | "
+            f"{len(during):,} | {errors} | {limited} | {ms(p99)} |"
         )
     print(
         f'\nCriterion ("flat"): after a warm-up of the first window (min(60 s, duration / 5)), '

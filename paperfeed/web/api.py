@@ -8,12 +8,15 @@ logging in. Errors are ``{"error": message}`` with a fitting status.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo
 
 from paperfeed import community, rank
+from paperfeed.bounds import has_unprintable
 from paperfeed.db import Paper
+from paperfeed.errors import InvalidInputError
 from paperfeed.search import Mode, search, similar
 from paperfeed.submit import submit_paper
 from paperfeed.web.context import (
@@ -23,9 +26,33 @@ from paperfeed.web.context import (
     verify_csrf,
     workspace_of,
 )
+from paperfeed.web.limits import limit
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 write = [Depends(verify_csrf)]
+MAX_REF_LENGTH = 300  # an arXiv id or abs/pdf URL is under 100 characters
+
+
+def printable(name: str | None = None) -> BeforeValidator:
+    """A validator for text a person sends (JSON fields and form fields alike): it refuses
+    C0/C1 control characters but tab and newlines, and lone UTF-16 surrogates, which no
+    UTF-8 encoder (the database's, the response's) takes, naming the field (400).
+
+    It raises ``InvalidInputError``, not a pydantic error, and before any other check of the
+    field: a pydantic error would quote the raw input in the 422 response, which cannot be
+    encoded when it holds a surrogate. ``name`` is the field as the message calls it
+    (pydantic knows it for model fields, not for a form parameter).
+    """
+
+    def refuse(value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and has_unprintable(value):
+            field = name or info.field_name or "text"
+            raise InvalidInputError(
+                f"{field}: control characters and lone surrogates (invalid Unicode) are not text"
+            )
+        return value
+
+    return BeforeValidator(refuse)
 
 
 class PaperOut(BaseModel):
@@ -73,7 +100,14 @@ class VoteOut(BaseModel):
 
 
 class CommentIn(BaseModel):
-    body: str = Field(description="Markdown; raw HTML is shown as text")
+    body: Annotated[
+        str,
+        Field(
+            max_length=community.MAX_COMMENT_LENGTH,
+            description="Markdown; raw HTML is shown as text",
+        ),
+        printable(),
+    ]
 
 
 class CommentOut(BaseModel):
@@ -90,7 +124,11 @@ class LibraryOut(BaseModel):
 
 
 class SubmitIn(BaseModel):
-    ref: str = Field(description="an arXiv id or an arxiv.org URL")
+    ref: Annotated[
+        str,
+        Field(max_length=MAX_REF_LENGTH, description="an arXiv id or an arxiv.org URL"),
+        printable(),
+    ]
 
 
 class MeOut(BaseModel):
@@ -201,17 +239,22 @@ def api_library(
 ) -> LibraryOut:
     """The logged-in user's saved papers, most recently saved first."""
     user = require_user(request)
+    rank.check_page(limit, offset)  # a 20-digit offset would overflow SQLite
     papers, total = community.library(workspace_of(request), user.pk, limit, offset)
     return LibraryOut(total=total, papers=paper_out(request, papers))
 
 
-@router.put("/library/{paper_id:path}", response_model=PaperOut, dependencies=write)
+@router.put(
+    "/library/{paper_id:path}", response_model=PaperOut, dependencies=[*write, limit("save")]
+)
 def api_save(request: Request, paper_id: str) -> PaperOut:
     """Save a paper to the library (idempotent)."""
     return _set_saved(request, paper_id, True)
 
 
-@router.delete("/library/{paper_id:path}", response_model=PaperOut, dependencies=write)
+@router.delete(
+    "/library/{paper_id:path}", response_model=PaperOut, dependencies=[*write, limit("save")]
+)
 def api_unsave(request: Request, paper_id: str) -> PaperOut:
     """Remove a paper from the library (idempotent)."""
     return _set_saved(request, paper_id, False)
@@ -223,7 +266,7 @@ def _set_saved(request: Request, paper_id: str, saved: bool) -> PaperOut:
     return _one(request, paper_id)
 
 
-@router.post("/submit", response_model=PaperOut, dependencies=write)
+@router.post("/submit", response_model=PaperOut, dependencies=[*write, limit("submit")])
 def api_submit(request: Request, body: SubmitIn) -> PaperOut:
     """Add a paper to today's feed by arXiv id or URL (fetched from arXiv if new here)."""
     user = require_user(request)
@@ -239,13 +282,17 @@ def api_similar(
     return paper_out(request, [h.paper for h in hits], [h.score for h in hits])
 
 
-@router.put("/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=write)
+@router.put(
+    "/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=[*write, limit("vote")]
+)
 def api_vote(request: Request, paper_id: str) -> VoteOut:
     """Upvote (one vote per user per paper; voting again changes nothing)."""
     return _vote(request, paper_id, True)
 
 
-@router.delete("/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=write)
+@router.delete(
+    "/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=[*write, limit("vote")]
+)
 def api_unvote(request: Request, paper_id: str) -> VoteOut:
     """Withdraw the upvote."""
     return _vote(request, paper_id, False)
@@ -267,7 +314,7 @@ def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
     "/papers/{paper_id:path}/comments",
     response_model=CommentOut,
     status_code=201,
-    dependencies=write,
+    dependencies=[*write, limit("comment")],
 )
 def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> CommentOut:
     """Comment as the logged-in user."""

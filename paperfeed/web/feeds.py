@@ -4,6 +4,9 @@ The compatibility endpoint answers with the field names of Hugging Face's own AP
 (``paper.id``, ``title``, ``summary``, ``authors[].name``, ``publishedAt``, ``upvotes``,
 ``numComments``, ``githubRepo``, …), so a script written for that service works against a
 paperfeed instance by changing its base URL. Fields we have no data for are left out.
+
+Every text that goes into an Atom feed passes ``bounds.clean_text``: feedgen refuses a whole
+feed for one character XML cannot carry, so a stored abstract or a query must not hold one.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from paperfeed import community, rank
+from paperfeed.bounds import MAX_LIST_OFFSET, clean_text
 from paperfeed.db import Paper
+from paperfeed.errors import InvalidInputError
 from paperfeed.search import search
 from paperfeed.web.context import workspace_of
 
@@ -45,6 +50,7 @@ def trending_atom(request: Request, period: rank.Period = "week") -> Response:
 def search_atom(request: Request, q: str = Query(description="a saved search")) -> Response:
     """Atom feed of a saved search: subscribe to a query in any feed reader."""
     results = search(workspace_of(request), q, limit=FEED_SIZE)
+    q = clean_text(q)  # as the search read it; also keeps the self link encodable
     return _atom(request, f"Search: {q}", [h.paper for h in results.hits], {"q": q})
 
 
@@ -56,6 +62,10 @@ def hf_daily_papers(
     p: int = Query(0, ge=0, description="page number, from 0"),
 ) -> list[dict[str, Any]]:
     """Hugging Face-compatible daily papers list (same shape as huggingface.co/api/daily_papers)."""
+    rank.check_day("date", date_)
+    last = MAX_LIST_OFFSET // limit  # checked before multiplying: p may have 20 digits
+    if p > last:
+        raise InvalidInputError(f"p: at most {last} with limit={limit}, not {p}")
     workspace = workspace_of(request)
     feed = rank.feed(workspace, date_, "day", "votes", limit=limit, offset=p * limit)
     papers = [i.paper for i in feed.items]
@@ -97,32 +107,34 @@ def _iso(moment: datetime | None) -> str | None:
 def _atom(
     request: Request, title: str, papers: list[Paper], params: dict[str, str] | None = None
 ) -> Response:
-    base = str(request.base_url).rstrip("/")
+    base = clean_text(str(request.base_url).rstrip("/"))
     site = workspace_of(request).settings.site_name
     self_url = f"{base}{request.url.path}" + (f"?{urlencode(params)}" if params else "")
     gen = FeedGenerator()
     gen.id(self_url)
-    gen.title(f"{site}: {title}")
+    gen.title(clean_text(f"{site}: {title}"))
     gen.link(href=self_url, rel="self")
     gen.link(href=f"{base}/", rel="alternate")
     gen.updated(max((_when(p) for p in papers), default=datetime(1970, 1, 1, tzinfo=UTC)))
     for paper in reversed(papers):  # feedgen prepends: add in reverse to keep our order
         entry = gen.add_entry()
-        url = f"{base}/papers/{paper.id}"
+        url = clean_text(f"{base}/papers/{paper.id}")
         entry.id(url)
-        entry.title(paper.title)
+        entry.title(clean_text(paper.title) or url)
         # One link only: feedgen 1.0 writes entry links without their ``rel`` (upstream issue
         # lkiesow/python-feedgen#135), so an arXiv "related" link would become a second
         # "alternate" (invalid Atom; readers may open arXiv instead). Our page links to arXiv.
         entry.link(href=url)
         for name in paper.authors[:20]:
-            entry.author(name=name)
-        entry.summary(paper.abstract or paper.title)
+            if name := clean_text(name):
+                entry.author(name=name)
+        entry.summary(clean_text(paper.abstract or paper.title))
         entry.updated(_when(paper))
         if paper.published:
             entry.published(paper.published)
         for category in paper.categories:
-            entry.category(term=category)
+            if category := clean_text(category):
+                entry.category(term=category)
     return Response(gen.atom_str(pretty=True), media_type=ATOM)
 
 

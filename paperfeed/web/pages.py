@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,11 +17,13 @@ from markupsafe import Markup
 
 from paperfeed import community, rank
 from paperfeed.bibtex import to_bibtex
+from paperfeed.bounds import MAX_LIST_OFFSET, MAX_SEARCH_DEPTH
 from paperfeed.db import Paper
-from paperfeed.errors import NotFoundError, PaperfeedError, QueryError
+from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError, QueryError
 from paperfeed.highlight import highlight, query_tokens
 from paperfeed.search import MODES, search, similar_to
 from paperfeed.submit import submit_paper
+from paperfeed.web.api import MAX_REF_LENGTH, printable
 from paperfeed.web.context import (
     cache_of,
     current_user,
@@ -32,10 +34,15 @@ from paperfeed.web.context import (
     verify_csrf,
     workspace_of,
 )
+from paperfeed.web.limits import limit
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 SNIPPET_WORDS = 60
+# The deepest pages (``bounds``): a list's offset stays within MAX_LIST_OFFSET, a search's
+# offset + page within MAX_SEARCH_DEPTH.
+LAST_LIST_PAGE = MAX_LIST_OFFSET // PAGE_SIZE + 1
+LAST_SEARCH_PAGE = MAX_SEARCH_DEPTH // PAGE_SIZE
 
 
 @dataclass
@@ -72,6 +79,7 @@ def feed_page(
     sort: rank.Sort = "votes",
     page: int = Query(1, ge=1),
 ) -> HTMLResponse:
+    offset = _offset(page, LAST_LIST_PAGE)
     key = ("feed", day, period, sort, page)
 
     def context() -> dict[str, Any]:
@@ -83,7 +91,7 @@ def feed_page(
                 period,
                 sort,
                 limit=PAGE_SIZE,
-                offset=(page - 1) * PAGE_SIZE,
+                offset=offset,
             ),
         )
         return {
@@ -92,7 +100,7 @@ def feed_page(
             "period": period,
             "sort": sort,
             "page": page,
-            "pages": _pages(feed.total),
+            "pages": _pages(feed.total, LAST_LIST_PAGE),
         }
 
     return render_public(request, key, "feed.html", context)
@@ -102,8 +110,8 @@ def feed_page(
 def trending_page(
     request: Request, period: rank.Period = "week", page: int = Query(1, ge=1)
 ) -> HTMLResponse:
+    offset = _offset(page, LAST_LIST_PAGE)
     key = ("trending", period, page)
-    offset = (page - 1) * PAGE_SIZE
 
     def context() -> dict[str, Any]:
         feed = cache_of(request).get_or_compute(
@@ -115,7 +123,7 @@ def trending_page(
             "cards": cards(request, [i.paper for i in feed.items]),
             "period": period,
             "page": page,
-            "pages": _pages(feed.total),
+            "pages": _pages(feed.total, LAST_LIST_PAGE),
             "offset": offset,
         }
 
@@ -143,7 +151,7 @@ def search_page(
             workspace_of(request),
             full,
             limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
+            offset=_offset(page, LAST_SEARCH_PAGE, QueryError),
             mode=mode,  # type: ignore[arg-type]
         )
     except QueryError as exc:
@@ -156,7 +164,7 @@ def search_page(
         "search.html",
         **{**context, "results": results, "cards": listed},
         page=page,
-        pages=_pages(results.total),
+        pages=_pages(results.total, LAST_SEARCH_PAGE),
         page_url=lambda n: "/search?" + urlencode({**base, "page": n}),
     )
 
@@ -184,22 +192,26 @@ def paper_bibtex(request: Request, paper_id: str) -> Response:
         return Response(to_bibtex([paper]), media_type="application/x-bibtex; charset=utf-8")
 
 
-@router.post("/papers/{paper_id:path}/vote", dependencies=[Depends(verify_csrf)])
+@router.post("/papers/{paper_id:path}/vote", dependencies=[Depends(verify_csrf), limit("vote")])
 def vote_form(request: Request, paper_id: str, up: bool = Form(True)) -> RedirectResponse:
     user = require_user(request)
     community.set_vote(workspace_of(request), user.pk, paper_id, up)
     return _back(request, f"/papers/{paper_id}")
 
 
-@router.post("/papers/{paper_id:path}/save", dependencies=[Depends(verify_csrf)])
+@router.post("/papers/{paper_id:path}/save", dependencies=[Depends(verify_csrf), limit("save")])
 def save_form(request: Request, paper_id: str, saved: bool = Form(True)) -> RedirectResponse:
     user = require_user(request)
     community.set_saved(workspace_of(request), user.pk, paper_id, saved)
     return _back(request, f"/papers/{paper_id}")
 
 
-@router.post("/papers/{paper_id:path}/comments", dependencies=[Depends(verify_csrf)])
-def comment_form(request: Request, paper_id: str, body: str = Form("")) -> Response:
+@router.post(
+    "/papers/{paper_id:path}/comments", dependencies=[Depends(verify_csrf), limit("comment")]
+)
+def comment_form(
+    request: Request, paper_id: str, body: Annotated[str, Form(), printable("body")] = ""
+) -> Response:
     user = require_user(request)
     try:
         comment = community.add_comment(workspace_of(request), user.pk, paper_id, body)
@@ -263,8 +275,11 @@ def submit_page(request: Request) -> HTMLResponse:
     return render(request, "submit.html", ref="")
 
 
-@router.post("/submit", dependencies=[Depends(verify_csrf)])
-def submit_form(request: Request, ref: str = Form("")) -> Response:
+@router.post("/submit", dependencies=[Depends(verify_csrf), limit("submit")])
+def submit_form(
+    request: Request,
+    ref: Annotated[str, Form(max_length=MAX_REF_LENGTH), printable("ref")] = "",
+) -> Response:
     user = require_user(request)
     try:
         paper_id = submit_paper(workspace_of(request), ref, user.pk)
@@ -278,16 +293,15 @@ def library_page(request: Request, page: int = Query(1, ge=1)) -> Response:
     user = current_user(request)
     if user is None:
         return RedirectResponse("/login?" + urlencode({"next": "/library"}), status_code=303)
-    papers, total = community.library(
-        workspace_of(request), user.pk, PAGE_SIZE, (page - 1) * PAGE_SIZE
-    )
+    offset = _offset(page, LAST_LIST_PAGE)
+    papers, total = community.library(workspace_of(request), user.pk, PAGE_SIZE, offset)
     return render(
         request,
         "library.html",
         cards=cards(request, papers),
         total=total,
         page=page,
-        pages=_pages(total),
+        pages=_pages(total, LAST_LIST_PAGE),
     )
 
 
@@ -302,8 +316,17 @@ def library_bibtex(request: Request) -> Response:
     )
 
 
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
+def _offset(page: int, last: int, error: type[PaperfeedError] = InvalidInputError) -> int:
+    """Where ``page`` (from 1) starts; past ``last`` an ``error`` (400), checked before the
+    multiplication, so a 20-digit page number never reaches SQLite or tantivy."""
+    if page > last:
+        raise error(f"page: at most {last}, not {page}; narrow the list instead of paging on")
+    return (page - 1) * PAGE_SIZE
+
+
+def _pages(total: int, last: int) -> int:
+    """How many pages to offer: no more than the deepest one served."""
+    return min(max(1, -(-total // PAGE_SIZE)), last)
 
 
 def _back(request: Request, fallback: str) -> RedirectResponse:

@@ -12,14 +12,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from paperfeed.bounds import MAX_QUERY_LENGTH
 from paperfeed.db import Subscription, User
 from paperfeed.errors import InvalidInputError, PaperfeedError
+from paperfeed.mail.addresses import MAX_ADDRESS_LENGTH
 from paperfeed.mail.subscriptions import (
     cancel,
     confirm,
@@ -28,6 +30,7 @@ from paperfeed.mail.subscriptions import (
     subscribe,
     unsubscribe,
 )
+from paperfeed.web.api import printable
 from paperfeed.web.context import (
     current_user,
     http_status,
@@ -36,6 +39,7 @@ from paperfeed.web.context import (
     verify_csrf,
     workspace_of,
 )
+from paperfeed.web.limits import limit
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["subscriptions"])
@@ -84,13 +88,13 @@ def subscribe_page(
     return render(request, "subscribe.html", form=form)
 
 
-@pages.post("/subscribe", dependencies=write)
+@pages.post("/subscribe", dependencies=[*write, limit("subscribe")])
 def subscribe_form(
     request: Request,
-    email: str = Form(""),
-    kind: str = Form("trending"),
-    period: str = Form("daily"),
-    query: str = Form(""),
+    email: Annotated[str, Form(max_length=MAX_ADDRESS_LENGTH), printable("email")] = "",
+    kind: Annotated[str, Form(max_length=20), printable("kind")] = "trending",
+    period: Annotated[str, Form(max_length=20), printable("period")] = "daily",
+    query: Annotated[str, Form(max_length=MAX_QUERY_LENGTH), printable("query")] = "",
 ) -> Response:
     user = current_user(request)
     form = {"email": email, "kind": kind, "period": period, "query": query}
@@ -164,10 +168,24 @@ def unsubscribe_now(request: Request, token: str = Query("")) -> HTMLResponse:
 
 
 class SubscriptionIn(BaseModel):
-    kind: Literal["trending", "search", "for_you"]
-    period: Literal["daily", "weekly"] = "daily"
-    query: str = Field("", description="for kind=search: a query in the search syntax")
-    email: str = Field("", description="default: the account's email address")
+    kind: Annotated[Literal["trending", "search", "for_you"], printable()]
+    period: Annotated[Literal["daily", "weekly"], printable()] = "daily"
+    query: Annotated[
+        str,
+        Field(
+            max_length=MAX_QUERY_LENGTH,
+            description="for kind=search: a query in the search syntax",
+        ),
+        printable(),
+    ] = ""
+    email: Annotated[
+        str,
+        Field(
+            max_length=MAX_ADDRESS_LENGTH,
+            description="one plain address (name@example.org); default: the account's",
+        ),
+        printable(),
+    ] = ""
 
 
 class SubscriptionOut(BaseModel):
@@ -205,7 +223,12 @@ def list_subscriptions(request: Request) -> list[SubscriptionOut]:
     return [_out(s) for s in list_for_user(workspace_of(request), user.pk)]
 
 
-@api.post("/subscriptions", response_model=SubscriptionOut, status_code=201, dependencies=write)
+@api.post(
+    "/subscriptions",
+    response_model=SubscriptionOut,
+    status_code=201,
+    dependencies=[*write, limit("subscribe")],
+)
 def add_subscription(request: Request, body: SubscriptionIn) -> SubscriptionOut:
     """Subscribe; the subscription is ``pending`` until the link in the mailed
     confirmation is opened. Subscribing again to an active one returns it unchanged."""

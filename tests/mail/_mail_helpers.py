@@ -174,5 +174,6 @@ def mail_settings(data_dir: Path, port: int, **extra: object) -> Settings:
         smtp_port=port,
         smtp_from="paperfeed <digests@papers.example.org>",
         smtp_timeout=10.0,
+        cookie_secure=False,  # links say https; the test clients speak plain http to the app
         **extra,  # type: ignore[arg-type]
     )

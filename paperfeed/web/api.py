@@ -8,10 +8,10 @@ logging in. Errors are ``{"error": message}`` with a fitting status.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from paperfeed import community, rank
 from paperfeed.bounds import has_unprintable
@@ -33,26 +33,53 @@ write = [Depends(verify_csrf)]
 MAX_REF_LENGTH = 300  # an arXiv id or abs/pdf URL is under 100 characters
 
 
-def printable(name: str | None = None) -> BeforeValidator:
-    """A validator for text a person sends (JSON fields and form fields alike): it refuses
-    C0/C1 control characters but tab and newlines, and lone UTF-16 surrogates, which no
-    UTF-8 encoder (the database's, the response's) takes, naming the field (400).
+def _unprintable(field: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{field}: control characters and lone surrogates (invalid Unicode) are not text"
+    )
 
-    It raises ``InvalidInputError``, not a pydantic error, and before any other check of the
-    field: a pydantic error would quote the raw input in the 422 response, which cannot be
-    encoded when it holds a surrogate. ``name`` is the field as the message calls it
-    (pydantic knows it for model fields, not for a form parameter).
+
+def printable(name: str) -> BeforeValidator:
+    """A validator for a form field ``name`` (``Annotated[str, Form(), printable("body")]``):
+    it refuses C0/C1 control characters but tab and newlines, and lone UTF-16 surrogates,
+    which no UTF-8 encoder (the database's, the response's) takes, naming the field (400).
+
+    It raises ``InvalidInputError``, not a pydantic error, before any other check: a pydantic
+    error quotes the raw input in the 422 response, which cannot be encoded when it holds a
+    surrogate. JSON bodies get the same check from ``TextIn``.
     """
 
-    def refuse(value: object, info: ValidationInfo) -> object:
+    def refuse(value: object) -> object:
         if isinstance(value, str) and has_unprintable(value):
-            field = name or info.field_name or "text"
-            raise InvalidInputError(
-                f"{field}: control characters and lone surrogates (invalid Unicode) are not text"
-            )
+            raise _unprintable(name)
         return value
 
     return BeforeValidator(refuse)
+
+
+class TextIn(BaseModel):
+    """A JSON request body: every string in it, keys and values of any shape, is checked as
+    ``printable`` checks a form field, before the fields are validated, and the message
+    names the top-level field. Checking only the declared fields would not do: a body of
+    the wrong shape (``["\\ud800"]``) fails their validation with the raw input quoted."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printable_everywhere(cls, data: Any) -> Any:
+        stack: list[tuple[str, object]] = [("", data)]  # (top-level field, value)
+        while stack:  # not recursive: JSON may nest deeper than Python's stack
+            where, value = stack.pop()
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    top = where == "" and not has_unprintable(str(key))
+                    name = str(key)[:50] if top else where
+                    stack.append((name, key))
+                    stack.append((name, item))
+            elif isinstance(value, list):
+                stack.extend((where, item) for item in value)
+            elif isinstance(value, str) and has_unprintable(value):
+                raise _unprintable(where or "body")
+        return data
 
 
 class PaperOut(BaseModel):
@@ -99,14 +126,13 @@ class VoteOut(BaseModel):
     voted: bool
 
 
-class CommentIn(BaseModel):
+class CommentIn(TextIn):
     body: Annotated[
         str,
         Field(
             max_length=community.MAX_COMMENT_LENGTH,
             description="Markdown; raw HTML is shown as text",
         ),
-        printable(),
     ]
 
 
@@ -123,11 +149,10 @@ class LibraryOut(BaseModel):
     papers: list[PaperOut]
 
 
-class SubmitIn(BaseModel):
+class SubmitIn(TextIn):
     ref: Annotated[
         str,
         Field(max_length=MAX_REF_LENGTH, description="an arXiv id or an arxiv.org URL"),
-        printable(),
     ]
 
 

@@ -30,7 +30,7 @@ from paperfeed.mail.subscriptions import (
     subscribe,
     unsubscribe,
 )
-from paperfeed.web.api import printable
+from paperfeed.web.api import TextIn, printable
 from paperfeed.web.context import (
     current_user,
     http_status,
@@ -167,16 +167,15 @@ def unsubscribe_now(request: Request, token: str = Query("")) -> HTMLResponse:
 # ---- API --------------------------------------------------------------------------------
 
 
-class SubscriptionIn(BaseModel):
-    kind: Annotated[Literal["trending", "search", "for_you"], printable()]
-    period: Annotated[Literal["daily", "weekly"], printable()] = "daily"
+class SubscriptionIn(TextIn):
+    kind: Literal["trending", "search", "for_you"]
+    period: Literal["daily", "weekly"] = "daily"
     query: Annotated[
         str,
         Field(
             max_length=MAX_QUERY_LENGTH,
             description="for kind=search: a query in the search syntax",
         ),
-        printable(),
     ] = ""
     email: Annotated[
         str,
@@ -184,7 +183,6 @@ class SubscriptionIn(BaseModel):
             max_length=MAX_ADDRESS_LENGTH,
             description="one plain address (name@example.org); default: the account's",
         ),
-        printable(),
     ] = ""
 
 

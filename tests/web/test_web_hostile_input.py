@@ -357,6 +357,32 @@ def test_a_hostile_subscription_is_refused_naming_the_field(
     assert bob.get("/api/v1/subscriptions").json() == []
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('"\\ud800"', "body"),
+        ('["\\ud800"]', "body"),
+        ('{"kind": ["trending", "\\ud800"]}', "kind"),
+        ('{"\\ud800": 1}', "body"),
+        ('{"kind": "trending", "extra": {"deep": [["\\u0001"]]}}', "extra"),
+        ('{"kind": {"\\udfff": "trending"}}', "kind"),
+    ],
+)
+def test_unprintable_text_anywhere_in_a_json_body_is_a_400_not_an_echo(
+    site: Site, body: str, field: str
+) -> None:
+    """A body of the wrong shape fails validation with its raw input quoted in the 422;
+    holding a lone surrogate, that answer could not be encoded (a 500)."""
+    response = post_json(site.client("bob"), "/api/v1/subscriptions", body)
+    assert api_error(response).startswith(f"{field}: ")
+
+
+def test_a_json_body_of_the_wrong_shape_is_a_422(site: Site) -> None:
+    bob = site.client("bob")
+    for body in ('"trending"', "[1, 2]", '{"kind": ["trending"]}', '{"ref": 5}'):
+        assert post_json(bob, "/api/v1/subscriptions", body).status_code == 422, body
+
+
 # -- forms ----------------------------------------------------------------------------------
 
 

@@ -73,13 +73,14 @@ class _Skip(Exception):
 def check_record(record: PaperRecord, origin: str) -> tuple[PaperRecord | None, list[ParseProblem]]:
     """The record as it may be stored (None: skip it) and the problems found.
 
-    ``origin`` (file name or URL) and ``record.line`` locate the problems.
+    ``origin`` (file name or URL) and ``record.line`` locate the problems. A skipped record
+    has one problem, the reason it was skipped (not also the parts it would have lost).
     """
     check = _Check(origin, record.line or 0, _label(record))
     try:
         return check.record(record), check.problems
     except _Skip as skip:
-        return None, [*check.problems, check.problem(f"{skip}; record skipped", kept=False)]
+        return None, [check.problem(f"{skip}; record skipped", kept=False)]
 
 
 def check_items(

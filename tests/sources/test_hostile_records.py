@@ -710,3 +710,15 @@ def test_any_link_text_is_kept_only_when_safe_url_keeps_it(text: str) -> None:
     record, _ = check_record(PaperRecord(title="T", source="s", code_url=text), "x")
     assert record is not None
     assert record.code_url == (bounds.safe_url(text) if len(text) <= 2000 else None)
+
+
+def test_a_skipped_record_has_one_problem_saying_why() -> None:
+    record = PaperRecord(
+        title="T",
+        source="s",
+        code_url="javascript:x",
+        published=datetime(9999, 1, 1, tzinfo=UTC),
+    )
+    kept, problems = check_record(record, "f.jsonl")
+    assert kept is None
+    assert [(p.kept, "published 9999-01-01" in p.reason) for p in problems] == [(False, True)]

@@ -33,6 +33,10 @@ class PropertySite:
     paper_ids: list[str] = field(repr=False)
     clients: list[TestClient] = field(default_factory=list, repr=False)
 
+    def _repr_pretty_(self, printer: object, cycle: bool) -> None:
+        """A short name in Hypothesis' failure reports instead of every paper id."""
+        printer.text(f"PropertySite({self.workspace.settings.data_dir})")  # type: ignore[attr-defined]
+
     def client(self, logged_in: bool = False) -> TestClient:
         """A new browser (a session of its own), anonymous or logged in as ``ada``."""
         cookies = {SESSION_COOKIE: self.cookie} if logged_in else None

@@ -193,3 +193,31 @@ def test_submit_answers_any_reference(site: PropertySite, data: st.DataObject) -
     client = site.client(logged_in=True)
     _no_server_error(_form(client, "/submit", {"ref": ref}))
     _no_server_error(_api(client, "POST", "/api/v1/submit", {"ref": ref}))
+
+
+@given(
+    body=st.one_of(st.binary(max_size=200), text.map(str.encode), st.just(b'{"body": ""}')),
+    content_type=st.one_of(
+        st.sampled_from(
+            [
+                "text/plain",
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+                "application/json; charset=latin-1",
+            ]
+        ),
+        st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+    ),
+)
+def test_api_writes_answer_any_body_and_content_type(
+    site: PropertySite, body: bytes, content_type: str
+) -> None:
+    client = site.client(logged_in=True)
+    headers = {"X-CSRF-Token": csrf(client), "content-type": content_type}
+    for url in (
+        f"/api/v1/papers/{site.paper_ids[0]}/comments",
+        "/api/v1/submit",
+        "/api/v1/subscriptions",
+    ):
+        _no_server_error(client.post(url, content=body, headers=headers))

@@ -72,7 +72,7 @@ def test_ingest_into_a_full_disk_stops_cleanly_and_resumes_after_space_is_freed(
     ballast = _fill(small_disk, leave=2 << 20)
     small = {"PAPERFEED_INGEST_BATCH_SIZE": "100"}
     failed = run(data_dir, "ingest", "arxiv-daily", *files, "--no-index", **small)
-    print(one_line_error(failed, "disk", "full"))
+    one_line_error(failed, "disk", "full")
     committed = _papers(data_dir)
     assert 0 < len(committed) < len(expected)
     assert all(expected[key] == value for key, value in committed.items())

@@ -60,8 +60,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 # Sent only over https (a browser ignores it over http, and it must not pin a site that
-# is not served over TLS): a year, the figure browsers' preload lists ask for.
-STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+# is not served over TLS): a year, the figure browsers' preload lists ask for. Not for
+# subdomains: other services may live under this host's name.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
 def create_app(workspace: Workspace) -> FastAPI:

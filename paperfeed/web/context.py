@@ -81,12 +81,11 @@ def current_user(request: Request) -> User | None:
         return request.state.user
     user = None
     session_id = request.session.get("sid")
-    if session_id is not None:
-        if isinstance(session_id, str):
-            user = session_user(workspace_of(request), session_id)
-        if user is None:
-            for key in ("sid", "uid"):
-                request.session.pop(key, None)
+    if isinstance(session_id, str):
+        user = session_user(workspace_of(request), session_id)
+    if user is None and ("sid" in request.session or "uid" in request.session):
+        for key in ("sid", "uid", "auth"):  # "auth": cookies from before server-side sessions
+            request.session.pop(key, None)
     request.state.user = user
     return user
 

@@ -8,6 +8,8 @@ the races against a real uvicorn server in a thread, hit by concurrent HTTP clie
 
 from __future__ import annotations
 
+import base64
+import json
 import stat
 import threading
 import time
@@ -36,12 +38,14 @@ from _web_helpers import (
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from itsdangerous import TimestampSigner
 from sqlalchemy import func, select, update
 
 from paperfeed import accounts, throttle
 from paperfeed.config import Settings
 from paperfeed.db import LibraryItem, Paper, User, Vote
 from paperfeed.db.models import UserSession
+from paperfeed.security import secret_key
 from paperfeed.web.app import CONTENT_SECURITY_POLICY, create_app
 from paperfeed.workspace import Workspace
 
@@ -225,6 +229,26 @@ def test_a_session_ends_when_it_expires(site: Site) -> None:
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     assert whoami(client) is None
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        {"uid": 2, "auth": "0123456789abcdef"},  # the cookie before server-side sessions
+        {"sid": "made-up", "uid": 2},
+        {"sid": 12345, "uid": 2},
+    ],
+)
+def test_a_signed_cookie_without_a_live_session_logs_no_one_in(
+    site: Site, session: dict[str, object]
+) -> None:
+    """Even signed with the site's own key (so past the signature check)."""
+    data = base64.b64encode(json.dumps({**session, "csrf": "token"}).encode())
+    cookie = TimestampSigner(secret_key(site.workspace)).sign(data).decode()
+    client = TestClient(site.app, cookies={SESSION_COOKIE: cookie})
+    site.clients.append(client)
+    assert whoami(client) is None
+    assert client.get("/account", follow_redirects=False).status_code == 303
 
 
 def test_the_database_keeps_no_session_id(site: Site) -> None:

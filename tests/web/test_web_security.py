@@ -36,6 +36,7 @@ from _web_helpers import (
     tags,
     whoami,
 )
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
@@ -397,6 +398,41 @@ def test_a_window_that_ended_counts_no_more(site: Site, monkeypatch: pytest.Monk
     later = time.time() + throttle.ACTIONS["vote"].per_address.period
     monkeypatch.setattr(throttle.time, "time", lambda: later)  # the clock moves on
     assert api_write(site.client("bob"), "PUT", url).status_code == 200
+
+
+def test_at_most_a_few_password_checks_run_at_once(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each argon2 verification takes 64 MiB: a burst of log-ins queues for a slot. A
+    counting hasher (the real one underneath) sees how many run together."""
+    real, lock = accounts._hasher, threading.Lock()
+    running, peak = 0, 0
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            try:
+                return real.verify(hash, password)
+            finally:
+                with lock:
+                    running -= 1
+
+    monkeypatch.setattr(accounts, "_hasher", Counting())
+    results: list[object] = []
+
+    def attempt() -> None:
+        results.append(accounts.authenticate(site.workspace, "bob", "a wrong guess"))
+
+    threads = [threading.Thread(target=attempt) for _ in range(3 * accounts.ARGON2_AT_ONCE)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [None] * len(threads)
+    assert 1 <= peak <= accounts.ARGON2_AT_ONCE
 
 
 # -- passwords and hostile input ---------------------------------------------------------------

@@ -103,6 +103,7 @@ WRITES = {"vote": 3.0, "save": 1.5, "comment": 0.5}  # 5 in 100 actions
 WEIGHTS = {**READS, **WRITES}
 UNDO_SHARE = 0.25  # of votes and saves: take one back (un-vote, unsave) when there is one
 LOGIN_KINDS = ("login page", "login")
+LOGIN_CONCURRENCY = 2  # log-ins at once before the load (one per core)
 HEALTHZ_UNDER_LOAD = "/healthz under load"
 
 TARGET_P99_MS = 500.0
@@ -316,6 +317,7 @@ class User:
         self.next_write = 0.0  # time.monotonic() before which this user does not write
         self.actions = 0
         self.logged_in = False
+        self.last_answer = time.monotonic()
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -325,14 +327,18 @@ class User:
     ) -> httpx.Response | None:
         """Send one request, record it; the response if it came, else None."""
         t0 = time.perf_counter()
+        idle = time.monotonic() - self.last_answer  # how long the connection sat unused
         try:
             response = await self.client.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             self._record(kind, method, path, 0, t0, "timeout", type(exc).__name__)
             return None
         except httpx.TransportError as exc:
-            self._record(kind, method, path, 0, t0, "connection", f"{type(exc).__name__}: {exc}")
+            detail = f"{type(exc).__name__}: {exc} (after {idle:.1f} s without a request)"
+            self._record(kind, method, path, 0, t0, "connection", detail)
+            self.last_answer = time.monotonic()
             return None
+        self.last_answer = time.monotonic()
         status = response.status_code
         if status == expect:
             outcome, detail = "ok", ""
@@ -461,20 +467,12 @@ class User:
 
 
 async def run_user(
-    user: User,
-    start_after: float,
-    deadline: float,
-    max_actions: int,
-    think: float,
-    password: str,
+    user: User, start_after: float, deadline: float, max_actions: int, think: float
 ) -> None:
-    """Arrive, log in, act until the deadline or ``max_actions``; bounded either way."""
+    """Arrive, then act until the deadline or ``max_actions``; bounded either way."""
     await asyncio.sleep(start_after)
-    if user.username is not None and not await user.login(password):
-        return
     for _ in range(max_actions):
-        now = time.monotonic()
-        if now >= deadline:
+        if time.monotonic() >= deadline:
             return
         await user.act(user.pick())
         if think > 0:
@@ -484,16 +482,7 @@ async def run_user(
 
 async def ping_healthz(base_url: str, deadline: float, records: list[Record], every: float) -> None:
     """``/healthz`` once per ``every`` seconds until the deadline: the HTTP stack under load."""
-    user = User(
-        base_url,
-        None,
-        address(0, 19),
-        None,
-        np.random.default_rng(0),
-        0,
-        30,
-        records,
-    )
+    user = User(base_url, None, address(0, 19), None, np.random.default_rng(0), 0, 30, records)
     try:
         for _ in range(int((deadline - time.monotonic()) / every) + 1):
             if time.monotonic() >= deadline:
@@ -504,50 +493,86 @@ async def ping_healthz(base_url: str, deadline: float, records: list[Record], ev
         await user.close()
 
 
+@dataclass
+class LoadResult:
+    zero: float  # time.monotonic() when the load phase started
+    wall: float
+    server_cpu: float
+    login_wall: float
+    counts: dict[str, int]
+
+
 async def load_phase(
-    base_url: str,
+    server: CliServer,
     workload: Workload,
     args: argparse.Namespace,
-    records: list[Record],
-    healthz: list[Record],
-) -> dict[str, int]:
-    """``args.users`` users for ``args.duration`` seconds, arriving over ``args.ramp``."""
-    start = time.monotonic()
-    deadline = start + args.duration
-    arrivals = np.random.default_rng(args.seed).uniform(0, args.ramp, args.users)
+    results: dict[str, list[Record]],
+    sampler: MemorySampler,
+    sections: list[Section],
+) -> LoadResult:
+    """Log ``args.users`` users in (``LOGIN_CONCURRENCY`` at a time), then let them act for
+    ``args.duration`` seconds, arriving over ``args.ramp``.
+
+    The log-ins come first, not inside the load: each is an argon2 hash check (~64 MB and
+    tens to hundreds of ms of CPU), so 50 of them in half a minute would measure a log-in
+    storm, not readers; a reader's session lasts for weeks. They are reported on their own.
+    """
     users = [
         User(
-            base_url,
+            server.url,
             f"{LOAD_USER_PREFIX}{i:02d}",
             address(i),
             workload,
             np.random.default_rng(args.seed + 1 + i),
             args.write_gap,
             args.timeout,
-            records,
+            results["logins"],
         )
         for i in range(args.users)
     ]
-    tasks = [
-        run_user(u, float(a), deadline, args.max_actions, args.think, LOAD_PASSWORD)
-        for u, a in zip(users, arrivals, strict=True)
-    ]
-    tasks.append(ping_healthz(base_url, deadline, healthz, 1.0))
-    cut = 0
     try:
-        await asyncio.wait_for(asyncio.gather(*tasks), args.duration + 120)
-    except TimeoutError:
-        cut = 1
-        log("the load phase overran its deadline by 120 s: cancelled")
+        gate = asyncio.Semaphore(LOGIN_CONCURRENCY)
+
+        async def log_in(user: User) -> None:
+            async with gate:
+                await user.login(LOAD_PASSWORD)
+
+        t0 = time.monotonic()
+        with section(f"{args.users} users: log in", sections, server.pids):
+            await asyncio.gather(*(log_in(u) for u in users))
+        login_wall = time.monotonic() - t0
+        for user in users:
+            user.records = results["load"]
+        sampler.mark("load")
+        zero = time.monotonic()
+        deadline = zero + args.duration
+        arrivals = np.random.default_rng(args.seed).uniform(0, args.ramp, args.users)
+        tasks = [
+            run_user(u, float(a), deadline, args.max_actions, args.think)
+            for u, a in zip(users, arrivals, strict=True)
+            if u.logged_in
+        ]
+        tasks.append(ping_healthz(server.url, deadline, results["healthz"], 1.0))
+        cut = 0
+        cpu0 = server.cpu_seconds()
+        with section(f"{args.users} users", sections, server.pids) as timed:
+            try:
+                await asyncio.wait_for(asyncio.gather(*tasks), args.duration + 120)
+            except TimeoutError:
+                cut = 1
+                log("the load phase overran its deadline by 120 s: cancelled")
+        server_cpu = server.cpu_seconds() - cpu0
+        sampler.mark("after")
     finally:
         for user in users:
             await user.close()
-    return {
+    counts = {
         "actions": sum(u.actions for u in users),
         "capped": sum(u.actions >= args.max_actions for u in users),
         "not_logged_in": sum(not u.logged_in for u in users),
         "cancelled": cut,
     }
+    return LoadResult(zero, timed.wall, server_cpu, login_wall, counts)
 
 
 async def single_user_phase(
@@ -569,8 +594,9 @@ async def single_user_phase(
         records,
     )
     try:
-        deadline = time.monotonic() + 300
-        await run_user(user, 0.0, deadline, args.baseline_requests, 0.0, LOAD_PASSWORD)
+        if await user.login(LOAD_PASSWORD):
+            deadline = time.monotonic() + 300
+            await run_user(user, 0.0, deadline, args.baseline_requests, 0.0)
     finally:
         await user.close()
     pinger = User(base_url, None, address(1, 19), workload, user.rng, 0, args.timeout, healthz)
@@ -739,6 +765,7 @@ def print_kinds(
     loaded: dict[str, KindStats],
     single: dict[str, KindStats],
     health: dict[str, KindStats],
+    logins: dict[str, KindStats],
     args: argparse.Namespace,
 ) -> None:
     print(
@@ -773,6 +800,8 @@ def print_kinds(
         row(f"{HEALTHZ_UNDER_LOAD} (1/s)", health[HEALTHZ_UNDER_LOAD], health.get("/healthz"))
     if "/healthz" in health:
         row("/healthz, 1 client (baseline)", health["/healthz"], None)
+    for kind, stats in logins.items():
+        row(f"before the load, {LOGIN_CONCURRENCY} at a time: {kind}", stats, single.get(kind))
 
 
 def print_problems(records: list[Record]) -> None:
@@ -1005,6 +1034,7 @@ def main() -> None:
         env = {"PAPERFEED_RATE_LIMITS": "false"} if args.no_rate_limits else {}
         sections: list[Section] = []
         records: list[Record] = []
+        logins: list[Record] = []
         single: list[Record] = []
         health: list[Record] = []
         log(f"starting paperfeed serve ({args.workers} worker(s))")
@@ -1025,25 +1055,21 @@ def main() -> None:
             with section("1 user, back to back + /healthz", sections, server.pids):
                 asyncio.run(single_user_phase(server.url, workload, args, single, health))
             single_cpu = server.cpu_seconds() - cpu0
-            log(f"load: {args.users} users for {args.duration:g} s")
-            sampler.mark("load")
-            zero = time.monotonic()
-            cpu0 = server.cpu_seconds()
-            with section(f"{args.users} users", sections, server.pids) as s2:
-                counts = asyncio.run(load_phase(server.url, workload, args, records, health))
-            load_cpu = server.cpu_seconds() - cpu0
-            sampler.mark("after")
+            log(f"load: {args.users} users log in, then act for {args.duration:g} s")
+            phases = {"logins": logins, "load": records, "healthz": health}
+            result = asyncio.run(load_phase(server, workload, args, phases, sampler, sections))
             sampler.stop()
         log_problems = server_log_problems(tmp / "server.log")
 
-        wall = s2.wall
+        wall, zero, load_cpu, counts = result.wall, result.zero, result.server_cpu, result.counts
         loaded = stats_by_kind(records, wall)
+        logged = stats_by_kind(logins, result.login_wall, total="log-in phase")
         singles = stats_by_kind(single, sum(r.client_ms for r in single) / 1000)
         healths = stats_by_kind(health, wall)
         samples = sampler.relative_to(zero)
         verdict = memory_verdict(samples, args.duration)
         print(f"\nX-Forwarded-For check: {probe['verdict']}.")
-        print_kinds(loaded, singles, healths, args)
+        print_kinds(loaded, singles, healths, logged, args)
         total = loaded["all requests"]
         print(
             f"\nthroughput: {total.rps:.1f} requests/s ({total.n:,} requests in {wall:.0f} s; "
@@ -1054,7 +1080,7 @@ def main() -> None:
             f"per request ({single_cpu / max(len(single) + len(health), 1) * 1000:.1f} ms in the "
             f"baselines)."
         )
-        print_problems(records + single)
+        print_problems(logins + records + single)
         if log_problems:
             print(f"\nserver log: {len(log_problems)} error line(s), e.g.:")
             for line in log_problems[:5]:
@@ -1063,7 +1089,8 @@ def main() -> None:
             print("\nserver log: no tracebacks or error lines.")
         print_memory(samples, records, zero, verdict, args)
 
-        errors = total.errors
+        login_errors = logged["log-in phase"].errors if "log-in phase" in logged else 0
+        errors = total.errors + login_errors
         p99_client, p99_server = total.client_p99, total.server_p99
         b = singles.get("all requests")
         h = healths.get(HEALTHZ_UNDER_LOAD)
@@ -1085,7 +1112,9 @@ def main() -> None:
                 "baseline: /healthz by one client",
             )
         table.add("p99 client vs target", p99_client, TARGET_P99_MS, "ms", "target < 500")
-        table.add("errors", errors, TARGET_ERRORS, "", "target 0; 5xx, failures, timeouts")
+        table.add(
+            "errors", errors, TARGET_ERRORS, "", "target 0; 5xx, failures, timeouts, log-ins too"
+        )
         table.add("429 answers", total.limited, None, "", "rate limits on")
         if verdict is not None:
             table.add(
@@ -1141,6 +1170,8 @@ def main() -> None:
                 "counts": counts,
                 "server_cpu_cores": load_cpu / wall,
                 "load": {k: asdict(v) for k, v in loaded.items()},
+                "login_phase": {k: asdict(v) for k, v in logged.items()},
+                "login_phase_wall_s": result.login_wall,
                 "single_user": {k: asdict(v) for k, v in singles.items()},
                 "healthz": {k: asdict(v) for k, v in healths.items()},
                 "problems": [asdict(r) for r in records + single if r.outcome != "ok"][:200],

@@ -56,7 +56,8 @@ def indexed_dir(seeded_workspace: Workspace, tmp_path_factory: pytest.TempPathFa
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = ok(run(tmp_path / "data", "--help"))
-    for command in ("init", "ingest", "search", "show", "similar", "stats", "export", "serve"):
+    commands = ("init", "ingest", "search", "show", "similar", "stats", "export", "serve")
+    for command in (*commands, "check", "backup", "restore"):
         assert command in result.stdout
     assert not (tmp_path / "data").exists()  # asking for help creates nothing
 

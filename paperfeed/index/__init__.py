@@ -82,8 +82,8 @@ class Indexes:
         self._refresh_lock = threading.Lock()
         self._loader: threading.Thread | None = None  # reading another process's vectors
         self._loaded: tuple[tuple[object, object], VectorIndex] | None = None  # its result
-        with self._locked(exclusive=True, wait=True):  # opening may clear a part
-            self._open()
+        with self._locked(exclusive=True, wait=True), _disk_full_as_error():
+            self._open()  # may clear a part
 
     def _open(self) -> None:
         """Open both parts (under the exclusive lock), emptying what is damaged or foreign."""
@@ -288,7 +288,7 @@ class Indexes:
 
     def reset(self) -> None:
         """Empty both indexes; the next sync refills them from the database."""
-        with self._locked(exclusive=True, wait=True):
+        with self._locked(exclusive=True, wait=True), _disk_full_as_error():
             self._loaded = None
             self.lexical.clear()
             self.vectors.clear()

@@ -450,23 +450,19 @@ def make_workspace(data_dir: Path):  # type: ignore[no-untyped-def]
 
 
 def migrate_keeping_rows(db_file: Path) -> None:
-    """Bring an existing cached database to the current schema with foreign keys off.
+    """Bring an existing cached database to the current schema, keeping its rows.
 
     Migration 0003 rebuilds ``papers`` (Alembic batch mode on SQLite: copy, drop, rename).
-    With ``PRAGMA foreign_keys=ON``, as ``paperfeed.db.Database`` sets it, dropping the old
-    table cascades into ``listings`` and ``embeddings`` and deletes every row: a cache made
-    before 0003 would lose its vectors (hours of embedding). SQLite's own advice for table
-    rebuilds is to turn foreign keys off first; this does that, for the caches only.
+    With ``PRAGMA foreign_keys=ON`` dropping the old table cascades into ``listings`` and
+    ``embeddings`` and deletes every row: a cache made before 0003 would lose its vectors
+    (hours of embedding). ``Database.migrate`` turns foreign keys off around the upgrade, as
+    SQLite's procedure for table rebuilds says; this logs the migration of a cache.
     """
     if not db_file.exists():
         return
-    from sqlalchemy import event
-
     from paperfeed.db import Database
-    from paperfeed.db import session as db_session
 
     db = Database(f"sqlite:///{db_file.resolve()}")
-    event.remove(db.engine, "connect", db_session._sqlite_pragmas)  # before any connection
     try:
         if not db.is_current():
             log(f"{db_file.parent.name}: migrating the cached database (foreign keys off)")

@@ -230,6 +230,8 @@ class MemoryVerdict:
     last_rss_mb: float
     slope_pss_mb_min: float
     slope_rss_mb_min: float
+    slope_pss_second_half_mb_min: float  # not in the verdict: does growth slow down (a cache
+    # filling up) or keep its pace (a leak)?
     samples: int
     flat: bool
 
@@ -251,6 +253,8 @@ def memory_verdict(samples: list[MemorySample], duration: float) -> MemoryVerdic
     rss = np.array([s.rss_mb for s in load])
     slope_pss = float(np.polyfit(minutes, pss, 1)[0])
     slope_rss = float(np.polyfit(minutes, rss, 1)[0])
+    half = minutes >= (minutes[0] + minutes[-1]) / 2
+    slope_half = float(np.polyfit(minutes[half], pss[half], 1)[0]) if half.sum() >= 3 else np.nan
     first_pss = float(np.mean([s.pss_mb for s in first]))
     last_pss = float(np.mean([s.pss_mb for s in last]))
     flat = slope_pss <= FLAT_SLOPE_MB_MIN and last_pss <= first_pss * (1 + FLAT_LAST_VS_FIRST)
@@ -263,6 +267,7 @@ def memory_verdict(samples: list[MemorySample], duration: float) -> MemoryVerdic
         float(np.mean([s.rss_mb for s in last])),
         slope_pss,
         slope_rss,
+        slope_half,
         len(load),
         flat,
     )
@@ -882,7 +887,8 @@ def print_memory(
         f"{verdict.first_rss_mb:.1f}); last window ({args.duration - w:.0f}–{args.duration:.0f} "
         f"s): PSS {verdict.last_pss_mb:.1f} MB (RSS {verdict.last_rss_mb:.1f}), "
         f"{verdict.change:+.1%}; slope after warm-up: PSS {verdict.slope_pss_mb_min:+.2f} MB/min, "
-        f"RSS {verdict.slope_rss_mb_min:+.2f} MB/min ({verdict.samples} samples): "
+        f"RSS {verdict.slope_rss_mb_min:+.2f} MB/min ({verdict.samples} samples); PSS slope "
+        f"over the second half alone {verdict.slope_pss_second_half_mb_min:+.2f} MB/min: "
         f"**{'FLAT' if verdict.flat else 'NOT FLAT'}**."
     )
 

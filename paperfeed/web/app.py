@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import __version__
 from paperfeed.accounts import SESSION_DAYS
+from paperfeed.bounds import clean_text
 from paperfeed.errors import PaperfeedError
 from paperfeed.security import secret_key
 from paperfeed.web import account, admin, api, feeds, pages, subscriptions
@@ -112,12 +113,19 @@ def create_app(workspace: Workspace) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
+        # Only where and what: the rejected input itself may be bytes or hold lone surrogates,
+        # neither of which JSON-to-UTF-8 can carry.
+        detail = [
+            {
+                "loc": [clean_text(str(p)) for p in e["loc"]],
+                "msg": clean_text(e["msg"]),
+                "type": e["type"],
+            }
             for e in exc.errors()
-        )
+        ]
+        problems = "; ".join(f"{'.'.join(d['loc'][1:]) or d['loc'][0]}: {d['msg']}" for d in detail)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": problems, "detail": exc.errors()}, status_code=422)
+            return JSONResponse({"error": problems, "detail": detail}, status_code=422)
         return render(request, "error.html", status=400, message=problems)
 
     @app.exception_handler(StarletteHTTPException)

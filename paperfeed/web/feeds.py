@@ -28,10 +28,14 @@ from paperfeed.web.context import workspace_of
 
 router = APIRouter()
 ATOM = "application/atom+xml; charset=utf-8"
+ATOM_RESPONSE = {
+    "response_class": Response,
+    "responses": {200: {"content": {"application/atom+xml": {}}, "description": "an Atom feed"}},
+}
 FEED_SIZE = 50
 
 
-@router.get("/feeds/daily.atom", tags=["feeds"])
+@router.get("/feeds/daily.atom", tags=["feeds"], **ATOM_RESPONSE)
 def daily_atom(request: Request, period: rank.Period = "day") -> Response:
     """Atom feed of the latest day's (or week's, month's) papers, most upvoted first."""
     feed = rank.feed(workspace_of(request), None, period, "votes", limit=FEED_SIZE)
@@ -39,14 +43,14 @@ def daily_atom(request: Request, period: rank.Period = "day") -> Response:
     return _atom(request, title, [i.paper for i in feed.items])
 
 
-@router.get("/feeds/trending.atom", tags=["feeds"])
+@router.get("/feeds/trending.atom", tags=["feeds"], **ATOM_RESPONSE)
 def trending_atom(request: Request, period: rank.Period = "week") -> Response:
     """Atom feed of trending papers."""
     feed = rank.trending(workspace_of(request), period, limit=FEED_SIZE)
     return _atom(request, f"Trending papers ({period})", [i.paper for i in feed.items])
 
 
-@router.get("/feeds/search.atom", tags=["feeds"])
+@router.get("/feeds/search.atom", tags=["feeds"], **ATOM_RESPONSE)
 def search_atom(request: Request, q: str = Query(description="a saved search")) -> Response:
     """Atom feed of a saved search: subscribe to a query in any feed reader."""
     results = search(workspace_of(request), q, limit=FEED_SIZE)

@@ -9,6 +9,8 @@ import re
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
+from paperfeed.errors import InvalidInputError
+
 # Paging. A page past these is refused (400): deep offsets cost a scan of everything before
 # them and no reader goes there; search engines stop at about 1,000 results too.
 MAX_SEARCH_DEPTH = 1_000  # offset + limit of a search
@@ -17,10 +19,10 @@ MAX_LIST_OFFSET = 10_000  # offset into a feed, the trending list, a library
 # The longest query the search accepts.
 MAX_QUERY_LENGTH = 1_000
 
-# Dates a paper may carry, and the query syntax may name. The first scientific journal
-# appeared in 1665; nothing after 2199 is a publication date. The range sits well inside
-# what every library we hand dates to can represent (numpy's datetime64[ns] ends in 2262).
-EARLIEST_DATE = date(1665, 1, 1)
+# Dates a paper may carry, and the query syntax may name: nothing after 2199 is a publication
+# date, and the range sits inside what every library we hand dates to can represent
+# (numpy's datetime64[ns] and tantivy's dates span 1677-09-21 to 2262-04-11).
+EARLIEST_DATE = date(1678, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
 
 # Characters XML 1.0 cannot carry (C0 controls but tab, newline and carriage return; DEL and
@@ -42,6 +44,21 @@ def date_range_text() -> str:
 
 def earliest_datetime() -> datetime:
     return datetime.combine(EARLIEST_DATE, datetime.min.time(), tzinfo=UTC)
+
+
+def check_page(limit: int, offset: int) -> None:
+    """``InvalidInputError`` unless the page lies within ``MAX_LIST_OFFSET``.
+
+    SQLite takes LIMIT and OFFSET as 64-bit integers (a larger one is an OverflowError), and
+    a deep offset costs a scan of everything before it: no reader pages that far.
+    """
+    if not 1 <= limit <= MAX_LIST_OFFSET:
+        raise InvalidInputError(f"limit: from 1 to {MAX_LIST_OFFSET}, not {limit}")
+    if not 0 <= offset <= MAX_LIST_OFFSET:
+        raise InvalidInputError(
+            f"offset: from 0 to {MAX_LIST_OFFSET}, not {offset}: lists end there; "
+            "pick a day or a period instead"
+        )
 
 
 def clean_text(text: str) -> str:

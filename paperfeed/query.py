@@ -34,7 +34,7 @@ _DATE = re.compile(r"\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?")
 _WORDLIKE = re.compile(r"\w")
 # The instants the lexical index can compare dates with: tantivy keeps them as nanoseconds
 # since 1970 in an i64, like numpy's datetime64[ns] (1677-09-21T00:12:43 to 2262-04-11).
-# ``bounds`` accepts dates from 1665, so a ``since:`` before these begins at the earliest.
+# ``bounds`` keeps query dates inside these; the clamp guards the index if the bounds move.
 _INDEX_EARLIEST = datetime(1677, 9, 22, tzinfo=UTC)
 _INDEX_LATEST = datetime(2262, 4, 10, tzinfo=UTC)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
+from paperfeed import bounds
 from paperfeed.index.files import IndexDamagedError, verify_tantivy
 from paperfeed.query import ParsedQuery
 
@@ -184,8 +185,8 @@ class LexicalIndex:
             out.add_text("authors", author)
         for category in doc.categories:
             out.add_text("category", category)
-        if doc.published is not None:
-            out.add_date("published", doc.published)
+        if doc.published is not None and bounds.date_in_range(doc.published):
+            out.add_date("published", doc.published)  # tantivy aborts on dates past 2262
         return out
 
     # -- query ---------------------------------------------------------------------------
@@ -193,13 +194,10 @@ class LexicalIndex:
     def num_docs(self) -> int:
         return self._searcher.num_docs
 
-    def search(
-        self, query: ParsedQuery, limit: int, title_boost: float | None = None
-    ) -> list[LexicalHit]:
-        """BM25 over the free terms, restricted by the query's constraints."""
-        scoring = self._scoring_query(
-            query, self.title_boost if title_boost is None else title_boost
-        )
+    def search(self, query: ParsedQuery, limit: int, *, title_boost: float) -> list[LexicalHit]:
+        """BM25 over the free terms (a title match weighs ``1 + title_boost``), restricted by
+        the query's constraints."""
+        scoring = self._scoring_query(query, title_boost)
         constraints = self._constraints(query)
         if scoring is None and not constraints:
             return []

@@ -182,9 +182,9 @@ def test_an_api_day_outside_the_range_is_a_400_naming_the_parameter(
     "url",
     [
         "/?day=2199-12-31&period=month",
-        "/?day=1665-01-01&period=week",
+        "/?day=1678-01-01&period=week",
         "/api/v1/feed?day=2199-12-31&period=week",
-        "/api/daily_papers?date=1665-01-01",
+        "/api/daily_papers?date=1678-01-01",
     ],
 )
 def test_days_at_the_edges_of_the_range_are_served(hf_client: TestClient, url: str) -> None:

@@ -151,6 +151,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 _START_TAG = re.compile(r"<(?![?!])(?P<name>[^\s/>]+)[^>]*>")
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def xml_items(
     text: str, path: str, tag: str
@@ -164,6 +166,9 @@ def xml_items(
     tag (keeping its namespace declarations), and a broken item is its ``ParseError`` in the
     list. Raises ``ParseError`` when the rest of the document is broken too.
     """
+    # Lone surrogates (only a str handed in directly can hold them) cannot be encoded for the
+    # parser; they become U+FFFD, which the clean-up of the fields then keeps or drops.
+    text = _LONE_SURROGATE.sub("\ufffd", text)
     try:
         root = ET.fromstring(text)
     except ET.ParseError as whole:

@@ -88,5 +88,6 @@ def _skip_header(paragraphs: list[tuple[int, list[str]]]) -> list[tuple[int, str
         if header < len(lines):
             first = (start + header, clean_text(" ".join(lines[header:])))
             rest = [(line, clean_text(" ".join(block))) for line, block in paragraphs[index + 1 :]]
-            return [first, *rest]
+            # A paragraph of unprintable characters only holds nothing to keep.
+            return [(line, text) for line, text in [first, *rest] if text.strip()]
     return []

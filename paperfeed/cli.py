@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
+KEEP_ALIVE_SECONDS = 75  # how long `serve` keeps an idle HTTP connection open
 
 
 def _settings() -> Settings:
@@ -137,17 +138,21 @@ def ingest(
             )
             raise typer.Exit(130) from None
     for problem in report.problems[:20]:
-        console.print(f"[yellow]skipped[/] {problem}")
+        what = "dropped" if problem.kept else "skipped"
+        console.print(f"[yellow]{what}[/] {_escape(str(problem))}")
     if len(report.problems) > 20:
-        console.print(f"[yellow]… and {len(report.problems) - 20} more skipped records[/]")
+        console.print(f"[yellow]… and {len(report.problems) - 20} more problems[/]")
     resumed = (
         f" (resumed after {report.resumed_items} already imported)" if report.resumed_items else ""
     )
+    dropped = len(report.problems) - report.skipped
     console.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.problems)} skipped{resumed}"
+        f"{report.skipped} skipped"
+        + (f", {dropped} with a part dropped" if dropped else "")
+        + resumed
     )
-    if report.problems and not report.seen:
+    if report.skipped and not report.seen:
         raise PaperfeedError(
             f"no record could be read; is {source!r} the right format? (`paperfeed sources`)"
         )
@@ -752,17 +757,21 @@ def serve(
     host, port = host or settings.host, port or settings.port
     workers = workers or settings.serve_workers
     # The client address (rate limits count by it) and https (Secure cookies, HSTS) come from
-    # X-Forwarded-For / X-Forwarded-Proto only when the proxy sending them is trusted.
-    proxy: dict[str, Any] = {
+    # X-Forwarded-For / X-Forwarded-Proto only when the proxy sending them is trusted. Idle
+    # connections stay open longer than uvicorn's 5 s, so a client (or a proxy with a shorter
+    # idle timeout, as it must have) does not reuse one the server is closing that moment.
+    options: dict[str, Any] = {
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "log_level": "warning",
     }
     console.print(
         f"paperfeed serving {count_papers(workspace)} papers on http://{host}:{port}"
         + (f" ({workers} worker processes)" if workers > 1 else "")
     )
     if workers == 1:
-        uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning", **proxy)
+        uvicorn.run(create_app(workspace), host=host, port=port, **options)
         return
     # Each worker process builds its own app from the same settings (inherited environment).
     workspace.db.engine.dispose()  # no SQLite connections carried into the forked workers
@@ -772,8 +781,7 @@ def serve(
         workers=workers,
         host=host,
         port=port,
-        log_level="warning",
-        **proxy,
+        **options,
     )
 
 

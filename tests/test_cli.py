@@ -220,6 +220,39 @@ def test_search_before_init(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "paperfeed.db").exists()
 
 
+def test_ingest_tells_skipped_records_from_stored_ones_with_a_part_dropped(tmp_path: Path) -> None:
+    lines = [
+        {
+            "source": "arxiv",
+            "arxiv_id": "2401.00001",
+            "title": "Kept",
+            "abstract": "Fine.",
+            "published": "2024-01-02",
+        },
+        {
+            "source": "arxiv",
+            "arxiv_id": "2401.00002",
+            "title": "Unsafe link",
+            "abstract": "Kept without it.",
+            "published": "2024-01-02",
+            "code_url": "javascript:alert(1)",
+        },
+        {
+            "source": "arxiv",
+            "arxiv_id": "2401.00003",
+            "title": "Far future",
+            "abstract": "Skipped.",
+            "published": "9999-12-31",
+        },
+    ]
+    path = tmp_path / "papers.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = ok(run(tmp_path / "data", "ingest", "jsonl", path, "--no-index"))
+    assert f"dropped {path}:2:" in result.stderr.replace("\n", "")
+    assert f"skipped {path}:3:" in result.stderr.replace("\n", "")
+    assert "2 added, 0 updated, 0 unchanged, 1 skipped, 1 with a part dropped" in result.stderr
+
+
 def test_ingest_unknown_source(tmp_path: Path) -> None:
     mistake(run(tmp_path / "data", "ingest", "nosuchsource", "x"), "nosuchsource", "hf-page")
 

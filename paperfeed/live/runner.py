@@ -307,7 +307,7 @@ def _commit_page(
         report.added += upserted.added
         report.updated += upserted.updated
         report.skipped += upserted.unchanged + page.skipped
-        report.failed += len(page.problems)
+        report.failed += sum(1 for problem in page.problems if not problem.kept)
         report.problems.extend(page.problems)
         if report.window_from is None:
             report.window_from = page.window[0]

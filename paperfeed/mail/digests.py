@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from paperfeed import embed, recommend
 from paperfeed.db import Embedding, Listing, OutboxMessage, Paper, Subscription
 from paperfeed.db.models import utcnow
+from paperfeed.db.session import DatabaseBusyError, DatabaseDamagedError, DiskFullError
 from paperfeed.errors import PaperfeedError
 from paperfeed.mail import render, tokens
 from paperfeed.mail.subscriptions import PERIOD_LENGTH, describe
@@ -96,6 +97,8 @@ def build_due_digests(workspace: Workspace, now: datetime | None = None) -> Dige
             _build_one(workspace, subscription, now, report)
         except (_Raced, IntegrityError):
             report.notes.append(f"subscription {subscription.pk}: built by another process")
+        except (DatabaseBusyError, DiskFullError, DatabaseDamagedError):
+            raise  # the database, not this subscription: every later one would fail the same
         except PaperfeedError as exc:  # e.g. a saved query the index cannot run: the others go on
             report.skipped += 1
             report.notes.append(f"subscription {subscription.pk}: {exc}")

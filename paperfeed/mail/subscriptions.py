@@ -160,18 +160,23 @@ def _check_rate(workspace: Workspace, session: Any, email: str) -> None:
     # The candidates share the key's local part as a prefix and its domain (case aside);
     # the key of each decides. The LIKE pattern escapes the wildcards a local part may hold.
     pattern = f"{_like_escape(base)}%@{_like_escape(domain)}"
-    addresses = session.scalars(
-        select(OutboxMessage.to_addr).where(
+    window_start = utcnow() - timedelta(hours=1)
+    sends = session.execute(
+        select(OutboxMessage.to_addr, OutboxMessage.created_at).where(
             func.lower(OutboxMessage.to_addr).like(pattern, escape="\\"),
             OutboxMessage.kind == "confirm",
-            OutboxMessage.created_at > utcnow() - timedelta(hours=1),
+            OutboxMessage.created_at > window_start,
         )
     ).all()
-    sent = sum(1 for address in addresses if _same_mailbox(address, key))
-    if sent >= limit:
+    times = [created for address, created in sends if _same_mailbox(address, key)]
+    if len(times) >= limit:
+        # The next send is allowed when the oldest one counted leaves the hour.
+        oldest = min(times)
+        retry_after = max(1, int((oldest - window_start).total_seconds()) + 1)
         raise RateLimitedError(
-            f"{email} was sent {sent} confirmation mails in the last hour: check that inbox "
-            "(and its spam folder), or try again in an hour"
+            f"{email} was sent {len(times)} confirmation mails in the last hour: check that "
+            "inbox (and its spam folder), or try again later",
+            retry_after=retry_after,
         )
 
 

@@ -132,8 +132,9 @@ def test_subscribing_again_while_active_sends_nothing(mail_ws: Workspace) -> Non
 def test_one_address_gets_at_most_three_confirmations_an_hour(mail_ws: Workspace) -> None:
     for _ in range(3):  # asking again while pending queues a fresh confirmation ...
         subscribe(mail_ws, "a@example.org", "trending", {})
-    with pytest.raises(RateLimitedError, match="3 confirmation mails in the last hour"):
+    with pytest.raises(RateLimitedError, match="3 confirmation mails in the last hour") as cap:
         subscribe(mail_ws, "a@example.org", "trending", {})  # ... up to the cap
+    assert cap.value.retry_after is not None and 3500 < cap.value.retry_after <= 3601
     with pytest.raises(RateLimitedError):
         subscribe(mail_ws, "a@example.org", "search", {"query": "diffusion"})
     assert len(outbox(mail_ws)) == 3

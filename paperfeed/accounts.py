@@ -29,6 +29,7 @@ from paperfeed.bounds import has_unprintable
 from paperfeed.db import User
 from paperfeed.db.models import UserSession
 from paperfeed.errors import ConflictError, InvalidInputError, NotFoundError, WrongPasswordError
+from paperfeed.mail.addresses import normalize_address
 from paperfeed.workspace import Workspace
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
@@ -38,7 +39,6 @@ MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work
 # quarter hour per account (paperfeed.throttle), that is decades of online guessing.
 MIN_PASSWORD_SCORE = 2
 _ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; a prefix's strength is a lower bound
-MAX_EMAIL_LENGTH = 254
 SESSION_DAYS = 30
 
 # Each argon2 hash or verification takes 64 MiB (argon2-cffi's default memory cost) for
@@ -88,13 +88,7 @@ def create_user(
     """Create an account; the first one, and any named in ``PAPERFEED_ADMIN_USERS``, is admin."""
     username = check_username(username)
     check_password(password, username)
-    email = (email or "").strip() or None
-    if email is not None and (
-        len(email) > MAX_EMAIL_LENGTH
-        or has_unprintable(email)
-        or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)
-    ):
-        raise InvalidInputError("email: not an email address")
+    email = normalize_address(email) if email and email.strip() else None
     admins = {n.strip().lower() for n in workspace.settings.admin_users.split(",") if n.strip()}
     with workspace.db.session() as session:
         taken = session.scalar(select(User.pk).where(func.lower(User.username) == username.lower()))

@@ -111,7 +111,6 @@ def log_in(request: Request, user: User) -> None:
     if isinstance(old, str):
         close_session(workspace, old)
     request.session["sid"] = open_session(workspace, user.pk)
-    request.session["uid"] = user.pk
     request.session["csrf"] = secrets.token_urlsafe(24)  # a fresh token per login
     request.state.user = user
 

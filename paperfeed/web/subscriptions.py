@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed.bounds import MAX_QUERY_LENGTH
@@ -109,9 +109,7 @@ def subscribe_form(
 
 @pages.get(SETTINGS_PAGE, response_class=HTMLResponse)
 def settings_page(request: Request) -> Response:
-    if request.session.get("uid") is None:
-        return RedirectResponse(f"/login?next={SETTINGS_PAGE}", status_code=303)
-    return _settings(request, require_user(request))
+    return _settings(request, require_user(request))  # logged out: to the login page and back
 
 
 @pages.post(SETTINGS_PAGE + "/{pk}/cancel", dependencies=write)

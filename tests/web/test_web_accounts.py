@@ -77,7 +77,7 @@ def test_the_first_account_is_the_admin_and_passwords_are_argon2_hashes(
         ({"username": "-dash-first"}, "username: 3 to 32 characters"),
         ({"password": "short", "password2": "short"}, "password: at least 8 characters"),
         ({"password2": "something else"}, "the two passwords differ"),
-        ({"email": "not-an-email"}, "email: not an email address"),
+        ({"email": "not-an-email"}, "email: 'not-an-email' is not one email address"),
         ({"username": "BOB"}, "username 'BOB' is taken"),  # case does not make a new name
     ],
 )

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete, func, literal, select, union_all, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from paperfeed.bounds import check_page, has_unprintable
 from paperfeed.db import Comment, LibraryItem, Listing, Paper, User, Vote
 from paperfeed.db.models import utcnow
 from paperfeed.errors import InvalidInputError, NotFoundError
@@ -77,6 +78,8 @@ def add_comment(workspace: Workspace, user_pk: int, paper_id: str, body: str) ->
         raise InvalidInputError("comment: empty")
     if len(body) > MAX_COMMENT_LENGTH:
         raise InvalidInputError(f"comment: longer than {MAX_COMMENT_LENGTH} characters")
+    if has_unprintable(body):
+        raise InvalidInputError("comment: holds control characters; paste it as plain text")
     with workspace.db.session() as session:
         paper = find_paper(session, paper_id)
         comment = Comment(paper_pk=paper.pk, user_pk=user_pk, body=body)
@@ -154,6 +157,7 @@ def library(
 
     Papers hidden by moderation are left out, as everywhere else (they could not be unsaved).
     """
+    check_page(limit or 1, offset)
     with workspace.db.session() as session:
         saved = (LibraryItem.user_pk == user_pk, Paper.hidden.is_(False))
         total = session.scalar(

@@ -24,7 +24,7 @@ from typing import Literal
 
 from sqlalchemy import Select, func, select
 
-from paperfeed.bounds import MAX_LIST_OFFSET, date_in_range, date_range_text
+from paperfeed.bounds import check_page, date_in_range, date_range_text
 from paperfeed.db import Listing, Paper
 from paperfeed.errors import InvalidInputError
 from paperfeed.workspace import Workspace
@@ -158,21 +158,6 @@ def trending(
         items = [FeedItem(papers[pk], votes, score) for score, pk, votes in page]
         session.expunge_all()
     return Feed(period, start, reference, None, None, items, len(scored))
-
-
-def check_page(limit: int, offset: int) -> None:
-    """``InvalidInputError`` unless the page lies within ``MAX_LIST_OFFSET``.
-
-    SQLite takes LIMIT and OFFSET as 64-bit integers (a larger one is an OverflowError), and
-    a deep offset costs a scan of everything before it: no reader pages that far.
-    """
-    if not 1 <= limit <= MAX_LIST_OFFSET:
-        raise InvalidInputError(f"limit: from 1 to {MAX_LIST_OFFSET}, not {limit}")
-    if not 0 <= offset <= MAX_LIST_OFFSET:
-        raise InvalidInputError(
-            f"offset: from 0 to {MAX_LIST_OFFSET}, not {offset}: lists end there; "
-            "pick a day or a period instead"
-        )
 
 
 def check_day(name: str, day: date | None) -> None:

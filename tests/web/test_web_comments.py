@@ -19,6 +19,11 @@ from _web_helpers import (
     tags,
 )
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from paperfeed import community
+from paperfeed.db import User
+from paperfeed.errors import InvalidInputError
 
 Listing = dict[date, list[HfEntry]]
 LATEST = date(2026, 5, 5)
@@ -116,6 +121,18 @@ def test_a_too_long_comment_is_refused_and_the_draft_kept(site: Site, paper: HfE
     missing = api_write(bob, "POST", f"/api/v1/papers/{paper.id}/comments", {"text": "hi"})
     assert missing.status_code == 422
     assert "body" in missing.json()["error"]
+
+
+def test_a_comment_with_control_characters_is_refused_below_the_web_forms_too(
+    site: Site, paper: HfEntry
+) -> None:
+    """The CLI and any other caller of ``community`` get the check the forms make."""
+    with site.workspace.db.session() as session:
+        user = session.scalar(select(User.pk).where(User.username == "bob"))
+    with pytest.raises(InvalidInputError, match="control characters"):
+        community.add_comment(site.workspace, user, paper.id, "fine\x1b[2Jthen not")
+    multiline = community.add_comment(site.workspace, user, paper.id, "line one\n\tline two")
+    assert multiline.body == "line one\n\tline two"
 
 
 def test_comment_counts_follow_the_discussion(site: Site, paper: HfEntry) -> None:

@@ -49,13 +49,22 @@ class DataVersion:
 
 
 class VersionedCache:
-    """A bounded LRU map whose entries hold only while the data version is unchanged."""
+    """A bounded LRU map whose entries hold only while the data version is unchanged.
+
+    The version only moves forward, so when it changes every entry is dropped at once: stale
+    entries could never be used again, and kept until evicted they would make the memory of a
+    busy site (a vote a second) grow to the full ``size`` of pages nobody can be served.
+    """
 
     def __init__(self, version: DataVersion, size: int = 512) -> None:
         self.version = version
         self.size = size
-        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._entries_version: int | None = None  # the data version every entry was made at
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The value for ``key`` at the current data version, computing it on a miss."""
@@ -63,17 +72,26 @@ class VersionedCache:
         if version is None:
             return compute()
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] == version:
+            self._forget_older_than(version)
+            if version == self._entries_version and key in self._entries:
                 self._entries.move_to_end(key)
-                return entry[1]
+                return self._entries[key]
         value = compute()
         with self._lock:
-            self._entries[key] = (version, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._forget_older_than(version)
+            if version == self._entries_version:  # else a commit came in the meantime
+                self._entries[key] = value
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
         return value
+
+    def _forget_older_than(self, version: int) -> None:
+        # A request that read the version before a commit may come after one that read it
+        # after: only a newer version clears.
+        if self._entries_version is None or version > self._entries_version:
+            self._entries.clear()
+            self._entries_version = version
 
     def clear(self) -> None:
         with self._lock:

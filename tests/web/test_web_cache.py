@@ -143,8 +143,10 @@ def test_versioned_cache_is_bounded_and_versioned(tmp_path: Path) -> None:
     assert calls == ["a", "b", "c", "a"]
     with ws.db.session() as session:
         session.add(Paper(id="2601.00002", title="T", title_key="t", abstract="A", source="x"))
+    assert len(cache) == 2  # stale entries stay until the next look-up ...
     cache.get_or_compute("a", lambda: compute("a"))
     assert calls[-1] == "a" and len(calls) == 5
+    assert len(cache) == 1  # ... which drops them all: none can be served again
 
 
 def test_no_version_no_caching() -> None:

@@ -158,8 +158,10 @@ class CliServer(ServerProcess):
 
 
 # -- memory ----------------------------------------------------------------------------------
-def smaps_rollup(pid: int) -> tuple[float, float] | None:
-    """(RSS, PSS) of one process in MB, from ``/proc/<pid>/smaps_rollup``; None if gone."""
+def smaps_rollup(pid: int) -> tuple[float, float, float] | None:
+    """(RSS, PSS, anonymous PSS) of one process in MB, from ``/proc/<pid>/smaps_rollup``;
+    None if gone. The rest of PSS is file pages mapped in (tantivy's segments, libraries):
+    page cache the kernel can drop, not heap."""
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
@@ -167,9 +169,9 @@ def smaps_rollup(pid: int) -> tuple[float, float] | None:
     values = {}
     for line in text.splitlines():
         name, _, rest = line.partition(":")
-        if name in ("Rss", "Pss"):
+        if name in ("Rss", "Pss", "Pss_Anon"):
             values[name] = int(rest.split()[0]) / 1024
-    return values.get("Rss", 0.0), values.get("Pss", 0.0)
+    return values.get("Rss", 0.0), values.get("Pss", 0.0), values.get("Pss_Anon", 0.0)
 
 
 @dataclass
@@ -177,6 +179,7 @@ class MemorySample:
     at: float  # time.monotonic(); ``relative_to`` makes it seconds since the load started
     rss_mb: float
     pss_mb: float
+    pss_anon_mb: float
     processes: int
     phase: str
 
@@ -197,13 +200,14 @@ class MemorySampler(threading.Thread):
         self.phase = phase
 
     def sample(self) -> None:
-        rss = pss = 0.0
+        rss = pss = anon = 0.0
         count = 0
         for pid in self.server.tree_pids():
             figures = smaps_rollup(pid)
             if figures is not None:
-                rss, pss, count = rss + figures[0], pss + figures[1], count + 1
-        self.samples.append(MemorySample(time.monotonic(), rss, pss, count, self.phase))
+                rss, pss, anon = rss + figures[0], pss + figures[1], anon + figures[2]
+                count += 1
+        self.samples.append(MemorySample(time.monotonic(), rss, pss, anon, count, self.phase))
 
     def run(self) -> None:
         while not self._halt.wait(self.every):
@@ -215,7 +219,7 @@ class MemorySampler(threading.Thread):
 
     def relative_to(self, zero: float) -> list[MemorySample]:
         return [
-            MemorySample(s.at - zero, s.rss_mb, s.pss_mb, s.processes, s.phase)
+            MemorySample(s.at - zero, s.rss_mb, s.pss_mb, s.pss_anon_mb, s.processes, s.phase)
             for s in self.samples
         ]
 
@@ -232,6 +236,7 @@ class MemoryVerdict:
     slope_rss_mb_min: float
     slope_pss_second_half_mb_min: float  # not in the verdict: does growth slow down (a cache
     # filling up) or keep its pace (a leak)?
+    slope_pss_anon_mb_min: float  # not in the verdict: the heap's share of the slope
     samples: int
     flat: bool
 
@@ -255,6 +260,7 @@ def memory_verdict(samples: list[MemorySample], duration: float) -> MemoryVerdic
     slope_rss = float(np.polyfit(minutes, rss, 1)[0])
     half = minutes >= (minutes[0] + minutes[-1]) / 2
     slope_half = float(np.polyfit(minutes[half], pss[half], 1)[0]) if half.sum() >= 3 else np.nan
+    slope_anon = float(np.polyfit(minutes, [s.pss_anon_mb for s in load], 1)[0])
     first_pss = float(np.mean([s.pss_mb for s in first]))
     last_pss = float(np.mean([s.pss_mb for s in last]))
     flat = slope_pss <= FLAT_SLOPE_MB_MIN and last_pss <= first_pss * (1 + FLAT_LAST_VS_FIRST)
@@ -268,6 +274,7 @@ def memory_verdict(samples: list[MemorySample], duration: float) -> MemoryVerdic
         slope_pss,
         slope_rss,
         slope_half,
+        slope_anon,
         len(load),
         flat,
     )
@@ -853,9 +860,10 @@ def print_memory(
     load = [s for s in samples if s.phase == "load"]
     step = 60.0 if args.duration >= 300 else max(args.sample_every, args.duration / 10)
     print(
-        "| load phase, s | RSS MB | PSS MB | processes | requests | errors | 429 | client p99 ms |"
+        "| load phase, s | RSS MB | PSS MB | of it anonymous | processes | requests | errors | 429 "
+        "| client p99 ms |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     bins = math.ceil(args.duration / step)
     for b in range(bins):
         lo, hi = b * step, (b + 1) * step
@@ -869,7 +877,8 @@ def print_memory(
         p99 = _pcts([r.client_ms for r in during if r.status])[2]
         print(
             f"| {lo:.0f}–{hi:.0f} | {np.mean([s.rss_mb for s in inside]):.0f} | "
-            f"{np.mean([s.pss_mb for s in inside]):.0f} | {inside[-1].processes} | "
+            f"{np.mean([s.pss_mb for s in inside]):.0f} | "
+            f"{np.mean([s.pss_anon_mb for s in inside]):.0f} | {inside[-1].processes} | "
             f"{len(during):,} | {errors} | {limited} | {ms(p99)} |"
         )
     print(
@@ -888,7 +897,8 @@ def print_memory(
         f"s): PSS {verdict.last_pss_mb:.1f} MB (RSS {verdict.last_rss_mb:.1f}), "
         f"{verdict.change:+.1%}; slope after warm-up: PSS {verdict.slope_pss_mb_min:+.2f} MB/min, "
         f"RSS {verdict.slope_rss_mb_min:+.2f} MB/min ({verdict.samples} samples); PSS slope "
-        f"over the second half alone {verdict.slope_pss_second_half_mb_min:+.2f} MB/min: "
+        f"over the second half alone {verdict.slope_pss_second_half_mb_min:+.2f} MB/min, of "
+        f"anonymous memory (heap) alone {verdict.slope_pss_anon_mb_min:+.2f} MB/min: "
         f"**{'FLAT' if verdict.flat else 'NOT FLAT'}**."
     )
 

@@ -535,8 +535,8 @@ def ensure_indexed(workspace: object, label: str) -> dict[str, float]:
 
 def build_arxiv26k(shared: Path, rebuild: bool = False):  # type: ignore[no-untyped-def]
     """The real arXiv cs corpus, ingested and embedded once; (workspace, meta)."""
+    from paperfeed.formats import get_format
     from paperfeed.ingest import ingest_files
-    from paperfeed.sources import get_source
 
     path = CACHE / "arxiv26k"
     meta = None if rebuild else _read_meta(path)
@@ -551,7 +551,7 @@ def build_arxiv26k(shared: Path, rebuild: bool = False):  # type: ignore[no-unty
     workspace = make_workspace(path)
     log(f"arxiv26k: ingesting {len(files)} day files (real ingest_files, source arxiv-daily)")
     t0 = time.perf_counter()
-    report = ingest_files(workspace.db, get_source("arxiv-daily"), files)
+    report = ingest_files(workspace.db, get_format("arxiv-daily"), files)
     ingest_s = time.perf_counter() - t0
     log(f"arxiv26k: {report.added} papers in {ingest_s:.0f} s; embedding them (real sync)")
 

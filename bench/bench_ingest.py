@@ -60,11 +60,11 @@ from sqlalchemy import insert, select
 from paperfeed import embed
 from paperfeed.db import Embedding, Paper
 from paperfeed.demo import attach_vectors, demo_files
+from paperfeed.formats import Format, get_format
 from paperfeed.index import text_hash
 from paperfeed.index.vectors import EXACT_BELOW
 from paperfeed.ingest import ingest_files
 from paperfeed.records import PaperRecord
-from paperfeed.sources import Source, get_source
 
 # -- baselines -------------------------------------------------------------------------------
 _SCHEMA = """
@@ -101,7 +101,7 @@ _UPSERT_LISTING = (
 )
 
 
-def parse_only(source: Source, files: list[Path]) -> tuple[int, int]:
+def parse_only(source: Format, files: list[Path]) -> tuple[int, int]:
     """Iterate the parser over every file; (records, problems)."""
     records = problems = 0
     for path in files:
@@ -113,7 +113,7 @@ def parse_only(source: Source, files: list[Path]) -> tuple[int, int]:
     return records, problems
 
 
-def sqlite_upsert(source: Source, files: list[Path], db_file: Path, batch_size: int) -> int:
+def sqlite_upsert(source: Format, files: list[Path], db_file: Path, batch_size: int) -> int:
     """Parse, then upsert with plain sqlite3 ``executemany`` in batches; records handled."""
     conn = sqlite3.connect(db_file)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -244,7 +244,7 @@ def median_rate(runs: list[tuple[int, float]]) -> float:
 
 def bench_corpus(
     name: str,
-    source: Source,
+    source: Format,
     files: list[Path],
     args: argparse.Namespace,
     sections: list[Section],
@@ -383,7 +383,7 @@ def main() -> None:
     if not args.skip_demo:
         bench_corpus(
             "demo corpus (hf-daily)",
-            get_source("hf-daily"),
+            get_format("hf-daily"),
             demo_files(),
             args,
             sections,
@@ -399,7 +399,7 @@ def main() -> None:
         else:
             bench_corpus(
                 "arXiv cs daily listings (arxiv-daily)",
-                get_source("arxiv-daily"),
+                get_format("arxiv-daily"),
                 files,
                 args,
                 sections,

@@ -70,12 +70,12 @@ from paperfeed import embed
 from paperfeed import search as search_module
 from paperfeed.db import Paper
 from paperfeed.demo import demo_files, load_demo
+from paperfeed.formats import get_format
 from paperfeed.index import Indexes
 from paperfeed.index.vectors import EXACT_BELOW
 from paperfeed.query import parse_query
 from paperfeed.records import PaperRecord, title_key
 from paperfeed.search import Explanation, SearchConfig, search, similar
-from paperfeed.sources import get_source
 
 NATURAL_QUERIES = [
     "how to make transformers faster on long documents",
@@ -146,10 +146,10 @@ def cut_title(title: str, rng: random.Random) -> str | None:
 def held_out_titles(corpus: str, workspace: object, shared: Path) -> tuple[list[str], str]:
     """Recent real titles the corpus does not hold: arXiv for the demo, HF demo otherwise."""
     if corpus == "demo":
-        source, files = get_source("arxiv-daily"), arxiv_day_files(shared)[-5:]
+        source, files = get_format("arxiv-daily"), arxiv_day_files(shared)[-5:]
         where = "arXiv cs listings of the last 5 days not in the demo"
     else:
-        source, files = get_source("hf-daily"), demo_files()
+        source, files = get_format("hf-daily"), demo_files()
         where = "HF daily papers (the demo corpus) not in the arXiv corpus"
     records = [r for path in files for r in source.parse(path) if isinstance(r, PaperRecord)]
     with workspace.db.session() as session:  # type: ignore[attr-defined]

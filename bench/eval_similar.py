@@ -43,8 +43,8 @@ from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.errors import QueryError
 from paperfeed.eval import Dataset, prepare
+from paperfeed.formats.beir import ID_PREFIX
 from paperfeed.search import search, similar
-from paperfeed.sources.beir import ID_PREFIX
 from paperfeed.workspace import Workspace
 
 K = 10

@@ -109,10 +109,10 @@ def ingest(
 
     Unchanged papers stay; newer versions update; bad records are reported and skipped.
     """
+    from paperfeed.formats import get_format
     from paperfeed.ingest import ingest_files
-    from paperfeed.sources import get_source
 
-    parser = get_source(source)  # before creating anything: a typo must not leave a data dir
+    parser = get_format(source)  # before creating anything: a typo must not leave a data dir
     for path in paths:
         if not path.is_file():
             raise SourceError(f"{path}: no such file")
@@ -183,10 +183,10 @@ def sources_main(ctx: typer.Context) -> None:
 @sources_app.command("formats")
 def sources_formats() -> None:
     """List the input formats `ingest` understands."""
-    from paperfeed.sources import SOURCES
+    from paperfeed.formats import FORMATS
 
     table = Table("source", "reads")
-    for source in SOURCES.values():
+    for source in FORMATS.values():
         table.add_row(source.name, source.description)
     out.print(table)
 

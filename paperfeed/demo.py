@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from paperfeed import embed
 from paperfeed.db import Embedding, Paper
+from paperfeed.formats import get_format
 from paperfeed.index import text_hash
 from paperfeed.ingest import IngestReport, ingest_files
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 DEMO_DIR = Path(__file__).parent / "assets" / "demo"
@@ -33,7 +33,7 @@ def demo_files() -> list[Path]:
 
 def load_demo(workspace: Workspace) -> IngestReport:
     """Ingest the demo listings and attach the precomputed vectors that still fit."""
-    report = ingest_files(workspace.db, get_source("hf-daily"), demo_files())
+    report = ingest_files(workspace.db, get_format("hf-daily"), demo_files())
     attach_vectors(workspace)
     return report
 

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from paperfeed.errors import QueryError, SourceError
+from paperfeed.formats import get_format
+from paperfeed.formats.beir import ID_PREFIX
 from paperfeed.ingest import ingest_files
 from paperfeed.search import Mode, SearchConfig, search
-from paperfeed.sources import get_source
-from paperfeed.sources.beir import ID_PREFIX
 from paperfeed.workspace import Workspace
 
 Qrels = dict[str, dict[str, int]]  # query id -> {doc id -> relevance}
@@ -107,7 +107,7 @@ def mrr_at_10(ranked: Sequence[str], judged: dict[str, int]) -> float:
 
 def prepare(dataset: Dataset, workspace: Workspace, progress: Callable | None = None) -> None:
     """Ingest and index the corpus (idempotent: a kept workspace is reused as it is)."""
-    report = ingest_files(workspace.db, get_source("beir"), [dataset.corpus], batch_size=2000)
+    report = ingest_files(workspace.db, get_format("beir"), [dataset.corpus], batch_size=2000)
     if report.problems:
         raise SourceError(
             f"{dataset.corpus}: {len(report.problems)} bad records, first: {report.problems[0]}"

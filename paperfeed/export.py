@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from paperfeed.db import Paper
+from paperfeed.formats.jsonl import record_to_json
 from paperfeed.records import Listing, PaperRecord
-from paperfeed.sources.jsonl import record_to_json
 from paperfeed.workspace import Workspace
 
 

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from paperfeed.db import Database, IngestCheckpoint, IngestRun, Listing, Paper
 from paperfeed.errors import SourceError
+from paperfeed.formats import Format
 from paperfeed.records import PaperRecord, ParseProblem, title_key
-from paperfeed.sources import Source
 from paperfeed.validate import check_record
 
 # Fields copied from a record onto a paper when the record has a value for them.
@@ -71,7 +71,7 @@ ProgressCallback = Callable[[str, int], None]  # (path, items handled since last
 
 def ingest_files(
     db: Database,
-    source: Source,
+    source: Format,
     paths: Sequence[Path],
     *,
     batch_size: int = 500,
@@ -153,7 +153,7 @@ def _fingerprint(path: Path) -> str:
 
 def _ingest_file(
     db: Database,
-    source: Source,
+    source: Format,
     path: Path,
     batch_size: int,
     report: IngestReport,

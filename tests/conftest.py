@@ -16,8 +16,8 @@ import pytest
 from _core_helpers import SEED_COUNT, SHARED, copy_workspace, make_workspace
 
 from paperfeed.config import Settings
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 KAGGLE_SAMPLE = "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl"
@@ -78,7 +78,7 @@ def workspace(settings: Settings) -> Iterator[Workspace]:
 def seeded_workspace(tmp_path_factory: pytest.TempPathFactory, seed_paths: list[Path]) -> Workspace:
     """The five seed pages ingested and indexed (285 papers, embedded once). Read only!"""
     ws = make_workspace(tmp_path_factory.mktemp("seeded") / "data")
-    report = ingest_files(ws.db, get_source("hf-page"), seed_paths)
+    report = ingest_files(ws.db, get_format("hf-page"), seed_paths)
     assert report.added == SEED_COUNT, report
     ws.indexes.sync(ws.db)
     return ws
@@ -88,7 +88,7 @@ def seeded_workspace(tmp_path_factory: pytest.TempPathFactory, seed_paths: list[
 def kaggle_workspace(tmp_path_factory: pytest.TempPathFactory, kaggle_path: Path) -> Workspace:
     """The 200-record Kaggle sample ingested and indexed (dates, categories). Read only!"""
     ws = make_workspace(tmp_path_factory.mktemp("kaggle") / "data")
-    report = ingest_files(ws.db, get_source("kaggle"), [kaggle_path])
+    report = ingest_files(ws.db, get_format("kaggle"), [kaggle_path])
     assert report.added == 200 and not report.problems, report
     ws.indexes.sync(ws.db)
     return ws

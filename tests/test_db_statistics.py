@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from paperfeed import ingest, rank
-from paperfeed.sources import get_source
+from paperfeed.formats import get_format
 from paperfeed.workspace import Workspace
 
 
@@ -38,13 +38,13 @@ def test_a_large_ingest_refreshes_the_statistics(
 ) -> None:
     assert "papers" not in stat_tables(workspace)  # analysed while still empty
     monkeypatch.setattr(ingest, "ANALYZE_AFTER", 1)
-    report = ingest.ingest_files(workspace.db, get_source("hf-page"), seed_paths[:1])
+    report = ingest.ingest_files(workspace.db, get_format("hf-page"), seed_paths[:1])
     assert report.added >= 1
     assert {"papers", "ix_papers_hidden"} <= stat_tables(workspace)
 
 
 def test_a_small_ingest_leaves_them(workspace: Workspace, seed_paths: list[Path]) -> None:
-    report = ingest.ingest_files(workspace.db, get_source("hf-page"), seed_paths[:1])
+    report = ingest.ingest_files(workspace.db, get_format("hf-page"), seed_paths[:1])
     assert report.added < ingest.ANALYZE_AFTER
     assert "papers" not in stat_tables(workspace)
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from paperfeed import embed
 from paperfeed.db import Embedding, Listing, Paper
 from paperfeed.demo import VECTORS_FILE, attach_vectors, demo_files, load_demo
+from paperfeed.formats import get_format
 from paperfeed.ingest import IngestReport
 from paperfeed.search import search
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 pytestmark = pytest.mark.skipif(
@@ -35,7 +35,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, IngestRep
 @pytest.fixture(scope="module")
 def listed() -> tuple[set[str], int]:
     """Distinct arXiv ids and number of entries in the shipped listings (parsed directly)."""
-    source = get_source("hf-daily")
+    source = get_format("hf-daily")
     records = [r for path in demo_files() for r in source.parse(path)]
     return {r.arxiv_id for r in records if r.arxiv_id}, len(records)
 

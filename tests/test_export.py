@@ -11,8 +11,8 @@ from _core_helpers import SEED_COUNT, all_papers, count, make_workspace
 
 from paperfeed.db import Listing, Paper
 from paperfeed.export import export_jsonl
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 COLUMNS = [
@@ -39,9 +39,9 @@ def mixed(
 ) -> Workspace:
     """Papers from three sources: title-only pages, Kaggle (DOIs, versions), HF (listings)."""
     ws = make_workspace(tmp_path_factory.mktemp("mixed") / "data")
-    ingest_files(ws.db, get_source("hf-page"), seed_paths)
-    ingest_files(ws.db, get_source("kaggle"), [kaggle_path])
-    ingest_files(ws.db, get_source("hf-daily"), hf_history_paths)
+    ingest_files(ws.db, get_format("hf-page"), seed_paths)
+    ingest_files(ws.db, get_format("kaggle"), [kaggle_path])
+    ingest_files(ws.db, get_format("hf-daily"), hf_history_paths)
     return ws
 
 
@@ -63,7 +63,7 @@ def test_export_and_reimport_give_identical_papers(
     assert [line["id"] for line in lines] == [p.id for p in all_papers(mixed)]  # oldest first
 
     fresh = make_workspace(tmp_path / "fresh")
-    report = ingest_files(fresh.db, get_source("jsonl"), [path])
+    report = ingest_files(fresh.db, get_format("jsonl"), [path])
     assert report.problems == []
     assert report.added == len(original)
     assert count(fresh) == len(original)
@@ -80,7 +80,7 @@ def test_reimporting_an_export_into_the_same_workspace_changes_nothing(
     path = tmp_path / "papers.jsonl"
     exported = export_jsonl(mixed, path)
     before = contents(mixed)
-    report = ingest_files(mixed.db, get_source("jsonl"), [path])
+    report = ingest_files(mixed.db, get_format("jsonl"), [path])
     assert (report.added, report.updated, report.unchanged) == (0, 0, exported)
     assert contents(mixed) == before
 

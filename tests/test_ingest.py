@@ -17,11 +17,11 @@ from sqlalchemy import select
 from paperfeed.config import Settings
 from paperfeed.db import IngestCheckpoint, IngestRun, Listing, Paper
 from paperfeed.errors import SourceError
+from paperfeed.formats import Format, get_format
+from paperfeed.formats.jsonl import record_to_json
 from paperfeed.ingest import IngestReport, ingest_files
 from paperfeed.records import Listing as RecordListing
 from paperfeed.records import PaperRecord, ParseProblem, title_key
-from paperfeed.sources import Source, get_source
-from paperfeed.sources.jsonl import record_to_json
 from paperfeed.workspace import Workspace
 
 # -- helpers ------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def ingest_records(
 ) -> IngestReport:
     """Write ``records`` as our JSON-lines format and ingest that file."""
     return ingest_files(
-        ws.db, get_source("jsonl"), [write_jsonl(path, *records)], batch_size=batch_size
+        ws.db, get_format("jsonl"), [write_jsonl(path, *records)], batch_size=batch_size
     )
 
 
@@ -62,7 +62,7 @@ def arxiv(
     )
 
 
-def interrupting(source: Source, after: int, only: Path | None = None) -> Source:
+def interrupting(source: Format, after: int, only: Path | None = None) -> Format:
     """``source`` whose parse raises KeyboardInterrupt (Ctrl-C) after ``after`` items
     (of file ``only``, if given)."""
 
@@ -75,7 +75,7 @@ def interrupting(source: Source, after: int, only: Path | None = None) -> Source
                 raise KeyboardInterrupt
             yield item
 
-    return Source(source.name, source.description, parse)
+    return Format(source.name, source.description, parse)
 
 
 # -- idempotence --------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def interrupting(source: Source, after: int, only: Path | None = None) -> Source
 def test_seed_pages_give_285_papers_and_a_second_run_changes_nothing(
     workspace: Workspace, seed_paths: list[Path]
 ) -> None:
-    source = get_source("hf-page")
+    source = get_format("hf-page")
     first = ingest_files(workspace.db, source, seed_paths)
     assert count(workspace) == SEED_COUNT
     assert first.added == SEED_COUNT
@@ -103,7 +103,7 @@ def test_seed_pages_give_285_papers_and_a_second_run_changes_nothing(
 
 
 def test_the_id_is_the_arxiv_id_without_version(workspace: Workspace, kaggle_path: Path) -> None:
-    report = ingest_files(workspace.db, get_source("kaggle"), [kaggle_path])
+    report = ingest_files(workspace.db, get_format("kaggle"), [kaggle_path])
     assert report.added == 200
     first = paper_by_id(workspace, "0704.0001")
     assert first.version == 2
@@ -113,7 +113,7 @@ def test_the_id_is_the_arxiv_id_without_version(workspace: Workspace, kaggle_pat
     assert first.categories == ["hep-ph"] and first.primary_category == "hep-ph"
     assert first.published == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
     assert first.title_key == title_key(first.title)
-    again = ingest_files(workspace.db, get_source("kaggle"), [kaggle_path])
+    again = ingest_files(workspace.db, get_format("kaggle"), [kaggle_path])
     assert (again.added, again.updated, again.unchanged) == (0, 0, 200)
 
 
@@ -253,7 +253,7 @@ def test_title_only_record_merges_into_the_arxiv_paper_with_that_title(
 def test_arxiv_record_upgrades_a_title_only_paper_to_its_arxiv_id(
     workspace: Workspace, seed_paths: list[Path], tmp_path: Path
 ) -> None:
-    ingest_files(workspace.db, get_source("hf-page"), seed_paths)
+    ingest_files(workspace.db, get_format("hf-page"), seed_paths)
     page_id = title_key("2D Matryoshka Sentence Embeddings")
     title_only = paper_by_id(workspace, page_id)
     assert title_only.version is None and title_only.authors == []
@@ -281,7 +281,7 @@ def test_arxiv_record_upgrades_a_title_only_paper_to_its_arxiv_id(
         assert session.scalar(select(Paper).where(Paper.id == page_id)) is None
 
     # The page again: it now merges into the arXiv paper instead of coming back.
-    again = ingest_files(workspace.db, get_source("hf-page"), seed_paths)
+    again = ingest_files(workspace.db, get_format("hf-page"), seed_paths)
     assert again.added == 0
     assert count(workspace) == SEED_COUNT
     assert paper_by_id(workspace, "2402.14776").authors == ["Xianming Li", "Zongxi Li", "Jing Li"]
@@ -307,7 +307,7 @@ def test_same_paper_on_two_days_has_two_listings_with_each_days_upvotes(
     days = [history / "2026-06-10.json.gz", history / "2026-06-16.json.gz"]
     if not all(p.is_file() for p in days):
         pytest.skip(f"hf daily history files not found in {history}")
-    report = ingest_files(workspace.db, get_source("hf-daily"), days)
+    report = ingest_files(workspace.db, get_format("hf-daily"), days)
     assert report.problems == []
     resubmitted = paper_by_id(workspace, "2606.11176")
     assert [(x.source, x.day, x.upvotes) for x in resubmitted.listings] == [
@@ -323,7 +323,7 @@ def test_listing_upvotes_update_without_a_new_listing(
     workspace: Workspace, hf_history_paths: list[Path], tmp_path: Path
 ) -> None:
     day_file = hf_history_paths[0]
-    ingest_files(workspace.db, get_source("hf-daily"), [day_file])
+    ingest_files(workspace.db, get_format("hf-daily"), [day_file])
     entries = json.loads(gzip.decompress(day_file.read_bytes()))
     top = entries[0]["paper"]
     before = paper_by_id(workspace, top["id"])
@@ -332,7 +332,7 @@ def test_listing_upvotes_update_without_a_new_listing(
     top["upvotes"] += 100
     changed = tmp_path / day_file.name
     changed.write_bytes(gzip.compress(json.dumps(entries).encode()))
-    report = ingest_files(workspace.db, get_source("hf-daily"), [changed])
+    report = ingest_files(workspace.db, get_format("hf-daily"), [changed])
     assert (report.added, report.updated, report.unchanged) == (0, 1, len(entries) - 1)
     after = paper_by_id(workspace, top["id"])
     assert [x.upvotes for x in after.listings] == [before.listings[0].upvotes + 100]
@@ -367,7 +367,7 @@ def test_malformed_kaggle_line_is_reported_with_file_and_line_and_the_rest_goes_
     broken = tmp_path / "snapshot.jsonl"
     broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    report = ingest_files(workspace.db, get_source("kaggle"), [broken])
+    report = ingest_files(workspace.db, get_format("kaggle"), [broken])
     assert [(p.path, p.line) for p in report.problems] == [(str(broken), 4), (str(broken), 7)]
     assert "invalid JSON" in report.problems[0].reason
     assert "title" in report.problems[1].reason
@@ -390,7 +390,7 @@ def test_malformed_line_in_our_jsonl_format_is_a_problem(
         stream.write("not json at all\n")
         third = PaperRecord(title="Third Paper", source="jsonl", arxiv_id="2402.00003")
         stream.write(json.dumps(record_to_json(third)) + "\n")
-    report = ingest_files(workspace.db, get_source("jsonl"), [path])
+    report = ingest_files(workspace.db, get_format("jsonl"), [path])
     assert [p.line for p in report.problems] == [3, 4]
     assert "source" in report.problems[0].reason
     assert sorted(p.id for p in all_papers(workspace)) == ["2401.01234", "2402.00003"]
@@ -401,7 +401,7 @@ def test_missing_file_raises_before_anything_is_written(
 ) -> None:
     missing = tmp_path / "missing.txt"
     with pytest.raises(SourceError, match=r"missing\.txt"):
-        ingest_files(workspace.db, get_source("hf-page"), [seed_paths[0], missing])
+        ingest_files(workspace.db, get_format("hf-page"), [seed_paths[0], missing])
     assert count(workspace) == 0
     assert count(workspace, IngestRun) == 0
     assert count(workspace, IngestCheckpoint) == 0
@@ -411,7 +411,7 @@ def test_a_file_of_another_format_fails_the_run_with_a_source_error(
     workspace: Workspace, hf_history_paths: list[Path], tmp_path: Path
 ) -> None:
     with pytest.raises(SourceError):
-        ingest_files(workspace.db, get_source("kaggle"), [hf_history_paths[0]])
+        ingest_files(workspace.db, get_format("kaggle"), [hf_history_paths[0]])
     assert count(workspace) == 0
     run = runs(workspace)[-1]
     assert run.status == "failed"
@@ -424,7 +424,7 @@ def test_a_file_of_another_format_fails_the_run_with_a_source_error(
 def test_interrupted_ingest_keeps_committed_batches_and_resumes(
     workspace: Workspace, kaggle_path: Path
 ) -> None:
-    kaggle = get_source("kaggle")
+    kaggle = get_format("kaggle")
     with pytest.raises(KeyboardInterrupt):
         ingest_files(workspace.db, interrupting(kaggle, after=50), [kaggle_path], batch_size=20)
     assert count(workspace) == 40  # two committed batches; the one in flight is lost
@@ -455,7 +455,7 @@ def test_interrupted_ingest_keeps_committed_batches_and_resumes(
 def test_resume_with_another_batch_size_skips_exactly_what_was_committed(
     workspace: Workspace, kaggle_path: Path
 ) -> None:
-    kaggle = get_source("kaggle")
+    kaggle = get_format("kaggle")
     with pytest.raises(KeyboardInterrupt):
         ingest_files(workspace.db, interrupting(kaggle, after=50), [kaggle_path], batch_size=20)
     report = ingest_files(workspace.db, kaggle, [kaggle_path], batch_size=15)
@@ -469,7 +469,7 @@ def test_a_changed_file_restarts_from_the_beginning(
 ) -> None:
     copy = tmp_path / "snapshot.jsonl"
     shutil.copyfile(kaggle_path, copy)
-    kaggle = get_source("kaggle")
+    kaggle = get_format("kaggle")
     with pytest.raises(KeyboardInterrupt):
         ingest_files(workspace.db, interrupting(kaggle, after=50), [copy], batch_size=20)
     assert count(workspace) == 40
@@ -489,7 +489,7 @@ def test_only_the_interrupted_file_resumes(
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_text("".join(lines[:100]), encoding="utf-8")
     second.write_text("".join(lines[100:]), encoding="utf-8")
-    kaggle = get_source("kaggle")
+    kaggle = get_format("kaggle")
     with pytest.raises(KeyboardInterrupt):
         ingest_files(
             workspace.db,

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from paperfeed.config import Settings
 from paperfeed.db import Listing, Paper
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
 from paperfeed.search import search
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -41,9 +41,9 @@ def test_ingest_and_search_run_unchanged_on_postgresql(postgres_url: str, tmp_pa
     workspace = Workspace.create(Settings(data_dir=tmp_path, database_url=postgres_url))
     assert workspace.db.engine.dialect.name == "postgresql"
 
-    first = ingest_files(workspace.db, get_source("hf-page"), seeds)
-    again = ingest_files(workspace.db, get_source("hf-page"), seeds)
-    daily = ingest_files(workspace.db, get_source("hf-daily"), history)
+    first = ingest_files(workspace.db, get_format("hf-page"), seeds)
+    again = ingest_files(workspace.db, get_format("hf-page"), seeds)
+    daily = ingest_files(workspace.db, get_format("hf-daily"), history)
     assert (first.added, again.added, again.updated) == (285, 0, 0)
     assert daily.added > 0 and not daily.problems
 

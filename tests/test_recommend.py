@@ -16,9 +16,9 @@ from paperfeed.accounts import create_user
 from paperfeed.community import set_paper_hidden, set_saved, set_vote
 from paperfeed.db import Embedding, Paper
 from paperfeed.demo import attach_vectors, demo_files
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
 from paperfeed.recommend import fit_and_score, rank_for_user
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 DEMO_DAYS = 15
@@ -72,7 +72,7 @@ def test_no_positives_is_an_error(clusters) -> None:
 def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """The first demo days with their shipped vectors (no model run). Read only!"""
     ws = make_workspace(tmp_path_factory.mktemp("recommend") / "data")
-    ingest_files(ws.db, get_source("hf-daily"), demo_files()[:DEMO_DAYS])
+    ingest_files(ws.db, get_format("hf-daily"), demo_files()[:DEMO_DAYS])
     assert attach_vectors(ws) > 200
     return ws
 

@@ -22,8 +22,8 @@ from paperfeed import embed
 from paperfeed.config import Settings
 from paperfeed.db import Embedding, Paper
 from paperfeed.demo import DEMO_DIR, LISTINGS_DIR, VECTORS_FILE, demo_files
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace.create(Settings(data_dir=Path(tmp)))
-        report = ingest_files(workspace.db, get_source("hf-daily"), demo_files())
+        report = ingest_files(workspace.db, get_format("hf-daily"), demo_files())
         print(f"ingested {report.added} papers ({len(report.problems)} problems)")
         workspace.indexes.sync(workspace.db)
         with workspace.db.session() as session:

@@ -162,8 +162,8 @@ def dump_runs(workdir: Path, scifact: Path, out: Path) -> None:
     from paperfeed.config import Settings
     from paperfeed.db import Paper
     from paperfeed.errors import QueryError
+    from paperfeed.formats.beir import ID_PREFIX
     from paperfeed.search import search
-    from paperfeed.sources.beir import ID_PREFIX
     from paperfeed.workspace import Workspace
 
     workspace = Workspace.open(Settings(data_dir=workdir))

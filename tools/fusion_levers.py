@@ -25,8 +25,8 @@ from paperfeed import embed
 from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.eval import Dataset, ndcg_at_10, prepare
+from paperfeed.formats.beir import ID_PREFIX
 from paperfeed.query import parse_query
-from paperfeed.sources.beir import ID_PREFIX
 from paperfeed.workspace import Workspace
 
 DEPTH = 1000

@@ -20,9 +20,9 @@ from paperfeed import embed
 from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.eval import Dataset, ndcg_at_10, prepare, recall_at_100
+from paperfeed.formats.beir import ID_PREFIX
 from paperfeed.query import parse_query
 from paperfeed.search import SearchConfig, _fuse
-from paperfeed.sources.beir import ID_PREFIX
 from paperfeed.workspace import Workspace
 
 

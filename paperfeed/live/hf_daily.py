@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from paperfeed.formats.hf_daily import parse_text
+from paperfeed.live.connector import Page, SourceSpec, split_items
 from paperfeed.live.http import PoliteClient
-from paperfeed.live.pages import Page, SourceSpec, split_items
-from paperfeed.sources.hf_daily import parse_text
 
 NAME = "hf-daily"
 

@@ -21,8 +21,8 @@ from paperfeed.config import Settings
 from paperfeed.db import LiveSource, SourceCheckpoint, SourceRun
 from paperfeed.errors import ConflictError, InvalidInputError, NotFoundError
 from paperfeed.live import arxiv_api, hf_daily, oai, rss
+from paperfeed.live.connector import Connector, SourceSpec
 from paperfeed.live.http import PoliteClient, default_user_agent
-from paperfeed.live.pages import Connector, SourceSpec
 from paperfeed.workspace import Workspace
 
 

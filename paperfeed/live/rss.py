@@ -20,10 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from paperfeed.errors import SourceError
-from paperfeed.live.http import PoliteClient
-from paperfeed.live.pages import Page, SourceSpec
-from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.sources._common import (
+from paperfeed.formats.common import (
     RECORD_ERRORS,
     abs_url,
     clean_optional,
@@ -34,6 +31,9 @@ from paperfeed.sources._common import (
     unique,
     xml_items,
 )
+from paperfeed.live.connector import Page, SourceSpec
+from paperfeed.live.http import PoliteClient
+from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.validate import check_record
 
 NAME = "arxiv-rss"

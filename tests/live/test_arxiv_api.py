@@ -16,8 +16,8 @@ from paperfeed.config import Settings
 from paperfeed.errors import NotFoundError, QueryError, SourceError
 from paperfeed.live.arxiv_api import ArxivApi, parse_arxiv_ref
 from paperfeed.live.arxiv_api import pages as query_pages
+from paperfeed.live.connector import SourceSpec
 from paperfeed.live.http import PoliteClient
-from paperfeed.live.pages import SourceSpec
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 UA = "paperfeed-tests/1 (mailto:tests@example.org)"

@@ -10,9 +10,9 @@ from _live_helpers import FakeClock, serve_hf_days
 from replay_server import ReplayServer
 
 from paperfeed.errors import SourceError
+from paperfeed.live.connector import SourceSpec
 from paperfeed.live.hf_daily import pages
 from paperfeed.live.http import PoliteClient
-from paperfeed.live.pages import SourceSpec
 
 UA = "paperfeed-tests/1 (mailto:tests@example.org)"
 

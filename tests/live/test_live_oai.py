@@ -10,9 +10,9 @@ from _live_helpers import OAI_DATA, REAL_OAI_IDS, FakeClock, OaiReplay
 from replay_server import ReplayServer, Response
 
 from paperfeed.errors import SourceError
+from paperfeed.live.connector import SourceSpec
 from paperfeed.live.http import PoliteClient
 from paperfeed.live.oai import OaiError, pages, parse_response
-from paperfeed.live.pages import SourceSpec
 
 UA = "paperfeed-tests/1 (mailto:tests@example.org)"
 

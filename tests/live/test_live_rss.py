@@ -10,8 +10,8 @@ from _live_helpers import RSS_FILE, FakeClock
 from replay_server import ReplayServer, Response
 
 from paperfeed.errors import SourceError
+from paperfeed.live.connector import SourceSpec
 from paperfeed.live.http import PoliteClient
-from paperfeed.live.pages import SourceSpec
 from paperfeed.live.rss import pages, parse_feed
 
 UA = "paperfeed-tests/1 (mailto:tests@example.org)"

@@ -30,9 +30,9 @@ from sqlalchemy import select, update
 from paperfeed.db import Paper
 from paperfeed.db.models import utcnow
 from paperfeed.demo import attach_vectors, demo_files
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
 from paperfeed.live.registry import add_source, build_params
-from paperfeed.sources import get_source
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
@@ -46,7 +46,7 @@ def _workspace(data_dir: Path, port: int) -> Workspace:
     """The demo corpus up to the day before the recorded days, seen a month ago."""
     ws = Workspace.create(mail_settings(data_dir, port, digest_max_papers=5))
     older = [path for path in demo_files() if path.name < "2026-08-13"]
-    ingest_files(ws.db, get_source("hf-daily"), older)
+    ingest_files(ws.db, get_format("hf-daily"), older)
     attach_vectors(ws)
     ws.indexes.sync(ws.db)
     with ws.db.session() as session:

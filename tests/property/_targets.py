@@ -30,15 +30,15 @@ from _hostile import (
 from hypothesis import strategies as st
 
 from paperfeed.errors import QueryError, SourceError
+from paperfeed.formats import FORMATS
+from paperfeed.formats import arxiv_atom as atom_source
+from paperfeed.formats import hf_daily as hf_source
+from paperfeed.formats.common import looks_like_arxiv_id
+from paperfeed.formats.jsonl import record_to_json
 from paperfeed.live import oai, rss
 from paperfeed.live.arxiv_api import parse_arxiv_ref
 from paperfeed.query import ParsedQuery, parse_query
 from paperfeed.records import Listing, PaperRecord, ParseProblem
-from paperfeed.sources import SOURCES
-from paperfeed.sources import arxiv_atom as atom_source
-from paperfeed.sources import hf_daily as hf_source
-from paperfeed.sources._common import looks_like_arxiv_id
-from paperfeed.sources.jsonl import record_to_json
 
 # -- record templates: what each format's records look like when all is well ---------------------
 
@@ -179,7 +179,7 @@ def check_format(directory: Path, name: str, content: bytes, gz: bool) -> None:
     and then ``SourceError``."""
     path = write_input(directory, name, content, gz)
     try:
-        items = list(SOURCES[name].parse(path))
+        items = list(FORMATS[name].parse(path))
     except SourceError:
         return
     check_items(items)
@@ -295,7 +295,7 @@ def _format_target(name: str) -> Target:
 
 TARGETS: list[Target] = [
     Target("query", query_text, lambda text, _: check_query(text)),
-    *(_format_target(name) for name in sorted(SOURCES)),
+    *(_format_target(name) for name in sorted(FORMATS)),
     Target(
         "live:hf-daily",
         st.tuples(st.one_of(hf_daily_json(), hostile_text), st.none() | st.dates()),

@@ -26,8 +26,8 @@ from hypothesis.vendor import pretty
 from replay_server import ReplayServer, Response
 
 from paperfeed.demo import attach_vectors
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import get_source
 from paperfeed.workspace import Workspace
 
 # Importing schemathesis (its pytest plugin does) swaps Hypothesis' printer for a no-op, to
@@ -65,7 +65,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, hf_history_paths: list[Path
     """Three real days of Hugging Face daily papers, indexed with the demo's vectors (no
     embedding pass). Read only!"""
     ws = make_workspace(tmp_path_factory.mktemp("property-corpus") / "data")
-    report = ingest_files(ws.db, get_source("hf-daily"), hf_history_paths)
+    report = ingest_files(ws.db, get_format("hf-daily"), hf_history_paths)
     assert report.added > 0 and not report.problems, report
     attach_vectors(ws)
     ws.indexes.sync(ws.db)

@@ -46,14 +46,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from paperfeed.db import Paper
+from paperfeed.formats import FORMATS
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import SOURCES
 from paperfeed.workspace import Workspace
 
 # -- each parser alone ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(SOURCES))
+@pytest.mark.parametrize("name", sorted(FORMATS))
 @given(data=st.data())
 def test_format_parses_hostile_files_into_records_and_problems(
     name: str, data: st.DataObject, tmp_path: Path
@@ -145,7 +145,7 @@ def test_ingest_stores_every_good_record_among_hostile_ones(
     path = tmp_path / str(serials[0]) / FILE_NAMES[name]
     path.parent.mkdir()
     path.write_bytes(content)
-    ingest_files(ingest_workspace.db, SOURCES[name], [path])
+    ingest_files(ingest_workspace.db, FORMATS[name], [path])
     with ingest_workspace.db.session() as session:
         for n in serials:
             title = session.scalar(select(Paper.title).where(Paper.id == good_key(name, n)))

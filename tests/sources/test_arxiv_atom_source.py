@@ -9,9 +9,9 @@ import pytest
 from _sources_helpers import split
 
 from paperfeed.errors import SourceError
+from paperfeed.formats import arxiv_atom
+from paperfeed.formats.arxiv_atom import FeedInfo, parse_feed
 from paperfeed.records import PaperRecord
-from paperfeed.sources import arxiv_atom
-from paperfeed.sources.arxiv_atom import FeedInfo, parse_feed
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from _sources_helpers import split
 
+from paperfeed.formats import arxiv_daily
 from paperfeed.records import Listing
-from paperfeed.sources import arxiv_daily
 
 
 @pytest.fixture(scope="module")

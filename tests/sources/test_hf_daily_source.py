@@ -12,8 +12,8 @@ import pytest
 from _sources_helpers import split
 
 from paperfeed.errors import SourceError
+from paperfeed.formats import hf_daily
 from paperfeed.records import Listing, PaperRecord
-from paperfeed.sources import hf_daily
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 from _sources_helpers import split
 
 from paperfeed.errors import SourceError
+from paperfeed.formats import hf_page
 from paperfeed.records import PaperRecord, normalize_title
-from paperfeed.sources import hf_page
 
 FIRST = "000_766570f40471c980.txt"
 

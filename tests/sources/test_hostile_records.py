@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from paperfeed import bounds
 from paperfeed.db import Paper
 from paperfeed.errors import SourceError
+from paperfeed.formats import arxiv_atom, get_format
+from paperfeed.formats import hf_daily as hf_daily_source
 from paperfeed.ingest import IngestReport, ingest_files, upsert_records
 from paperfeed.live import oai, rss
 from paperfeed.records import Listing, PaperRecord, ParseProblem
 from paperfeed.search import search
-from paperfeed.sources import arxiv_atom, get_source
-from paperfeed.sources import hf_daily as hf_daily_source
 from paperfeed.validate import (
     MAX_ABSTRACT_CHARS,
     MAX_AUTHORS,
@@ -46,7 +46,7 @@ CONTROL = "\x00\x01\x08\x0b\x1b\x7f\x85\ud800"
 
 
 def ingest(ws: Workspace, name: str, path: Path) -> IngestReport:
-    return ingest_files(ws.db, get_source(name), [path])
+    return ingest_files(ws.db, get_format(name), [path])
 
 
 def write_lines(path: Path, *lines: str) -> Path:
@@ -447,10 +447,10 @@ def test_hf_daily_file_nested_too_deeply_is_one_clear_source_error(tmp_path: Pat
     path = tmp_path / "2026-08-18.json"
     path.write_text("[" + json.dumps(_hf_entry("2608.00001")) + "," + DEEP_ARRAY + "]")
     with pytest.raises(SourceError, match="nested too deeply"):
-        list(get_source("hf-daily").parse(path))
+        list(get_format("hf-daily").parse(path))
     path.write_text("[" + "9" * 5000 + "]")
     with pytest.raises(SourceError, match="not JSON"):
-        list(get_source("hf-daily").parse(path))
+        list(get_format("hf-daily").parse(path))
 
 
 _ATOM_HEAD = (
@@ -505,7 +505,7 @@ def test_arxiv_atom_broken_outside_the_entries_is_one_source_error(tmp_path: Pat
     path = tmp_path / "response.xml"
     path.write_text(_ATOM_HEAD + "<title>\x01</title>" + _atom_entry("2401.00001") + "</feed>")
     with pytest.raises(SourceError, match="not an XML Atom feed"):
-        list(get_source("arxiv-atom").parse(path))
+        list(get_format("arxiv-atom").parse(path))
 
 
 @pytest.mark.parametrize("name", ["jsonl", "kaggle", "arxiv-daily", "beir"])
@@ -672,7 +672,7 @@ def test_real_papers_pass_the_check_unchanged(data_dir: Path) -> None:
     ]
     checked = 0
     for name, path in samples:
-        records, problems = split(get_source(name).parse(path))
+        records, problems = split(get_format(name).parse(path))
         assert problems == []
         for record in records:
             kept, found = check_record(record, str(path))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from _sources_helpers import split
 
+from paperfeed.formats import get_format, jsonl
+from paperfeed.formats.jsonl import record_from_json, record_to_json
 from paperfeed.records import Listing, PaperRecord
-from paperfeed.sources import get_source, jsonl
-from paperfeed.sources.jsonl import record_from_json, record_to_json
 
 SAMPLES = {
     "kaggle": "data/arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl",
@@ -32,7 +32,7 @@ def _write(path: Path, records: list[PaperRecord]) -> None:
 def test_export_round_trips_records_of_every_source(
     name: str, shared_dir: Path, tmp_path: Path
 ) -> None:
-    originals, _ = split(get_source(name).parse(shared_dir / SAMPLES[name]))
+    originals, _ = split(get_format(name).parse(shared_dir / SAMPLES[name]))
     assert originals
     path = tmp_path / "export.jsonl"
     _write(path, originals)

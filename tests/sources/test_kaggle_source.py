@@ -11,7 +11,7 @@ import pytest
 from _sources_helpers import split
 
 from paperfeed.errors import SourceError
-from paperfeed.sources import kaggle
+from paperfeed.formats import kaggle
 
 SAMPLE = "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl"
 

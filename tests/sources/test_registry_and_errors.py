@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from paperfeed.errors import SourceError
-from paperfeed.sources import SOURCES, Source, get_source
+from paperfeed.formats import FORMATS, Format, get_format
 
 ALL = ["kaggle", "arxiv-atom", "hf-daily", "hf-page", "arxiv-daily", "jsonl", "beir"]
 
@@ -30,30 +30,30 @@ def _real_sample(name: str, shared: Path) -> Path:
 
 
 def test_registry_holds_every_source_under_its_name() -> None:
-    assert list(SOURCES) == ALL
-    for name, source in SOURCES.items():
-        assert isinstance(source, Source)
+    assert list(FORMATS) == ALL
+    for name, source in FORMATS.items():
+        assert isinstance(source, Format)
         assert source.name == name
         assert source.description
-        assert get_source(name) is source
+        assert get_format(name) is source
 
 
 def test_unknown_source_names_the_known_ones() -> None:
     with pytest.raises(SourceError) as caught:
-        get_source("x")
+        get_format("x")
     assert str(caught.value) == f"unknown source 'x'; known: {', '.join(sorted(ALL))}"
 
 
 def test_source_is_frozen() -> None:
     with pytest.raises(AttributeError):
-        SOURCES["kaggle"].name = "other"  # type: ignore[misc]
+        FORMATS["kaggle"].name = "other"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_missing_file_raises_source_error_naming_it(name: str, tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
     with pytest.raises(SourceError, match=re.escape("nope.json")):
-        list(get_source(name).parse(missing))
+        list(get_format(name).parse(missing))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -64,7 +64,7 @@ def test_truncated_gzip_raises_source_error(name: str, shared_dir: Path, tmp_pat
     path = tmp_path / f"cut-{name}.gz"
     path.write_bytes(packed[: len(packed) // 2])
     with pytest.raises(SourceError, match="truncated") as caught:
-        list(get_source(name).parse(path))
+        list(get_format(name).parse(path))
     assert str(path) in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -74,7 +74,7 @@ def test_file_that_is_not_gzip_despite_its_name_raises(name: str, tmp_path: Path
     path = tmp_path / "plain.json.gz"
     path.write_text('{"not": "gzip"}\n', encoding="utf-8")
     with pytest.raises(SourceError, match=re.escape("plain.json.gz")):
-        list(get_source(name).parse(path))
+        list(get_format(name).parse(path))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -82,7 +82,7 @@ def test_binary_file_raises_source_error(name: str, tmp_path: Path) -> None:
     path = tmp_path / "image.bin"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00" * 4)
     with pytest.raises(SourceError, match=re.escape("image.bin")):
-        list(get_source(name).parse(path))
+        list(get_format(name).parse(path))
 
 
 @pytest.mark.parametrize(
@@ -104,4 +104,4 @@ def test_another_sources_file_is_rejected_whole(
     sample = _real_sample(other, shared_dir)
     shutil.copyfile(sample, path)
     with pytest.raises(SourceError, match=f"wrong_{other}"):
-        list(get_source(name).parse(path))
+        list(get_format(name).parse(path))

@@ -31,8 +31,8 @@ from _web_helpers import (
 from fastapi.testclient import TestClient
 
 from paperfeed.demo import attach_vectors
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import get_source
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
@@ -58,7 +58,7 @@ def hf_listing(hf_days: list[Path]) -> dict[date, list[HfEntry]]:
 
 def build_hf_workspace(data_dir: Path, paths: list[Path]) -> Workspace:
     ws = make_workspace(data_dir)
-    report = ingest_files(ws.db, get_source("hf-daily"), paths)
+    report = ingest_files(ws.db, get_format("hf-daily"), paths)
     assert report.problems == [], report
     attach_vectors(ws)  # the demo's shipped vectors: these are the demo's first days
     ws.indexes.sync(ws.db)
@@ -126,7 +126,7 @@ def arxiv_cs_workspace(tmp_path_factory: pytest.TempPathFactory, shared_root: Pa
     excerpt = root / f"{ARXIV_CS_DAY}.jsonl"  # the day is read from the file name
     excerpt.write_text("".join(lines[:ARXIV_CS_PAPERS]))
     ws = make_workspace(root / "data")
-    report = ingest_files(ws.db, get_source("arxiv-daily"), [excerpt])
+    report = ingest_files(ws.db, get_format("arxiv-daily"), [excerpt])
     assert report.added == ARXIV_CS_PAPERS and not report.problems, report
     ws.indexes.sync(ws.db)
     return ws

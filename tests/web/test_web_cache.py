@@ -17,8 +17,8 @@ from sqlalchemy import event, func, select
 
 from paperfeed import community
 from paperfeed.db import Paper
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import get_source
 from paperfeed.web.cache import DataVersion, VersionedCache
 
 Listing = dict[date, list[HfEntry]]
@@ -63,7 +63,7 @@ def test_anonymous_feed_shows_new_papers(
     """A later day ingested by another process's connection: the default feed moves to it."""
     later = sorted(hf_history_paths[0].parent.glob("*.json.gz"))[len(hf_days)]
     before = shown(site)
-    report = ingest_files(site.workspace.db, get_source("hf-daily"), [later])
+    report = ingest_files(site.workspace.db, get_format("hf-daily"), [later])
     assert report.added > 0
     after = shown(site)
     assert after and set(after) != set(before)

@@ -22,8 +22,8 @@ from _web_helpers import (
 )
 from fastapi.testclient import TestClient
 
+from paperfeed.formats import get_format
 from paperfeed.ingest import ingest_files
-from paperfeed.sources import get_source
 
 Listing = dict[date, list[HfEntry]]
 
@@ -212,7 +212,7 @@ def test_papers_without_listing_days_are_pointed_to_search(
         [recording] = ARXIV_DATA.glob(f"{prefix}_*.json")
         feeds.append(tmp_path / f"{prefix}.xml")
         feeds[-1].write_text(json.loads(recording.read_text())["body"])
-    report = ingest_files(empty_site.workspace.db, get_source("arxiv-atom"), feeds)
+    report = ingest_files(empty_site.workspace.db, get_format("arxiv-atom"), feeds)
     assert report.added == 3
     page = empty_site.client().get("/").text
     assert card_ids(page) == []

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.errors import SourceError
-from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.sources._common import (
+from paperfeed.formats.common import (
     RECORD_ERRORS,
     abs_url,
     clean_optional,
@@ -27,6 +26,7 @@ from paperfeed.sources._common import (
     unique,
     xml_items,
 )
+from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.validate import check_items
 
 NAME = "arxiv-atom"

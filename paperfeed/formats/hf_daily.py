@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed.errors import SourceError
-from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.sources._common import (
+from paperfeed.formats.common import (
     RECORD_ERRORS,
     abs_url,
     clean_optional,
@@ -29,6 +28,7 @@ from paperfeed.sources._common import (
     pdf_url,
     read_text,
 )
+from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.validate import check_items
 
 NAME = "hf-daily"

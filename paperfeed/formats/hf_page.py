@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from paperfeed.errors import SourceError
+from paperfeed.formats.common import clean_text, iter_lines
 from paperfeed.records import PaperRecord, ParseProblem
-from paperfeed.sources._common import clean_text, iter_lines
 
 NAME = "hf-page"
 DESCRIPTION = "Hugging Face Daily Papers page saved as text (title / abstract paragraphs)"

@@ -1,7 +1,8 @@
-"""Helpers shared by the source adapters: text clean-up, dates, ids and safe file reading.
+"""Helpers shared by the format parsers: text clean-up, dates, ids and safe file reading.
 
-Every adapter must turn low-level failures (a truncated gzip, bytes that are not UTF-8) into a
-``SourceError`` naming the file, so the helpers that touch files translate them in one place.
+Public: the live connectors in ``paperfeed.live`` use them too. Every parser must turn
+low-level failures (a truncated gzip, bytes that are not UTF-8) into a ``SourceError`` naming
+the file, so the helpers that touch files translate them in one place.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 
 from paperfeed import bounds
 from paperfeed.errors import SourceError
+from paperfeed.formats._io import open_text
 from paperfeed.records import ParseProblem
 from paperfeed.records import looks_like_arxiv_id as looks_like_arxiv_id  # its old home
-from paperfeed.sources._io import open_text
 
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _PARENTHESISED = re.compile(r"\([^()]*\)")

@@ -1,4 +1,4 @@
-"""File helpers shared by the source adapters."""
+"""File helpers shared by the format parsers (through ``paperfeed.formats.common``)."""
 
 from __future__ import annotations
 

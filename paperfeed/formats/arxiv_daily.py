@@ -12,8 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.sources._common import (
+from paperfeed.formats.common import (
     RECORD_ERRORS,
     abs_url,
     clean_optional,
@@ -24,6 +23,7 @@ from paperfeed.sources._common import (
     pdf_url,
     unique,
 )
+from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
 
 NAME = "arxiv-daily"
 DESCRIPTION = "daily arXiv listing, JSON lines named YYYY-MM-DD.jsonl[.gz]"

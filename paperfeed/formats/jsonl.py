@@ -13,8 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from paperfeed.formats.common import RECORD_ERRORS, iter_json_lines, parse_iso_datetime
 from paperfeed.records import Listing, PaperRecord, ParseProblem
-from paperfeed.sources._common import RECORD_ERRORS, iter_json_lines, parse_iso_datetime
 
 NAME = "jsonl"
 DESCRIPTION = "paperfeed's own JSON-lines export (one record per line, .gz ok)"

@@ -535,8 +535,8 @@ def ensure_indexed(workspace: object, label: str) -> dict[str, float]:
 
 def build_arxiv26k(shared: Path, rebuild: bool = False):  # type: ignore[no-untyped-def]
     """The real arXiv cs corpus, ingested and embedded once; (workspace, meta)."""
+    from paperfeed.catalog.ingest import ingest_files
     from paperfeed.formats import get_format
-    from paperfeed.ingest import ingest_files
 
     path = CACHE / "arxiv26k"
     meta = None if rebuild else _read_meta(path)
@@ -584,7 +584,7 @@ def build_papers100k(  # type: ignore[no-untyped-def]
 
     Variant ``j`` (1, 2, 3, ...) of a real paper is a title-only record (no arXiv id) titled
     ``"<title> (variant j)"`` with the same abstract, authors and categories, upserted through
-    the real ``paperfeed.ingest.upsert_records``. Its vector is the original's plus gaussian
+    the real ``paperfeed.catalog.ingest.upsert_records``. Its vector is the original's plus gaussian
     noise (``sigma`` per dimension), renormalised, stored as an ``Embedding`` row with the
     current model id and the right text hash, so the sync does not embed it. The indexes are
     then built from scratch by the real ``Indexes.sync`` (timed: that is the full index build).
@@ -592,10 +592,10 @@ def build_papers100k(  # type: ignore[no-untyped-def]
     from sqlalchemy import insert, select
 
     from paperfeed import embed
+    from paperfeed.catalog.ingest import upsert_records
+    from paperfeed.catalog.records import PaperRecord
     from paperfeed.db import Embedding, Paper
     from paperfeed.index import text_hash
-    from paperfeed.ingest import upsert_records
-    from paperfeed.records import PaperRecord
 
     path = CACHE / "papers100k"
     meta = None if rebuild else _read_meta(path)

@@ -1,8 +1,8 @@
-"""Ingest throughput: records/second through the real ``paperfeed.ingest.ingest_files``.
+"""Ingest throughput: records/second through the real ``paperfeed.catalog.ingest.ingest_files``.
 
     .venv/bin/python bench/bench_ingest.py [--days N] [--repeat R] [--skip-demo] [--skip-arxiv]
 
-Corpora: (a) the bundled demo corpus (``paperfeed.demo.demo_files()``, source hf-daily) and
+Corpora: (a) the bundled demo corpus (``paperfeed.catalog.demo.demo_files()``, source hf-daily) and
 (b) the real arXiv cs daily listings ``shared/data/arxiv_daily_cs/days/*.jsonl.gz`` (source
 arxiv-daily; 120 files, 46,848 records, 26,656 distinct papers), skipped with a message when
 absent. Each goes into a fresh SQLite workspace in a temporary directory.
@@ -58,13 +58,13 @@ from _common import (
 from sqlalchemy import insert, select
 
 from paperfeed import embed
+from paperfeed.catalog.demo import attach_vectors, demo_files
+from paperfeed.catalog.ingest import ingest_files
+from paperfeed.catalog.records import PaperRecord
 from paperfeed.db import Embedding, Paper
-from paperfeed.demo import attach_vectors, demo_files
 from paperfeed.formats import Format, get_format
 from paperfeed.index import text_hash
 from paperfeed.index.vectors import EXACT_BELOW
-from paperfeed.ingest import ingest_files
-from paperfeed.records import PaperRecord
 
 # -- baselines -------------------------------------------------------------------------------
 _SCHEMA = """
@@ -362,7 +362,8 @@ def median(count: int, runs: list[tuple[int, float]]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description="Ingest throughput through paperfeed.ingest.ingest_files, with baselines.",
+        description="Ingest throughput through paperfeed.catalog.ingest.ingest_files, "
+        "with baselines.",
         epilog="Progress goes to stderr; the report (Markdown tables) to stdout.",
     )
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared/ data dir")

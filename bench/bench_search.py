@@ -68,13 +68,13 @@ from sqlalchemy import func, select
 
 from paperfeed import embed
 from paperfeed import search as search_module
+from paperfeed.catalog.demo import demo_files, load_demo
+from paperfeed.catalog.records import PaperRecord, title_key
 from paperfeed.db import Paper
-from paperfeed.demo import demo_files, load_demo
 from paperfeed.formats import get_format
 from paperfeed.index import Indexes
 from paperfeed.index.vectors import EXACT_BELOW
 from paperfeed.query import parse_query
-from paperfeed.records import PaperRecord, title_key
 from paperfeed.search import Explanation, SearchConfig, search, similar
 
 NATURAL_QUERIES = [
@@ -209,7 +209,7 @@ def open_corpus(name: str, args: argparse.Namespace, tmp: Path) -> tuple[object,
             {"sync_stages_s": stages, "sync_counts": counts},
             (
                 "the bundled demo corpus (84 days of HF daily papers), loaded with "
-                "paperfeed.demo.load_demo (shipped vectors) into a temporary workspace"
+                "paperfeed.catalog.demo.load_demo (shipped vectors) into a temporary workspace"
             ),
         )
     if name == "arxiv26k":

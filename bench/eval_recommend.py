@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CACHE, DEFAULT_SHARED, build_arxiv26k, command_line, log
 
 from paperfeed import embed, recommend
-from paperfeed.demo import LISTINGS_DIR
+from paperfeed.catalog.demo import LISTINGS_DIR
 
 CORPUS_CACHE = CACHE / "recommend" / "arxiv_cs.npz"
 KS = (3, 10, 30)

@@ -109,8 +109,8 @@ def ingest(
 
     Unchanged papers stay; newer versions update; bad records are reported and skipped.
     """
+    from paperfeed.catalog.ingest import ingest_files
     from paperfeed.formats import get_format
-    from paperfeed.ingest import ingest_files
 
     parser = get_format(source)  # before creating anything: a typo must not leave a data dir
     for path in paths:
@@ -512,7 +512,7 @@ def similar(
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Counts: papers, sources, embeddings, index sizes, last ingests."""
-    from paperfeed.stats import collect_stats
+    from paperfeed.catalog.stats import collect_stats
 
     data = collect_stats(_open())
     if as_json:
@@ -637,7 +637,7 @@ def export(
     ] = Path("-"),
 ) -> None:
     """Export every paper as JSON lines (`paperfeed ingest jsonl FILE` reads it back)."""
-    from paperfeed.export import export_jsonl
+    from paperfeed.catalog.export import export_jsonl
 
     count = export_jsonl(_open(), path)
     if str(path) != "-":
@@ -647,7 +647,7 @@ def export(
 @app.command()
 def demo() -> None:
     """Import the bundled demo corpus (84 days of Hugging Face daily papers, with vectors)."""
-    from paperfeed.demo import load_demo
+    from paperfeed.catalog.demo import load_demo
 
     workspace = Workspace.create(_settings())
     report = load_demo(workspace)
@@ -744,8 +744,8 @@ def serve(
     """Run the web server (initialises the data directory; imports the demo corpus if empty)."""
     import uvicorn
 
-    from paperfeed.demo import load_demo
-    from paperfeed.stats import count_papers
+    from paperfeed.catalog.demo import load_demo
+    from paperfeed.catalog.stats import count_papers
     from paperfeed.web.app import create_app
 
     settings = _settings()

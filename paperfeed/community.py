@@ -18,10 +18,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paperfeed.bounds import check_page, has_unprintable
+from paperfeed.catalog.records import split_arxiv_version
 from paperfeed.db import Comment, LibraryItem, Listing, Paper, User, Vote
 from paperfeed.db.models import utcnow
 from paperfeed.errors import InvalidInputError, NotFoundError
-from paperfeed.records import split_arxiv_version
 from paperfeed.workspace import Workspace
 
 MAX_COMMENT_LENGTH = 10_000

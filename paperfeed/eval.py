@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.errors import QueryError, SourceError
 from paperfeed.formats import get_format
 from paperfeed.formats.beir import ID_PREFIX
-from paperfeed.ingest import ingest_files
 from paperfeed.search import Mode, SearchConfig, search
 from paperfeed.workspace import Workspace
 

@@ -219,7 +219,7 @@ def _min_max(scores: list[float]) -> list[float]:
 
 def get_paper(workspace: Workspace, paper_id: str) -> Paper:
     """A paper by its public id (arXiv id, with or without version, or ``title:…``)."""
-    from paperfeed.records import split_arxiv_version
+    from paperfeed.catalog.records import split_arxiv_version
 
     bare, _ = split_arxiv_version(paper_id.strip())
     bare = bare.removeprefix("arXiv:").removeprefix("arxiv:")

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from paperfeed.catalog.ingest import upsert_records
+from paperfeed.catalog.records import ListingRecord
 from paperfeed.db import Listing, Paper
-from paperfeed.ingest import upsert_records
 from paperfeed.live.arxiv_api import ArxivApi, parse_arxiv_ref
-from paperfeed.records import Listing as RecordListing
 from paperfeed.workspace import Workspace
 
 SUBMITTED = "submitted"
@@ -41,7 +41,7 @@ def submit_paper(
         paper = session.scalar(select(Paper).where(Paper.id == arxiv_id))
     if paper is None:
         record = (api or workspace.arxiv_api).fetch_one(arxiv_id)
-        record.listings.append(RecordListing(source=SUBMITTED, day=today))
+        record.listings.append(ListingRecord(source=SUBMITTED, day=today))
         try:
             with workspace.db.session() as session:
                 upsert_records(session, [record])

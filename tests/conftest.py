@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from _core_helpers import SEED_COUNT, SHARED, copy_workspace, make_workspace
 
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.config import Settings
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.workspace import Workspace
 
 KAGGLE_SAMPLE = "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl"

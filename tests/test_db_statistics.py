@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from paperfeed import ingest, rank
+from paperfeed import rank
+from paperfeed.catalog import ingest
 from paperfeed.formats import get_format
 from paperfeed.workspace import Workspace
 

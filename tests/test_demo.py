@@ -11,10 +11,10 @@ from _core_helpers import count, make_workspace
 from sqlalchemy import select
 
 from paperfeed import embed
+from paperfeed.catalog.demo import VECTORS_FILE, attach_vectors, demo_files, load_demo
+from paperfeed.catalog.ingest import IngestReport
 from paperfeed.db import Embedding, Listing, Paper
-from paperfeed.demo import VECTORS_FILE, attach_vectors, demo_files, load_demo
 from paperfeed.formats import get_format
-from paperfeed.ingest import IngestReport
 from paperfeed.search import search
 from paperfeed.workspace import Workspace
 

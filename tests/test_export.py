@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from _core_helpers import SEED_COUNT, all_papers, count, make_workspace
 
+from paperfeed.catalog.export import export_jsonl
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.db import Listing, Paper
-from paperfeed.export import export_jsonl
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.workspace import Workspace
 
 COLUMNS = [

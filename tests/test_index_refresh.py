@@ -22,12 +22,12 @@ from sqlalchemy import insert, select
 
 import paperfeed.index as index_module
 from paperfeed import embed
+from paperfeed.catalog.ingest import upsert_records
+from paperfeed.catalog.records import PaperRecord
 from paperfeed.config import Settings
 from paperfeed.db import Embedding, Paper
 from paperfeed.index import VectorIndex, text_hash
-from paperfeed.ingest import upsert_records
 from paperfeed.query import parse_query
-from paperfeed.records import PaperRecord
 from paperfeed.workspace import Workspace
 
 

@@ -14,14 +14,13 @@ import pytest
 from _core_helpers import SEED_COUNT, all_papers, count, paper_by_id
 from sqlalchemy import select
 
+from paperfeed.catalog.ingest import IngestReport, ingest_files
+from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, title_key
 from paperfeed.config import Settings
 from paperfeed.db import IngestCheckpoint, IngestRun, Listing, Paper
 from paperfeed.errors import SourceError
 from paperfeed.formats import Format, get_format
 from paperfeed.formats.jsonl import record_to_json
-from paperfeed.ingest import IngestReport, ingest_files
-from paperfeed.records import Listing as RecordListing
-from paperfeed.records import PaperRecord, ParseProblem, title_key
 from paperfeed.workspace import Workspace
 
 # -- helpers ------------------------------------------------------------------------------
@@ -344,8 +343,8 @@ def test_listing_upvotes_update_without_a_new_listing(
 def test_listings_merge_from_two_sources_of_the_same_paper(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    day_one = RecordListing("hf-daily", date(2026, 5, 1), upvotes=3, comments=0)
-    day_two = RecordListing("arxiv-daily", date(2026, 5, 2))
+    day_one = ListingRecord("hf-daily", date(2026, 5, 1), upvotes=3, comments=0)
+    day_two = ListingRecord("arxiv-daily", date(2026, 5, 2))
     ingest_records(workspace, tmp_path / "a.jsonl", arxiv(1, listings=[day_one]))
     ingest_records(workspace, tmp_path / "b.jsonl", arxiv(1, listings=[day_two]))
     got = paper_by_id(workspace, "2401.01234")

@@ -19,10 +19,10 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from paperfeed import bounds
+from paperfeed.catalog.records import title_key
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.models import UTCDateTime
-from paperfeed.records import title_key
 from paperfeed.search import search
 from paperfeed.workspace import Workspace
 

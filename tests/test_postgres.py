@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.config import Settings
 from paperfeed.db import Listing, Paper
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.search import search
 from paperfeed.workspace import Workspace
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from paperfeed import embed
 from paperfeed.accounts import create_user
+from paperfeed.catalog.demo import attach_vectors, demo_files
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.community import set_paper_hidden, set_saved, set_vote
 from paperfeed.db import Embedding, Paper
-from paperfeed.demo import attach_vectors, demo_files
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.recommend import fit_and_score, rank_for_user
 from paperfeed.workspace import Workspace
 

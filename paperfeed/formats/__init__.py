@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem
 from paperfeed.errors import SourceError
 from paperfeed.formats import arxiv_atom, arxiv_daily, beir, hf_daily, hf_page, jsonl, kaggle
-from paperfeed.records import PaperRecord, ParseProblem
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem, split_arxiv_version
+from paperfeed.catalog.validate import check_items
 from paperfeed.errors import SourceError
 from paperfeed.formats.common import (
     RECORD_ERRORS,
@@ -26,8 +28,6 @@ from paperfeed.formats.common import (
     unique,
     xml_items,
 )
-from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.validate import check_items
 
 NAME = "arxiv-atom"
 DESCRIPTION = "arXiv API Atom response (export.arxiv.org/api/query)"

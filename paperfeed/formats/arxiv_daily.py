@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.formats.common import (
     RECORD_ERRORS,
     abs_url,
@@ -23,7 +24,6 @@ from paperfeed.formats.common import (
     pdf_url,
     unique,
 )
-from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
 
 NAME = "arxiv-daily"
 DESCRIPTION = "daily arXiv listing, JSON lines named YYYY-MM-DD.jsonl[.gz]"
@@ -64,7 +64,7 @@ def _record(obj: dict[str, Any], day: date | None) -> PaperRecord:
         comments=clean_optional(obj.get("comment")),
         abs_url=clean_optional(obj.get("abs")) or abs_url(arxiv_id),
         pdf_url=clean_optional(obj.get("pdf")) or pdf_url(arxiv_id),
-        listings=[Listing(source=NAME, day=day)] if day else [],
+        listings=[ListingRecord(source=NAME, day=day)] if day else [],
     )
 
 

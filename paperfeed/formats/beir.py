@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem
 from paperfeed.formats.common import clean_text, iter_json_lines
-from paperfeed.records import PaperRecord, ParseProblem
 
 NAME = "beir"
 DESCRIPTION = "BEIR benchmark corpus.jsonl ({_id, title, text}), used by `paperfeed eval`"

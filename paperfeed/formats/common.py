@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed import bounds
+from paperfeed.catalog.records import ParseProblem
+from paperfeed.catalog.records import looks_like_arxiv_id as looks_like_arxiv_id  # its old home
 from paperfeed.errors import SourceError
 from paperfeed.formats._io import open_text
-from paperfeed.records import ParseProblem
-from paperfeed.records import looks_like_arxiv_id as looks_like_arxiv_id  # its old home
 
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _PARENTHESISED = re.compile(r"\([^()]*\)")

@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, split_arxiv_version
+from paperfeed.catalog.validate import check_items
 from paperfeed.errors import SourceError
 from paperfeed.formats.common import (
     RECORD_ERRORS,
@@ -28,8 +30,6 @@ from paperfeed.formats.common import (
     pdf_url,
     read_text,
 )
-from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.validate import check_items
 
 NAME = "hf-daily"
 DESCRIPTION = "Hugging Face daily papers API JSON (/api/daily_papers, .gz ok)"
@@ -83,7 +83,7 @@ def _record(entry: Any, file_day: date | None) -> PaperRecord:
     title = clean_text(paper.get("title")) or clean_text(entry.get("title"))
     if not title:
         raise ValueError(f"{arxiv_id}: missing title")
-    listing = Listing(
+    listing = ListingRecord(
         source=NAME,
         day=_listing_day(paper, entry, file_day),
         upvotes=_optional_int(paper.get("upvotes")),

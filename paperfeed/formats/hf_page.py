@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem
 from paperfeed.errors import SourceError
 from paperfeed.formats.common import clean_text, iter_lines
-from paperfeed.records import PaperRecord, ParseProblem
 
 NAME = "hf-page"
 DESCRIPTION = "Hugging Face Daily Papers page saved as text (title / abstract paragraphs)"

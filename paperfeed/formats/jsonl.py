@@ -13,8 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem
 from paperfeed.formats.common import RECORD_ERRORS, iter_json_lines, parse_iso_datetime
-from paperfeed.records import Listing, PaperRecord, ParseProblem
 
 NAME = "jsonl"
 DESCRIPTION = "paperfeed's own JSON-lines export (one record per line, .gz ok)"
@@ -90,7 +90,7 @@ def record_from_json(obj: dict[str, Any]) -> PaperRecord:
     return PaperRecord(**values)
 
 
-def _listing_to_json(listing: Listing) -> dict[str, Any]:
+def _listing_to_json(listing: ListingRecord) -> dict[str, Any]:
     return {
         "source": listing.source,
         "day": listing.day.isoformat(),
@@ -99,7 +99,7 @@ def _listing_to_json(listing: Listing) -> dict[str, Any]:
     }
 
 
-def _listing_from_json(item: Any) -> Listing:
+def _listing_from_json(item: Any) -> ListingRecord:
     if not isinstance(item, dict):
         raise TypeError("each listing must be an object")
     source, day = item.get("source"), item.get("day")
@@ -111,7 +111,7 @@ def _listing_from_json(item: Any) -> Listing:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ValueError(f"listing '{name}' must be an integer")
         counts[name] = value
-    return Listing(source=source, day=date.fromisoformat(day), **counts)
+    return ListingRecord(source=source, day=date.fromisoformat(day), **counts)
 
 
 def _typed(obj: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:

@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.formats.common import (
     RECORD_ERRORS,
     abs_url,
@@ -23,7 +24,6 @@ from paperfeed.formats.common import (
     to_utc,
     unique,
 )
-from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
 
 NAME = "kaggle"
 DESCRIPTION = "arXiv metadata snapshot from Kaggle (JSON lines, .gz ok)"

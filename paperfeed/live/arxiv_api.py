@@ -22,13 +22,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem, split_arxiv_version
 from paperfeed.config import Settings
 from paperfeed.errors import NotFoundError, QueryError, SourceError
 from paperfeed.formats.arxiv_atom import parse_feed
 from paperfeed.formats.common import looks_like_arxiv_id
 from paperfeed.live.connector import Page, SourceSpec, split_items
 from paperfeed.live.http import HttpStatusError, PoliteClient, default_user_agent
-from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
 
 # Ids per request: arXiv takes long id lists, but smaller pages fail less and retry cheaper.
 CHUNK_SIZE = 100

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem
 from paperfeed.live.http import PoliteClient
-from paperfeed.records import PaperRecord, ParseProblem
 
 Cursor = dict[str, Any]  # JSON-able: stored as is in ``source_checkpoints.cursor``
 

@@ -27,6 +27,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem, split_arxiv_version
+from paperfeed.catalog.validate import check_record
 from paperfeed.errors import SourceError
 from paperfeed.formats.common import (
     RECORD_ERRORS,
@@ -43,8 +45,6 @@ from paperfeed.formats.common import (
 )
 from paperfeed.live.connector import Page, SourceSpec
 from paperfeed.live.http import PoliteClient
-from paperfeed.records import PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.validate import check_record
 
 NAME = "arxiv-oai"
 METADATA_PREFIXES = ("arXivRaw", "arXiv")

@@ -19,6 +19,8 @@ from datetime import date
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, split_arxiv_version
+from paperfeed.catalog.validate import check_record
 from paperfeed.errors import SourceError
 from paperfeed.formats.common import (
     RECORD_ERRORS,
@@ -33,8 +35,6 @@ from paperfeed.formats.common import (
 )
 from paperfeed.live.connector import Page, SourceSpec
 from paperfeed.live.http import PoliteClient
-from paperfeed.records import Listing, PaperRecord, ParseProblem, split_arxiv_version
-from paperfeed.validate import check_record
 
 NAME = "arxiv-rss"
 
@@ -144,7 +144,7 @@ def _record(item: ET.Element, day: date | None) -> tuple[PaperRecord, str]:
         doi=clean_optional(item.findtext(f"{_ARXIV}DOI")),
         abs_url=abs_url(arxiv_id),
         pdf_url=pdf_url(arxiv_id),
-        listings=[Listing(source=NAME, day=day)] if day else [],
+        listings=[ListingRecord(source=NAME, day=day)] if day else [],
     )
     return record, announce_type
 

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from paperfeed import __version__
 from paperfeed.accounts import close_session, open_session, session_user
+from paperfeed.catalog.stats import count_papers
 from paperfeed.db import User
 from paperfeed.db.session import DatabaseBusyError
 from paperfeed.errors import (
@@ -34,7 +35,6 @@ from paperfeed.errors import (
     RateLimitedError,
     SourceError,
 )
-from paperfeed.stats import count_papers
 from paperfeed.web.cache import VersionedCache
 from paperfeed.web.markup import render_markdown
 from paperfeed.workspace import Workspace

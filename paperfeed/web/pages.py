@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from paperfeed import community, rank
-from paperfeed.bibtex import to_bibtex
 from paperfeed.bounds import MAX_LIST_OFFSET, MAX_SEARCH_DEPTH
+from paperfeed.catalog.bibtex import to_bibtex
 from paperfeed.db import Paper
 from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError, QueryError
 from paperfeed.highlight import highlight, query_tokens

@@ -34,9 +34,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from sqlalchemy import select
 
 from paperfeed import accounts
+from paperfeed.catalog.demo import demo_files, load_demo
 from paperfeed.config import Settings
 from paperfeed.db import Paper
-from paperfeed.demo import demo_files, load_demo
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _core_helpers import copy_workspace, make_workspace
 
-from paperfeed.demo import load_demo
+from paperfeed.catalog.demo import load_demo
 from paperfeed.workspace import Workspace
 
 

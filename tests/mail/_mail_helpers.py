@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
+from paperfeed.catalog.ingest import upsert_records
+from paperfeed.catalog.records import ListingRecord, PaperRecord
 from paperfeed.config import Settings
 from paperfeed.db import OutboxMessage, Paper, Subscription
-from paperfeed.ingest import upsert_records
-from paperfeed.records import Listing, PaperRecord
 from paperfeed.workspace import Workspace
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning
@@ -33,7 +33,7 @@ def add_paper(
     first_seen: datetime,
     upvotes: int | None = None,
 ) -> None:
-    listings = [Listing("hf-daily", first_seen.date(), upvotes, None)] if upvotes else []
+    listings = [ListingRecord("hf-daily", first_seen.date(), upvotes, None)] if upvotes else []
     record = PaperRecord(
         title=title,
         source="hf-daily",

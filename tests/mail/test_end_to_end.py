@@ -27,11 +27,11 @@ from fastapi.testclient import TestClient
 from replay_server import ReplayServer
 from sqlalchemy import select, update
 
+from paperfeed.catalog.demo import attach_vectors, demo_files
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.db import Paper
 from paperfeed.db.models import utcnow
-from paperfeed.demo import attach_vectors, demo_files
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.live.registry import add_source, build_params
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace

@@ -29,6 +29,7 @@ from _hostile import (
 )
 from hypothesis import strategies as st
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem
 from paperfeed.errors import QueryError, SourceError
 from paperfeed.formats import FORMATS
 from paperfeed.formats import arxiv_atom as atom_source
@@ -38,7 +39,6 @@ from paperfeed.formats.jsonl import record_to_json
 from paperfeed.live import oai, rss
 from paperfeed.live.arxiv_api import parse_arxiv_ref
 from paperfeed.query import ParsedQuery, parse_query
-from paperfeed.records import Listing, PaperRecord, ParseProblem
 
 # -- record templates: what each format's records look like when all is well ---------------------
 
@@ -80,7 +80,7 @@ JSONL = record_to_json(
         doi="10.1000/x",
         abs_url="https://arxiv.org/abs/2401.00001",
         code_url="https://github.com/a/b",
-        listings=[Listing(source="hf-daily", day=date(2024, 1, 3), upvotes=3, comments=1)],
+        listings=[ListingRecord(source="hf-daily", day=date(2024, 1, 3), upvotes=3, comments=1)],
     )
 )
 BEIR = {"_id": "4983", "title": "A paper", "text": "We study things."}

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis.vendor import pretty
 from replay_server import ReplayServer, Response
 
-from paperfeed.demo import attach_vectors
+from paperfeed.catalog.demo import attach_vectors
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.workspace import Workspace
 
 # Importing schemathesis (its pytest plugin does) swaps Hypothesis' printer for a no-op, to

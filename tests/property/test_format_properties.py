@@ -45,9 +45,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.db import Paper
 from paperfeed.formats import FORMATS
-from paperfeed.ingest import ingest_files
 from paperfeed.workspace import Workspace
 
 # -- each parser alone ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from paperfeed.records import PaperRecord, ParseProblem
+from paperfeed.catalog.records import PaperRecord, ParseProblem
 
 
 def split(

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from _sources_helpers import split
 
+from paperfeed.catalog.records import PaperRecord
 from paperfeed.errors import SourceError
 from paperfeed.formats import arxiv_atom
 from paperfeed.formats.arxiv_atom import FeedInfo, parse_feed
-from paperfeed.records import PaperRecord
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from _sources_helpers import split
 
+from paperfeed.catalog.records import ListingRecord
 from paperfeed.formats import arxiv_daily
-from paperfeed.records import Listing
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_first_record_of_a_day(days_dir: Path) -> None:
     assert first.abs_url == "https://arxiv.org/abs/2603.02887"
     assert first.pdf_url == "https://arxiv.org/pdf/2603.02887"
     assert first.published is None
-    assert first.listings == [Listing("arxiv-daily", date(2026, 3, 4))]
+    assert first.listings == [ListingRecord("arxiv-daily", date(2026, 3, 4))]
     assert records[1].comments is None
 
 

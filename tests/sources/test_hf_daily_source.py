@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from _sources_helpers import split
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord
 from paperfeed.errors import SourceError
 from paperfeed.formats import hf_daily
-from paperfeed.records import Listing, PaperRecord
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_listing_day_is_the_day_of_the_file(history: list) -> None:
 
 
 def test_resubmitted_paper_is_listed_on_both_days_with_each_days_upvotes(history: list) -> None:
-    seen: dict[str, list[Listing]] = defaultdict(list)
+    seen: dict[str, list[ListingRecord]] = defaultdict(list)
     for _, records in history:
         for record in records:
             seen[record.arxiv_id].extend(record.listings)
@@ -74,7 +74,7 @@ def test_github_repo_becomes_code_url(history: list) -> None:
     assert keye.code_url == "https://github.com/Kwai-Keye/Keye"
     assert keye.title == "Kwai Keye-VL-2.0 Technical Report"
     assert keye.published == datetime(2026, 6, 9, tzinfo=UTC)
-    assert keye.listings == [Listing("hf-daily", date(2026, 6, 10), upvotes=163, comments=1)]
+    assert keye.listings == [ListingRecord("hf-daily", date(2026, 6, 10), upvotes=163, comments=1)]
     assert keye.authors[:3] == ["Kwai Keye Team", "Bin Wen", "Changyi Liu"]
     assert keye.abs_url == "https://arxiv.org/abs/2606.10651"
     assert keye.pdf_url == "https://arxiv.org/pdf/2606.10651"
@@ -97,7 +97,7 @@ def test_2024_schema_takes_the_day_from_the_file_name(hf_dir: Path) -> None:
         "ConvLLaVA: Hierarchical Backbones as Visual Encoder for Large Multimodal Models"
     )
     assert first.published == datetime(2024, 5, 24, 17, 34, 15, tzinfo=UTC)
-    assert first.listings == [Listing("hf-daily", date(2024, 5, 27), upvotes=32, comments=3)]
+    assert first.listings == [ListingRecord("hf-daily", date(2024, 5, 27), upvotes=32, comments=3)]
     assert first.code_url is None
     assert {r.listings[0].day for r in records} == {date(2024, 5, 27)}
 

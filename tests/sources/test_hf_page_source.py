@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from _sources_helpers import split
 
+from paperfeed.catalog.records import PaperRecord, normalize_title
 from paperfeed.errors import SourceError
 from paperfeed.formats import hf_page
-from paperfeed.records import PaperRecord, normalize_title
 
 FIRST = "000_766570f40471c980.txt"
 

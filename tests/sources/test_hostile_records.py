@@ -21,15 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperfeed import bounds
-from paperfeed.db import Paper
-from paperfeed.errors import SourceError
-from paperfeed.formats import arxiv_atom, get_format
-from paperfeed.formats import hf_daily as hf_daily_source
-from paperfeed.ingest import IngestReport, ingest_files, upsert_records
-from paperfeed.live import oai, rss
-from paperfeed.records import Listing, PaperRecord, ParseProblem
-from paperfeed.search import search
-from paperfeed.validate import (
+from paperfeed.catalog.ingest import IngestReport, ingest_files, upsert_records
+from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem
+from paperfeed.catalog.validate import (
     MAX_ABSTRACT_CHARS,
     MAX_AUTHORS,
     MAX_INT,
@@ -37,6 +31,12 @@ from paperfeed.validate import (
     PLAIN_URL,
     check_record,
 )
+from paperfeed.db import Paper
+from paperfeed.errors import SourceError
+from paperfeed.formats import arxiv_atom, get_format
+from paperfeed.formats import hf_daily as hf_daily_source
+from paperfeed.live import oai, rss
+from paperfeed.search import search
 from paperfeed.workspace import Workspace
 
 DEEP_OBJECT = '{"a":' * 100_000
@@ -633,7 +633,7 @@ def test_upsert_records_checks_what_callers_hand_it(workspace: Workspace) -> Non
         source="arxiv-api",
         arxiv_id="2401.00003",
         code_url="javascript:alert(1)",
-        listings=[Listing("submitted", date(2024, 1, 2), upvotes=HUGE)],
+        listings=[ListingRecord("submitted", date(2024, 1, 2), upvotes=HUGE)],
     )
     with workspace.db.session() as session:
         report = upsert_records(session, [bad, linked])
@@ -652,7 +652,7 @@ def test_checking_a_checked_record_changes_nothing() -> None:
         authors=["A" * 600, "B"],
         code_url="javascript:x",
         updated=datetime(9999, 1, 1, tzinfo=UTC),
-        listings=[Listing("hf-daily", date(2024, 1, 2), upvotes=-1)],
+        listings=[ListingRecord("hf-daily", date(2024, 1, 2), upvotes=-1)],
     )
     once, problems = check_record(record, "x")
     assert once is not None and problems

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from _sources_helpers import split
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord
 from paperfeed.formats import get_format, jsonl
 from paperfeed.formats.jsonl import record_from_json, record_to_json
-from paperfeed.records import Listing, PaperRecord
 
 SAMPLES = {
     "kaggle": "data/arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl",
@@ -47,7 +47,7 @@ def test_record_to_json_writes_key_as_id_and_iso_dates() -> None:
         source="hf-daily",
         arxiv_id="2606.11176",
         published=datetime(2026, 6, 9, tzinfo=UTC),
-        listings=[Listing("hf-daily", date(2026, 6, 10), upvotes=29, comments=2)],
+        listings=[ListingRecord("hf-daily", date(2026, 6, 10), upvotes=29, comments=2)],
     )
     obj = record_to_json(record)
     assert next(iter(obj)) == "id"

@@ -30,9 +30,9 @@ from _web_helpers import (
 )
 from fastapi.testclient import TestClient
 
-from paperfeed.demo import attach_vectors
+from paperfeed.catalog.demo import attach_vectors
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 

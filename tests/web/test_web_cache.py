@@ -16,9 +16,9 @@ from _web_helpers import PASSWORD, HfEntry, Site, api_write, cards, post_form, p
 from sqlalchemy import event, func, select
 
 from paperfeed import community
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.db import Paper
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 from paperfeed.web.cache import DataVersion, VersionedCache
 
 Listing = dict[date, list[HfEntry]]

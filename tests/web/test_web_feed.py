@@ -22,8 +22,8 @@ from _web_helpers import (
 )
 from fastapi.testclient import TestClient
 
+from paperfeed.catalog.ingest import ingest_files
 from paperfeed.formats import get_format
-from paperfeed.ingest import ingest_files
 
 Listing = dict[date, list[HfEntry]]
 

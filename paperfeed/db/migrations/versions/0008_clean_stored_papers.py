@@ -1,6 +1,6 @@
 """clean stored papers: no script links, no unprintable text, no dates the indexes cannot hold
 
-Ingest now checks every record (paperfeed.validate); papers stored before that may still
+Ingest now checks every record (paperfeed.catalog.validate); papers stored before that may still
 carry what it refuses, and one of them is enough to break every later index sync, search and
 Atom feed. This brings them to the same rules, in place:
 
@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from alembic import op
 
 from paperfeed import bounds
+from paperfeed.catalog.records import title_key
 from paperfeed.db.models import UTCDateTime
-from paperfeed.records import title_key
 
 revision: str = "0008"
 down_revision: str | None = "0007"

@@ -16,13 +16,13 @@ import numpy as np
 from sqlalchemy import select
 
 from paperfeed import embed
+from paperfeed.catalog.ingest import IngestReport, ingest_files
 from paperfeed.db import Embedding, Paper
 from paperfeed.formats import get_format
 from paperfeed.index import text_hash
-from paperfeed.ingest import IngestReport, ingest_files
 from paperfeed.workspace import Workspace
 
-DEMO_DIR = Path(__file__).parent / "assets" / "demo"
+DEMO_DIR = Path(__file__).parent.parent / "assets" / "demo"
 LISTINGS_DIR = DEMO_DIR / "hf_daily"
 VECTORS_FILE = DEMO_DIR / "vectors.npz"
 

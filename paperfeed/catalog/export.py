@@ -13,9 +13,9 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from paperfeed.catalog.records import ListingRecord, PaperRecord
 from paperfeed.db import Paper
 from paperfeed.formats.jsonl import record_to_json
-from paperfeed.records import Listing, PaperRecord
 from paperfeed.workspace import Workspace
 
 
@@ -39,7 +39,7 @@ def paper_to_record(paper: Paper) -> PaperRecord:
         abs_url=paper.abs_url,
         pdf_url=paper.pdf_url,
         code_url=paper.code_url,
-        listings=[Listing(x.source, x.day, x.upvotes, x.comments) for x in paper.listings],
+        listings=[ListingRecord(x.source, x.day, x.upvotes, x.comments) for x in paper.listings],
     )
 
 

@@ -19,7 +19,7 @@ ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?
 
 
 @dataclass(slots=True)
-class Listing:
+class ListingRecord:
     """A paper's appearance in a dated listing (e.g. Hugging Face daily papers of a day).
 
     ``upvotes``/``comments`` are the listing's own (external) counts, never our users' votes.
@@ -50,7 +50,7 @@ class PaperRecord:
     abs_url: str | None = None
     pdf_url: str | None = None
     code_url: str | None = None
-    listings: list[Listing] = field(default_factory=list)
+    listings: list[ListingRecord] = field(default_factory=list)
     # The source's own stable id for papers without an arXiv id, namespaced: "beir:4983".
     doc_id: str | None = None
     # Where the parser read it (file line, or 1-based entry index of a response), so a problem

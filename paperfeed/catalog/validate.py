@@ -32,8 +32,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from paperfeed import bounds
-from paperfeed.records import (
-    Listing,
+from paperfeed.catalog.records import (
+    ListingRecord,
     PaperRecord,
     ParseProblem,
     looks_like_arxiv_id,
@@ -270,12 +270,12 @@ class _Check:
             return None
         return value
 
-    def listings(self, value: object) -> list[Listing]:
+    def listings(self, value: object) -> list[ListingRecord]:
         if not isinstance(value, list):
             raise _Skip(f"listings is {type(value).__name__}, not a list")
-        kept: list[Listing] = []
+        kept: list[ListingRecord] = []
         for listing in value:
-            if not isinstance(listing, Listing):
+            if not isinstance(listing, ListingRecord):
                 self.drop(f"a listing that is {type(listing).__name__}")
                 continue
             try:
@@ -293,7 +293,7 @@ class _Check:
                 self.drop(f"a {source} listing of {day}, outside {bounds.date_range_text()}")
                 continue
             kept.append(
-                Listing(
+                ListingRecord(
                     source=source,
                     day=day,
                     upvotes=self.integer(f"{source} upvotes", listing.upvotes),

@@ -22,11 +22,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from paperfeed.catalog.records import PaperRecord, ParseProblem, title_key
+from paperfeed.catalog.validate import check_record
 from paperfeed.db import Database, IngestCheckpoint, IngestRun, Listing, Paper
 from paperfeed.errors import SourceError
 from paperfeed.formats import Format
-from paperfeed.records import PaperRecord, ParseProblem, title_key
-from paperfeed.validate import check_record
 
 # Fields copied from a record onto a paper when the record has a value for them.
 _FIELDS = (

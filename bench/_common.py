@@ -414,7 +414,7 @@ def timed_sync(workspace: object, label: str = "") -> tuple[dict[str, float], di
     nothing to embed from the lexical stage). If those names change, fall back to one timed
     ``sync`` call.
     """
-    from paperfeed.index import embed_missing
+    from paperfeed.search.index import embed_missing
 
     db, indexes = workspace.db, workspace.indexes  # type: ignore[attr-defined]
     progress = SyncProgress(label)
@@ -472,7 +472,7 @@ def migrate_keeping_rows(db_file: Path) -> None:
 
 
 def _read_meta(path: Path) -> dict[str, object] | None:
-    from paperfeed import embed
+    from paperfeed.search import embed
 
     try:
         meta = json.loads((path / "meta.json").read_text())
@@ -484,7 +484,7 @@ def _read_meta(path: Path) -> dict[str, object] | None:
 
 
 def _write_meta(path: Path, meta: dict[str, object]) -> None:
-    from paperfeed import embed
+    from paperfeed.search import embed
 
     meta = {"format": CACHE_FORMAT, "model": embed.MODEL_ID, **meta}
     meta["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -506,8 +506,8 @@ def ensure_indexed(workspace: object, label: str) -> dict[str, float]:
     """
     from sqlalchemy import func, select
 
-    from paperfeed import embed
     from paperfeed.db import Embedding, Paper
+    from paperfeed.search import embed
 
     db, indexes = workspace.db, workspace.indexes  # type: ignore[attr-defined]
     with db.session() as session:
@@ -591,11 +591,11 @@ def build_papers100k(  # type: ignore[no-untyped-def]
     """
     from sqlalchemy import insert, select
 
-    from paperfeed import embed
     from paperfeed.catalog.ingest import upsert_records
     from paperfeed.catalog.records import PaperRecord
     from paperfeed.db import Embedding, Paper
-    from paperfeed.index import text_hash
+    from paperfeed.search import embed
+    from paperfeed.search.index import text_hash
 
     path = CACHE / "papers100k"
     meta = None if rebuild else _read_meta(path)

@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from paperfeed.embed import (  # noqa: E402
+from paperfeed.search.embed import (  # noqa: E402
     DEFAULT_MODEL_DIR,
     MAX_LENGTH,
     MODEL_ID,

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_filters.py [--corpus papers100k] [--queries 120] [--skip-build]
 
-``search._filtered_dense`` answers a query with a filter (``cat:cs.LG``) either from the HNSW
+``engine._filtered_dense`` answers a query with a filter (``cat:cs.LG``) either from the HNSW
 graph (its ``OVERSAMPLE x depth`` nearest, keeping those that pass; an exact scan after all if
 fewer than ``depth`` pass) or by scoring every passing paper exactly, from a copy of the
 filter's rows cached by the vector index. It skips the graph below ``EXACT_FILTERED_BELOW``
@@ -43,9 +43,9 @@ def main() -> None:
 
     from bench_search import make_queries, open_corpus
 
-    from paperfeed import search as search_module
-    from paperfeed.embed import get_query_embedder
-    from paperfeed.query import parse_query
+    from paperfeed.search import engine as search_module
+    from paperfeed.search.embed import get_query_embedder
+    from paperfeed.search.query import parse_query
 
     if args.skip_build and not (REPO / "bench" / ".cache" / args.corpus / "meta.json").exists():
         raise SystemExit(f"--skip-build: bench/.cache/{args.corpus} is not built")

@@ -57,14 +57,14 @@ from _common import (
 )
 from sqlalchemy import insert, select
 
-from paperfeed import embed
 from paperfeed.catalog.demo import attach_vectors, demo_files
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.catalog.records import PaperRecord
 from paperfeed.db import Embedding, Paper
 from paperfeed.formats import Format, get_format
-from paperfeed.index import text_hash
-from paperfeed.index.vectors import EXACT_BELOW
+from paperfeed.search import embed
+from paperfeed.search.index import text_hash
+from paperfeed.search.index.vectors import EXACT_BELOW
 
 # -- baselines -------------------------------------------------------------------------------
 _SCHEMA = """

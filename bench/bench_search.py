@@ -66,16 +66,15 @@ from _common import (
 )
 from sqlalchemy import func, select
 
-from paperfeed import embed
-from paperfeed import search as search_module
 from paperfeed.catalog.demo import demo_files, load_demo
 from paperfeed.catalog.records import PaperRecord, title_key
 from paperfeed.db import Paper
 from paperfeed.formats import get_format
-from paperfeed.index import Indexes
-from paperfeed.index.vectors import EXACT_BELOW
-from paperfeed.query import parse_query
-from paperfeed.search import Explanation, SearchConfig, search, similar
+from paperfeed.search import Explanation, SearchConfig, embed, search, similar
+from paperfeed.search import engine as search_module
+from paperfeed.search.index import Indexes
+from paperfeed.search.index.vectors import EXACT_BELOW
+from paperfeed.search.query import parse_query
 
 NATURAL_QUERIES = [
     "how to make transformers faster on long documents",
@@ -229,7 +228,7 @@ def hybrid_by_stage(workspace: object, query: str, limit: int = 10) -> dict[str,
     """The steps of ``search(mode="hybrid")`` (no filters, offset 0), each timed.
 
     Mirrors ``paperfeed.search.search`` with the default ``SearchConfig``: the same calls,
-    depth and fusion (``search._fuse`` where the package has it, else plain RRF).
+    depth and fusion (``engine._fuse`` where the package has it, else plain RRF).
     """
     config = SearchConfig()
     indexes = workspace.indexes  # type: ignore[attr-defined]

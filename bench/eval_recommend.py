@@ -49,8 +49,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CACHE, DEFAULT_SHARED, build_arxiv26k, command_line, log
 
-from paperfeed import embed, recommend
+from paperfeed import recommend
 from paperfeed.catalog.demo import LISTINGS_DIR
+from paperfeed.search import embed
 
 CORPUS_CACHE = CACHE / "recommend" / "arxiv_cs.npz"
 KS = (3, 10, 30)

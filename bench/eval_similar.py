@@ -18,7 +18,7 @@ count the partners found. Baselines in the same run, over the same 5,183 abstrac
 
 Metrics: *hit@10*, the share of abstracts with at least one co-cited partner in their top 10,
 and *recall@10*, the share of partners found. The corpus is indexed through the product path
-(``paperfeed.eval.prepare``) in ``--workdir`` (kept, so a re-run takes seconds).
+(``paperfeed.search.eval.prepare``) in ``--workdir`` (kept, so a re-run takes seconds).
 
     .venv/bin/python bench/eval_similar.py [--dataset ../shared/data/scifact] [--workdir DIR]
 """
@@ -42,9 +42,9 @@ from sqlalchemy import func, select
 from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.errors import QueryError
-from paperfeed.eval import Dataset, prepare
 from paperfeed.formats.beir import ID_PREFIX
 from paperfeed.search import search, similar
+from paperfeed.search.eval import Dataset, prepare
 from paperfeed.workspace import Workspace
 
 K = 10

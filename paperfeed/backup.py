@@ -35,7 +35,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database, DatabaseBusyError, DiskFullError
 from paperfeed.db.session import BUSY_TIMEOUT
 from paperfeed.errors import PaperfeedError
-from paperfeed.index.files import sha256_of
+from paperfeed.search.index.files import sha256_of
 from paperfeed.workspace import Workspace
 
 MANIFEST = "paperfeed-backup.json"

@@ -1,6 +1,6 @@
 """``paperfeed check``: is the database intact, and do the search indexes agree with it?
 
-The database is the source of truth; the indexes are caches of it (``paperfeed.index``). This
+The database is the source of truth; the indexes are caches of it (``paperfeed.search.index``). This
 reads both without changing either and names each disagreement with the command that
 repairs it:
 
@@ -25,10 +25,10 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select
 
-from paperfeed import embed
 from paperfeed.db import DatabaseDamagedError, Embedding, Paper
-from paperfeed.index import OnDisk, papers_to_embed, read_on_disk
-from paperfeed.index.vectors import EXACT_BELOW
+from paperfeed.search import embed
+from paperfeed.search.index import OnDisk, papers_to_embed, read_on_disk
+from paperfeed.search.index.vectors import EXACT_BELOW
 from paperfeed.workspace import Workspace
 
 REINDEX = "paperfeed reindex"

@@ -679,9 +679,9 @@ def evaluate(
     """
     import tempfile
 
-    from paperfeed.eval import RANKERS, Dataset, prepare
-    from paperfeed.eval import as_json as results_json
-    from paperfeed.eval import evaluate as run_eval
+    from paperfeed.search.eval import RANKERS, Dataset, prepare
+    from paperfeed.search.eval import as_json as results_json
+    from paperfeed.search.eval import evaluate as run_eval
 
     dataset = Dataset.load(dataset_dir)
     chosen = [m.strip() for m in rankers.split(",") if m.strip()]

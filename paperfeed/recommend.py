@@ -20,8 +20,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from paperfeed import embed
 from paperfeed.db import Embedding, LibraryItem, Paper, Vote
+from paperfeed.search import embed
 from paperfeed.workspace import Workspace
 
 MIN_FOR_MODEL = 3  # positives needed before we fit a model rather than average them

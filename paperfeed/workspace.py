@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.errors import ConfigError
-from paperfeed.index import Indexes
+from paperfeed.search.index import Indexes
 
 if TYPE_CHECKING:
     from paperfeed.live.arxiv_api import ArxivApi

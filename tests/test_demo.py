@@ -10,12 +10,11 @@ import pytest
 from _core_helpers import count, make_workspace
 from sqlalchemy import select
 
-from paperfeed import embed
 from paperfeed.catalog.demo import VECTORS_FILE, attach_vectors, demo_files, load_demo
 from paperfeed.catalog.ingest import IngestReport
 from paperfeed.db import Embedding, Listing, Paper
 from paperfeed.formats import get_format
-from paperfeed.search import search
+from paperfeed.search import embed, search
 from paperfeed.workspace import Workspace
 
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""Tests for ``paperfeed.embed`` on the shipped int8 model (no torch needed).
+"""Tests for ``paperfeed.search.embed`` on the shipped int8 model (no torch needed).
 
 The ``reference`` test compares our vectors with the sentence-transformers model on torch; it
 runs only where that is installed, i.e. the export tool venv, without the project conftest
@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperfeed.embed import (
+from paperfeed.errors import ConfigError
+from paperfeed.search.embed import (
     DEFAULT_MODEL_DIR,
     DIM,
     MAX_LENGTH,
@@ -28,7 +29,6 @@ from paperfeed.embed import (
     get_embedder,
     paper_text,
 )
-from paperfeed.errors import ConfigError
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "corpus.jsonl"
 
@@ -167,7 +167,7 @@ def test_get_embedder_is_cached() -> None:
 
 
 def test_import_does_not_load_the_model() -> None:
-    code = "import sys, paperfeed.embed; sys.exit('onnxruntime' in sys.modules)"
+    code = "import sys, paperfeed.search.embed; sys.exit('onnxruntime' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -175,7 +175,7 @@ def test_shipped_model_matches_model_id() -> None:
     assert MODEL_ID  # vectors are stored under this name
     assert file_sha256(DEFAULT_MODEL_DIR / "model.onnx") == MODEL_SHA256, (
         "paperfeed/assets/model/model.onnx changed: bump MODEL_ID and set MODEL_SHA256 in "
-        "paperfeed/embed.py (stored vectors of the old model must not mix with new ones)"
+        "paperfeed/search/embed.py (stored vectors of the old model must not mix with new ones)"
     )
 
 
@@ -225,7 +225,7 @@ def test_matches_sentence_transformers_reference(monkeypatch: pytest.MonkeyPatch
 
 
 def test_query_embedder_runs_on_one_thread_and_matches(embedder: Embedder) -> None:
-    from paperfeed.embed import get_query_embedder
+    from paperfeed.search.embed import get_query_embedder
 
     query_embedder = get_query_embedder()
     assert query_embedder is get_query_embedder()

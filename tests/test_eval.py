@@ -10,7 +10,7 @@ import pytest
 
 from paperfeed.config import Settings
 from paperfeed.errors import SourceError
-from paperfeed.eval import Dataset, evaluate, mrr_at_10, ndcg_at_10, prepare, recall_at_100
+from paperfeed.search.eval import Dataset, evaluate, mrr_at_10, ndcg_at_10, prepare, recall_at_100
 from paperfeed.workspace import Workspace
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"

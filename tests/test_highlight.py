@@ -10,10 +10,10 @@ import threading
 import pytest
 from markupsafe import Markup, escape
 
-from paperfeed import highlight as highlight_module
-from paperfeed.highlight import highlight, query_tokens
-from paperfeed.index.lexical import SCORING_ANALYZER
-from paperfeed.query import parse_query
+from paperfeed.search import highlight as highlight_module
+from paperfeed.search.highlight import highlight, query_tokens
+from paperfeed.search.index.lexical import SCORING_ANALYZER
+from paperfeed.search.query import parse_query
 
 WORD = re.compile(r"\w+(?:[-']\w+)*")
 

@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 from sqlalchemy import insert, select
 
-import paperfeed.index as index_module
-from paperfeed import embed
+import paperfeed.search.index as index_module
 from paperfeed.catalog.ingest import upsert_records
 from paperfeed.catalog.records import PaperRecord
 from paperfeed.config import Settings
 from paperfeed.db import Embedding, Paper
-from paperfeed.index import VectorIndex, text_hash
-from paperfeed.query import parse_query
+from paperfeed.search import embed
+from paperfeed.search.index import VectorIndex, text_hash
+from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 

@@ -11,16 +11,15 @@ import numpy as np
 import pytest
 from _core_helpers import MATRYOSHKA, SEED_COUNT, copy_workspace, paper_by_title
 
-from paperfeed import embed
-from paperfeed import search as search_module
 from paperfeed.db import Embedding, Paper
-from paperfeed.embed import get_embedder
-from paperfeed.index import Indexes
-from paperfeed.index import vectors as vectors_module
-from paperfeed.index.files import IndexDamagedError
-from paperfeed.index.vectors import VectorIndex
-from paperfeed.query import parse_query
-from paperfeed.search import SearchConfig, search
+from paperfeed.search import SearchConfig, embed, search
+from paperfeed.search import engine as search_module
+from paperfeed.search.embed import get_embedder
+from paperfeed.search.index import Indexes
+from paperfeed.search.index import vectors as vectors_module
+from paperfeed.search.index.files import IndexDamagedError
+from paperfeed.search.index.vectors import VectorIndex
+from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 QUERIES = [

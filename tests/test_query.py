@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from paperfeed.errors import QueryError
-from paperfeed.query import MAX_QUERY_LENGTH, ParsedQuery, parse_query
+from paperfeed.search.query import MAX_QUERY_LENGTH, ParsedQuery, parse_query
 
 
 def test_free_words_become_terms_in_order() -> None:

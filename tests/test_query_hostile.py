@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paperfeed import bounds, query
+from paperfeed import bounds
 from paperfeed.errors import QueryError
-from paperfeed.index.lexical import LexicalDoc, LexicalIndex
-from paperfeed.query import ParsedQuery, parse_query
-from paperfeed.search import search
+from paperfeed.search import query, search
+from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex
+from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.workspace import Workspace
 
 SYNTAX = [*'+-&|!(){}[]^"~*?:\\/', "&&", "||", "AND", "OR", "NOT"]

@@ -1,4 +1,4 @@
-"""Filtered dense search (``search._filtered_dense``) against brute force, on a synthetic
+"""Filtered dense search (``engine._filtered_dense``) against brute force, on a synthetic
 corpus of 2,000 papers in five categories with an HNSW graph.
 
 The passing papers come from ``LexicalIndex.allowed`` (cached per filter) and are tested with
@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from paperfeed import search as search_module
-from paperfeed.index import vectors as vectors_module
-from paperfeed.index.lexical import LexicalDoc, LexicalIndex
-from paperfeed.index.vectors import VectorHit, VectorIndex
-from paperfeed.query import ParsedQuery, parse_query
+from paperfeed.search import engine as search_module
+from paperfeed.search.index import vectors as vectors_module
+from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex
+from paperfeed.search.index.vectors import VectorHit, VectorIndex
+from paperfeed.search.query import ParsedQuery, parse_query
 
 DIM = 32
 N = 2000

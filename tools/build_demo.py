@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from paperfeed import embed
 from paperfeed.catalog.demo import DEMO_DIR, LISTINGS_DIR, VECTORS_FILE, demo_files
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.config import Settings
 from paperfeed.db import Embedding, Paper
 from paperfeed.formats import get_format
+from paperfeed.search import embed
 from paperfeed.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]

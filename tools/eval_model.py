@@ -1,10 +1,11 @@
 """Evaluate another embedding model through the product's own search path (experiment driver).
 
 ``paperfeed eval`` always uses the shipped model. This driver runs the *same* code
-(``paperfeed.eval.prepare`` -> ``beir`` ingest + ``Indexes.sync``, then ``paperfeed.eval.evaluate``
--> ``paperfeed.search.search`` for every query) with ``paperfeed.embed``'s embedders pointed at
-``--model-dir`` and, for a non-shipped model, a distinct ``MODEL_ID`` (by default
-``exp/<sha256 of model.onnx, 12 hex>``), so its vectors can never be mixed with shipped ones.
+(``paperfeed.search.eval.prepare`` -> ``beir`` ingest + ``Indexes.sync``, then
+``paperfeed.search.eval.evaluate`` -> ``paperfeed.search.search`` for every query) with
+``paperfeed.search.embed``'s embedders pointed at ``--model-dir`` and, for a non-shipped model,
+a distinct ``MODEL_ID`` (by default ``exp/<sha256 of model.onnx, 12 hex>``), so its vectors can
+never be mixed with shipped ones.
 Use a separate ``--workdir`` per model; the driver refuses a work dir whose index was built
 for another model id (opening it would wipe that index).
 
@@ -23,7 +24,7 @@ for another model id (opening it would wipe that index).
 Rankers: ``lexical``, ``dense`` and ``hybrid@W`` = ``SearchConfig(dense_weight=W)`` (all other
 knobs at the product defaults: convex fusion, title bonus 0.25, 100 candidates). Only the
 dense weight varies. Per-query nDCG@10 / Recall@100 / MRR@10 are recorded by wrapping
-``paperfeed.eval``'s metric functions (same functions, same order), for paired intervals.
+``paperfeed.search.eval``'s metric functions (same functions, same order), for paired intervals.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from finetune_model import DEFAULT_ARXIV, load_arxiv, split_train_queries  # noqa: E402
 
-from paperfeed import embed  # noqa: E402
+from paperfeed.search import embed  # noqa: E402
 
 SHIPPED_MODEL_ID = embed.MODEL_ID
 DEV_FRACTION, SPLIT_SEED = 0.2, 13  # as tools/finetune_model.py (split_train_queries(.., 0.2, 13))
@@ -63,7 +64,7 @@ def code_fingerprint() -> str:
 
 
 def use_model(model_dir: Path, model_id: str | None, threads: int) -> str:
-    """Point paperfeed.embed at ``model_dir``; return the model id its vectors are stored under."""
+    """Point paperfeed.search.embed at ``model_dir``; return the model id its vectors are under."""
     shipped = model_dir.resolve() == embed.DEFAULT_MODEL_DIR.resolve()
     sha = embed.file_sha256(model_dir / "model.onnx")
     if shipped and model_id in (None, SHIPPED_MODEL_ID):
@@ -107,10 +108,10 @@ def run_scifact(args: argparse.Namespace) -> None:
 
     from sqlalchemy import func, select
 
-    from paperfeed import eval as pf_eval
     from paperfeed.config import Settings
     from paperfeed.db import Embedding, Paper
     from paperfeed.search import SearchConfig
+    from paperfeed.search import eval as pf_eval
     from paperfeed.workspace import Workspace
 
     dataset = pf_eval.Dataset.load(args.dataset)

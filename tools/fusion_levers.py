@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from paperfeed import embed
 from paperfeed.config import Settings
 from paperfeed.db import Paper
-from paperfeed.eval import Dataset, ndcg_at_10, prepare
 from paperfeed.formats.beir import ID_PREFIX
-from paperfeed.query import parse_query
+from paperfeed.search import embed
+from paperfeed.search.eval import Dataset, ndcg_at_10, prepare
+from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 DEPTH = 1000
@@ -35,7 +35,7 @@ Ranked = list[tuple[int, float]]
 
 
 def scaled(ranked: Ranked, anchor: int | None = None) -> dict[int, float]:
-    """Min-max scaling as ``search._min_max``; ``anchor``: 0 at that rank instead of the last."""
+    """Min-max scaling as ``engine._min_max``; ``anchor``: 0 at that rank instead of the last."""
     if not ranked:
         return {}
     high = ranked[0][1]

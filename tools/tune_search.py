@@ -4,7 +4,7 @@
 
 The corpus is ingested and indexed once into ``--workdir`` (reused when present). For speed,
 each query's lexical and dense candidate lists are computed once per setting with the real
-indexes and fused with the real ``search._fuse``; ``paperfeed eval`` then confirms the chosen
+indexes and fused with the real ``engine._fuse``; ``paperfeed eval`` then confirms the chosen
 defaults through the full search path. Never tune on a test split.
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from paperfeed import embed
 from paperfeed.config import Settings
 from paperfeed.db import Paper
-from paperfeed.eval import Dataset, ndcg_at_10, prepare, recall_at_100
 from paperfeed.formats.beir import ID_PREFIX
-from paperfeed.query import parse_query
-from paperfeed.search import SearchConfig, _fuse
+from paperfeed.search import embed
+from paperfeed.search.engine import SearchConfig, _fuse
+from paperfeed.search.eval import Dataset, ndcg_at_10, prepare, recall_at_100
+from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from paperfeed import embed
 from paperfeed.db import Embedding, IngestRun, Listing, Paper
+from paperfeed.search import embed
 from paperfeed.workspace import Workspace
 
 

@@ -33,10 +33,10 @@ from paperfeed.catalog.ingest import process_alive, upsert_records
 from paperfeed.catalog.records import ParseProblem
 from paperfeed.db import LiveSource, SourceCheckpoint, SourceRun
 from paperfeed.errors import ConflictError, PaperfeedError
-from paperfeed.index import Progress as IndexProgress
 from paperfeed.live.connector import Page
 from paperfeed.live.http import PoliteClient
 from paperfeed.live.registry import KINDS, get_source_row, make_client, spec_of
+from paperfeed.search.index import Progress as IndexProgress
 from paperfeed.workspace import Workspace
 
 SYNC_EVERY = 20  # pages between index syncs in a long harvest

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperfeed import embed, recommend
+from paperfeed import recommend
 from paperfeed.db import Embedding, Listing, OutboxMessage, Paper, Subscription
 from paperfeed.db.models import utcnow
 from paperfeed.db.session import DatabaseBusyError, DatabaseDamagedError, DiskFullError
@@ -30,6 +30,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.mail import render, tokens
 from paperfeed.mail.subscriptions import PERIOD_LENGTH, describe
 from paperfeed.rank import GRAVITY
+from paperfeed.search import embed
 from paperfeed.workspace import Workspace
 
 # A job run at the same hour every day drifts by minutes; without slack a daily digest sent

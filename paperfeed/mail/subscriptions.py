@@ -19,7 +19,7 @@ from paperfeed.db.models import utcnow
 from paperfeed.errors import InvalidInputError, NotFoundError, QueryError, RateLimitedError
 from paperfeed.mail import render, tokens
 from paperfeed.mail.addresses import mailbox_key, normalize_address
-from paperfeed.query import parse_query
+from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 KINDS = ("trending", "search", "for_you")

@@ -20,8 +20,8 @@ from paperfeed.bounds import MAX_LIST_OFFSET, MAX_SEARCH_DEPTH
 from paperfeed.catalog.bibtex import to_bibtex
 from paperfeed.db import Paper
 from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError, QueryError
-from paperfeed.highlight import highlight, query_tokens
 from paperfeed.search import MODES, search, similar_to
+from paperfeed.search.highlight import highlight, query_tokens
 from paperfeed.submit import submit_paper
 from paperfeed.web.api import MAX_REF_LENGTH, printable
 from paperfeed.web.context import (

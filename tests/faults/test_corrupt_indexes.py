@@ -14,8 +14,8 @@ from _fault_helpers import QUERIES, check_json, ok, run, search_ids, served
 
 from paperfeed.check import check
 from paperfeed.config import Settings
-from paperfeed.index import Indexes
-from paperfeed.index import vectors as vectors_module
+from paperfeed.search.index import Indexes
+from paperfeed.search.index import vectors as vectors_module
 from paperfeed.workspace import Workspace
 
 
@@ -109,7 +109,7 @@ def test_a_damaged_graph_file_never_reaches_usearch(
     _flip(graph)
     assert any("hnsw.usearch" in p.message for p in check(ws).problems)
 
-    with caplog.at_level(logging.WARNING, logger="paperfeed.index"):
+    with caplog.at_level(logging.WARNING, logger="paperfeed.search.index"):
         reopened = Indexes(demo_dir / "index")
     assert "hnsw.usearch" in caplog.text and "rebuilding it from the database" in caplog.text
     reopened.sync(ws.db)

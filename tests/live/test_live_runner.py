@@ -17,13 +17,12 @@ from _live_helpers import REAL_OAI_IDS, FakeClock, OaiReplay, db_snapshot, serve
 from replay_server import ReplayServer, Response
 from sqlalchemy import select
 
-from paperfeed import embed
 from paperfeed.config import Settings
 from paperfeed.db import SourceCheckpoint, SourceRun
 from paperfeed.errors import ConflictError, NotFoundError
 from paperfeed.live.registry import add_source, build_params, get_source_row, make_client
 from paperfeed.live.runner import RunReport, list_sources_with_last_run, run_source
-from paperfeed.search import search
+from paperfeed.search import embed, search
 from paperfeed.workspace import Workspace
 
 WINDOW = ("2014-10-01", "2015-01-06T20:49:59Z")

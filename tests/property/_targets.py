@@ -38,7 +38,7 @@ from paperfeed.formats.common import looks_like_arxiv_id
 from paperfeed.formats.jsonl import record_to_json
 from paperfeed.live import oai, rss
 from paperfeed.live.arxiv_api import parse_arxiv_ref
-from paperfeed.query import ParsedQuery, parse_query
+from paperfeed.search.query import ParsedQuery, parse_query
 
 # -- record templates: what each format's records look like when all is well ---------------------
 

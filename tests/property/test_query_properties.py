@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from paperfeed import bounds
 from paperfeed.errors import PaperfeedError, QueryError
-from paperfeed.query import parse_query
 from paperfeed.search import MODES, search
+from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 _counts = st.one_of(

@@ -9,20 +9,22 @@ qrels only (docs/quality.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
-from paperfeed import embed
 from paperfeed.bounds import MAX_SEARCH_DEPTH
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
-from paperfeed.index.lexical import LexicalHit
-from paperfeed.index.vectors import VectorHit, as_hits
-from paperfeed.query import ParsedQuery, parse_query
-from paperfeed.workspace import Workspace
+from paperfeed.search import embed
+from paperfeed.search.index.lexical import LexicalHit
+from paperfeed.search.index.vectors import VectorHit, as_hits
+from paperfeed.search.query import ParsedQuery, parse_query
+
+if TYPE_CHECKING:  # annotations only: paperfeed.workspace imports paperfeed.search.index
+    from paperfeed.workspace import Workspace
 
 Mode = Literal["hybrid", "lexical", "dense"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
@@ -98,7 +100,7 @@ def search(
     explain: bool = False,
     config: SearchConfig = SearchConfig(),
 ) -> SearchResults:
-    """Rank papers for ``query`` (see ``paperfeed.query`` for the syntax).
+    """Rank papers for ``query`` (see ``paperfeed.search.query`` for the syntax).
 
     Results go ``MAX_SEARCH_DEPTH`` deep: both rankers collect ``offset + limit`` candidates,
     so a deeper page would cost memory in proportion (tens of GB for a huge offset).

@@ -40,12 +40,12 @@ from typing import TypeVar
 import numpy as np
 from sqlalchemy import func, or_, select, update
 
-from paperfeed import embed
 from paperfeed.db import Database, DiskFullError, Embedding, Paper
 from paperfeed.errors import ConflictError
-from paperfeed.index.files import IndexDamagedError
-from paperfeed.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
-from paperfeed.index.vectors import VectorIndex
+from paperfeed.search import embed
+from paperfeed.search.index.files import IndexDamagedError
+from paperfeed.search.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
+from paperfeed.search.index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 

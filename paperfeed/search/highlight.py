@@ -13,8 +13,8 @@ from itertools import compress
 
 from markupsafe import Markup, escape
 
-from paperfeed.index.lexical import SCORING_ANALYZER
-from paperfeed.query import ParsedQuery
+from paperfeed.search.index.lexical import SCORING_ANALYZER
+from paperfeed.search.query import ParsedQuery
 
 # A capturing group: split keeps the words. Possessive quantifiers (no backtracking into a
 # word, which could never end a match elsewhere): the same splits, ~10 % faster.

@@ -19,8 +19,8 @@ import numpy as np
 import tantivy
 
 from paperfeed import bounds
-from paperfeed.index.files import IndexDamagedError, verify_tantivy
-from paperfeed.query import ParsedQuery
+from paperfeed.search.index.files import IndexDamagedError, verify_tantivy
+from paperfeed.search.query import ParsedQuery
 
 SCHEMA_VERSION = 2
 _WRITER_HEAP = 64_000_000

@@ -44,7 +44,7 @@ MAX_LENGTH = 256
 MODEL_SHA256 = "afc0c7fdb48458b20e6d64b0cb9a45c2180788dfa28796acbe5e8f63beba3a4d"
 """sha256 of the shipped ``model.onnx`` that :data:`MODEL_ID` names (checked by the tests)."""
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "model"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 """Where the export tool writes the model and where :class:`Embedder` looks by default."""
 
 _MAX_DEFAULT_THREADS = 4

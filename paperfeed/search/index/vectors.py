@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index as HNSW
 
-from paperfeed.index.files import IndexDamagedError, sha256_of
+from paperfeed.search.index.files import IndexDamagedError, sha256_of
 
 EXACT_BELOW = 20_000  # rows; under this, brute force is as fast as the graph and exact
 EXPANSION_SEARCH = 256  # usearch's default (64) gives recall@10 0.88 at 100k; 256: 0.97

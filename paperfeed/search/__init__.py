@@ -1,0 +1,34 @@
+"""Search: the query language, embeddings, the indexes and the one search entry point.
+
+``engine`` ranks (hybrid BM25 + dense, explain, similar papers); its public names are
+re-exported here, so callers write ``from paperfeed.search import search``. ``query`` parses
+the query language, ``embed`` turns text into vectors, ``index`` holds the lexical and dense
+indexes (caches of the database), ``highlight`` marks query terms in snippets and ``eval``
+scores search quality on a benchmark.
+"""
+
+from paperfeed.search.engine import (
+    MODES,
+    Explanation,
+    Mode,
+    SearchConfig,
+    SearchHit,
+    SearchResults,
+    get_paper,
+    search,
+    similar,
+    similar_to,
+)
+
+__all__ = [
+    "MODES",
+    "Explanation",
+    "Mode",
+    "SearchConfig",
+    "SearchHit",
+    "SearchResults",
+    "get_paper",
+    "search",
+    "similar",
+    "similar_to",
+]

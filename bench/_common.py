@@ -765,17 +765,17 @@ def ensure_community(  # type: ignore[no-untyped-def]
     """Users who voted and commented, so feeds sort on votes and paper pages show comments.
 
     Idempotent: if the ``bench-user-*`` accounts exist, nothing is added. Everything goes
-    through the real ``paperfeed.accounts.create_user`` and ``paperfeed.community.set_vote``
-    / ``add_comment`` (one transaction each, as the web app makes them). 90% of the votes go
-    to papers listed in the last 30 listed days, Zipf-like (a few papers get many votes,
-    most few), 10% to papers drawn uniformly from all; the ``commented`` most-voted of the
-    recent papers get 1-8 Markdown comments each, and as many random papers one each. None
-    of this moves a paper's ``changed_at``, so the indexes stay in step. The counts are
-    recorded in ``meta_dir/meta.json`` under ``"community"``.
+    through the real ``paperfeed.community.accounts.create_user`` and
+    ``paperfeed.community.activity.set_vote`` / ``add_comment`` (one transaction each, as the
+    web app makes them). 90% of the votes go to papers listed in the last 30 listed days,
+    Zipf-like (a few papers get many votes, most few), 10% to papers drawn uniformly from all;
+    the ``commented`` most-voted of the recent papers get 1-8 Markdown comments each, and as
+    many random papers one each. None of this moves a paper's ``changed_at``, so the indexes
+    stay in step. The counts are recorded in ``meta_dir/meta.json`` under ``"community"``.
     """
     from sqlalchemy import func, select
 
-    from paperfeed import accounts, community
+    from paperfeed.community import accounts, activity
     from paperfeed.db import Comment, Listing, Paper, User, Vote
 
     db = workspace.db
@@ -821,7 +821,7 @@ def ensure_community(  # type: ignore[no-untyped-def]
         chosen = [pool[i] for i in rng.choice(len(pool), n_recent, replace=False, p=weights)]
         chosen += [everyone[i] for i in rng.choice(len(everyone), votes_per_user - n_recent)]
         for paper_id in dict.fromkeys(chosen):
-            community.set_vote(workspace, user.pk, paper_id, True)
+            activity.set_vote(workspace, user.pk, paper_id, True)
             votes += 1
     log(f"community: {votes:,} votes; commenting")
     comments = 0
@@ -831,7 +831,7 @@ def ensure_community(  # type: ignore[no-untyped-def]
         for _ in range(count):
             author = made[int(rng.integers(len(made)))]
             body = COMMENT_BODIES[int(rng.integers(len(COMMENT_BODIES)))]
-            community.add_comment(workspace, author.pk, paper_id, body)
+            activity.add_comment(workspace, author.pk, paper_id, body)
             comments += 1
     counts = {"users": users, "votes": votes, "comments": comments}
     log(f"community: {comments:,} comments; {time.perf_counter() - t0:.0f} s in all")

@@ -15,8 +15,8 @@ arXiv cs papers of ``shared/data/arxiv_daily_cs`` (120 days of listings, 2026-03
 
 Rankers, all in the same run on the same users:
 
-* ``logistic (ours)``: ``paperfeed.recommend.fit_and_score`` (the shipped code path) with
-  negatives drawn by ``paperfeed.recommend.negative_sample``.
+* ``logistic (ours)``: ``paperfeed.community.recommend.fit_and_score`` (the shipped code path) with
+  negatives drawn by ``paperfeed.community.recommend.negative_sample``.
 * ``mean cosine``: cosine to the mean of the history: ``fit_and_score`` without negatives,
   the path we ship below 3 positives.
 * ``most recent``: newest listing day first (arXiv id breaks ties), the same for everyone.
@@ -49,8 +49,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CACHE, DEFAULT_SHARED, build_arxiv26k, command_line, log
 
-from paperfeed import recommend
 from paperfeed.catalog.demo import LISTINGS_DIR
+from paperfeed.community import recommend
 from paperfeed.search import embed
 
 CORPUS_CACHE = CACHE / "recommend" / "arxiv_cs.npz"

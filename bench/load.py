@@ -685,7 +685,7 @@ def ensure_accounts(workspace: object, count: int) -> int:
     ``ensure_community``); returns how many were made now."""
     from sqlalchemy import select
 
-    from paperfeed import accounts
+    from paperfeed.community import accounts
     from paperfeed.db import User as UserRow
 
     with workspace.db.session() as session:  # type: ignore[attr-defined]

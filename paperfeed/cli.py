@@ -802,7 +802,7 @@ def users_add(
     ] = "",
 ) -> None:
     """Create an account (asks for the password)."""
-    from paperfeed import accounts
+    from paperfeed.community import accounts
 
     workspace = _open()
     user = accounts.create_user(workspace, username, password, email)
@@ -814,7 +814,7 @@ def users_add(
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the accounts."""
-    from paperfeed import accounts
+    from paperfeed.community import accounts
 
     users = accounts.list_users(_open())
     rows = [
@@ -844,7 +844,7 @@ def users_admin(
     revoke: Annotated[bool, typer.Option("--revoke", help="Take the admin role away.")] = False,
 ) -> None:
     """Give an account the admin role (moderation: hide papers and comments)."""
-    from paperfeed import accounts
+    from paperfeed.community import accounts
 
     user = accounts.set_admin(_open(), username, not revoke)
     console.print(f"{user.username} is {'now an admin' if user.is_admin else 'no longer an admin'}")
@@ -869,7 +869,7 @@ def mail_subscribe(
     ] = None,
 ) -> None:
     """Subscribe an address; a confirmation mail is queued (sent by `paperfeed mail send`)."""
-    from paperfeed.accounts import get_user_by_name
+    from paperfeed.community.accounts import get_user_by_name
     from paperfeed.mail.subscriptions import describe, subscribe
 
     params: dict[str, Any] = {"period": period}

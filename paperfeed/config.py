@@ -27,8 +27,8 @@ class Settings(BaseSettings):
     # Send the session cookie over HTTPS only (its ``Secure`` flag). Default: on when
     # ``base_url`` is https. Set it false only to test an https ``base_url`` over plain http.
     cookie_secure: bool | None = None
-    # Rate limits on log-in, sign-up and every write (paperfeed.throttle). Turn them off only
-    # for a private instance or a load benchmark.
+    # Rate limits on log-in, sign-up and every write (paperfeed.community.throttle). Turn them
+    # off only for a private instance or a load benchmark.
     rate_limits: bool = True
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto `paperfeed serve` believes (comma
     # separated addresses or networks, "*" for any): the client address rate limits count

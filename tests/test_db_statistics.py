@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from paperfeed import rank
 from paperfeed.catalog import ingest
+from paperfeed.community import rank
 from paperfeed.formats import get_format
 from paperfeed.workspace import Workspace
 

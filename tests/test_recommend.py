@@ -11,13 +11,13 @@ import pytest
 from _core_helpers import copy_workspace, make_workspace
 from sqlalchemy import select
 
-from paperfeed.accounts import create_user
 from paperfeed.catalog.demo import attach_vectors, demo_files
 from paperfeed.catalog.ingest import ingest_files
-from paperfeed.community import set_paper_hidden, set_saved, set_vote
+from paperfeed.community.accounts import create_user
+from paperfeed.community.activity import set_paper_hidden, set_saved, set_vote
+from paperfeed.community.recommend import fit_and_score, rank_for_user
 from paperfeed.db import Embedding, Paper
 from paperfeed.formats import get_format
-from paperfeed.recommend import fit_and_score, rank_for_user
 from paperfeed.search import embed
 from paperfeed.workspace import Workspace
 

@@ -75,7 +75,7 @@ class Paper(Base):
     # Bumped on every change; the indexes catch up from it (they are caches of this table).
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Community state. ``votes`` and ``num_comments`` count our own users' votes and visible
-    # comments (kept in step by paperfeed.community, so feeds sort without a join);
+    # comments (kept in step by paperfeed.community.activity, so feeds sort without a join);
     # external upvotes stay on the listings.
     votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     num_comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -360,8 +360,8 @@ class RateCounter(Base):
     """How many times ``key`` (an action and who did it, e.g. ``vote:user:7``) happened in
     one fixed window of time, starting at ``window_start`` (seconds since the epoch, a
     multiple of the limit's period). In the database, so a limit holds across web workers
-    and hosts (``paperfeed.throttle``); rows past ``expires_at`` are no longer read and are
-    pruned."""
+    and hosts (``paperfeed.community.throttle``); rows past ``expires_at`` are no longer read
+    and are pruned."""
 
     __tablename__ = "rate_counters"
 

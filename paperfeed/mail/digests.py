@@ -22,14 +22,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperfeed import recommend
+from paperfeed.community import recommend
+from paperfeed.community.rank import GRAVITY
 from paperfeed.db import Embedding, Listing, OutboxMessage, Paper, Subscription
 from paperfeed.db.models import utcnow
 from paperfeed.db.session import DatabaseBusyError, DatabaseDamagedError, DiskFullError
 from paperfeed.errors import PaperfeedError
 from paperfeed.mail import render, tokens
 from paperfeed.mail.subscriptions import PERIOD_LENGTH, describe
-from paperfeed.rank import GRAVITY
 from paperfeed.search import embed
 from paperfeed.workspace import Workspace
 
@@ -197,7 +197,8 @@ def _pick(
 def _pick_trending(
     workspace: Workspace, subscription: Subscription, candidates: list[int], cap: int
 ) -> list[tuple[int, str]]:
-    """New papers by the trending score of ``paperfeed.rank`` (upvotes, decayed by age)."""
+    """New papers by the trending score of ``paperfeed.community.rank`` (upvotes, decayed by
+    age)."""
     today = utcnow().date()
     upvotes = func.coalesce(func.max(Listing.upvotes), 0) + Paper.votes
     with workspace.db.session() as session:
@@ -252,7 +253,8 @@ def _pick_search(
 def _pick_for_you(
     workspace: Workspace, subscription: Subscription, candidates: list[int], cap: int
 ) -> list[tuple[int, str]] | str:
-    """The recommender's pick among the new papers (``paperfeed.recommend.rank_for_user``)."""
+    """The recommender's pick among the new papers
+    (``paperfeed.community.recommend.rank_for_user``)."""
     if subscription.user_pk is None:
         return "a for-you digest needs an account (the subscription has none)"
     picks = recommend.rank_for_user(

@@ -1,9 +1,9 @@
 """Sign-up, log-in/out and password change pages.
 
 Log-in is throttled on *failed* attempts (per username tried and per client address,
-``paperfeed.throttle``), checked before the password is hashed; a wrong current password on
-the password-change form counts as a failed log-in of that account. Sign-up is limited per
-address.
+``paperfeed.community.throttle``), checked before the password is hashed; a wrong current
+password on the password-change form counts as a failed log-in of that account. Sign-up is
+limited per address.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import accounts, throttle
+from paperfeed.community import accounts, throttle
 from paperfeed.errors import PaperfeedError, RateLimitedError, WrongPasswordError
 from paperfeed.web.context import (
     current_user,

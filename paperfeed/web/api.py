@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from paperfeed import community, rank
 from paperfeed.bounds import has_unprintable
+from paperfeed.community import activity, rank
+from paperfeed.community.submit import submit_paper
 from paperfeed.db import Paper
 from paperfeed.errors import InvalidInputError
 from paperfeed.search import Mode, search, similar
-from paperfeed.submit import submit_paper
 from paperfeed.web.context import (
     csrf_token,
     current_user,
@@ -130,7 +130,7 @@ class CommentIn(TextIn):
     body: Annotated[
         str,
         Field(
-            max_length=community.MAX_COMMENT_LENGTH,
+            max_length=activity.MAX_COMMENT_LENGTH,
             description="Markdown; raw HTML is shown as text",
         ),
     ]
@@ -164,7 +164,7 @@ class MeOut(BaseModel):
 
 def paper_out(request: Request, papers: list[Paper], scores: list[float | None] | None = None):
     user = current_user(request)
-    signals = community.paper_signals(workspace_of(request), papers, user.pk if user else None)
+    signals = activity.paper_signals(workspace_of(request), papers, user.pk if user else None)
     scores = scores or [None] * len(papers)
     return [
         ScoredPaperOut(
@@ -221,7 +221,7 @@ def api_trending(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
 ) -> FeedOut:
-    """Papers by a time-decayed score of upvotes and age (see ``paperfeed.rank``)."""
+    """Papers by a time-decayed score of upvotes and age (see ``paperfeed.community.rank``)."""
     return _feed_out(
         request, rank.trending(workspace_of(request), period, limit=limit, offset=offset)
     )
@@ -264,7 +264,7 @@ def api_library(
 ) -> LibraryOut:
     """The logged-in user's saved papers, most recently saved first."""
     user = require_user(request)
-    papers, total = community.library(workspace_of(request), user.pk, limit, offset)
+    papers, total = activity.library(workspace_of(request), user.pk, limit, offset)
     return LibraryOut(total=total, papers=paper_out(request, papers))
 
 
@@ -286,7 +286,7 @@ def api_unsave(request: Request, paper_id: str) -> PaperOut:
 
 def _set_saved(request: Request, paper_id: str, saved: bool) -> PaperOut:
     user = require_user(request)
-    community.set_saved(workspace_of(request), user.pk, paper_id, saved)
+    activity.set_saved(workspace_of(request), user.pk, paper_id, saved)
     return _one(request, paper_id)
 
 
@@ -324,14 +324,14 @@ def api_unvote(request: Request, paper_id: str) -> VoteOut:
 
 def _vote(request: Request, paper_id: str, up: bool) -> VoteOut:
     user = require_user(request)
-    signals = community.set_vote(workspace_of(request), user.pk, paper_id, up)
+    signals = activity.set_vote(workspace_of(request), user.pk, paper_id, up)
     return VoteOut(paper_id=_visible(request, paper_id).id, upvotes=signals.upvotes, voted=up)
 
 
 @router.get("/papers/{paper_id:path}/comments", response_model=list[CommentOut])
 def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
     """The discussion, oldest first (hidden comments left out)."""
-    return [_comment_out(c) for c in community.list_comments(workspace_of(request), paper_id)]
+    return [_comment_out(c) for c in activity.list_comments(workspace_of(request), paper_id)]
 
 
 @router.post(
@@ -343,7 +343,7 @@ def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
 def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> CommentOut:
     """Comment as the logged-in user."""
     user = require_user(request)
-    return _comment_out(community.add_comment(workspace_of(request), user.pk, paper_id, body.body))
+    return _comment_out(activity.add_comment(workspace_of(request), user.pk, paper_id, body.body))
 
 
 @router.get("/papers/{paper_id:path}", response_model=PaperOut)
@@ -354,7 +354,7 @@ def api_paper(request: Request, paper_id: str) -> PaperOut:
 
 def _visible(request: Request, paper_id: str) -> Paper:
     with workspace_of(request).db.session() as session:
-        paper = community.find_paper(session, paper_id)
+        paper = activity.find_paper(session, paper_id)
         session.expunge(paper)
     return paper
 
@@ -363,7 +363,7 @@ def _one(request: Request, paper_id: str) -> PaperOut:
     return paper_out(request, [_visible(request, paper_id)])[0]
 
 
-def _comment_out(comment: community.CommentView) -> CommentOut:
+def _comment_out(comment: activity.CommentView) -> CommentOut:
     return CommentOut(
         id=comment.pk,
         paper_id=comment.paper_id,

@@ -24,8 +24,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import __version__
-from paperfeed.accounts import SESSION_DAYS
 from paperfeed.bounds import clean_text
+from paperfeed.community.accounts import SESSION_DAYS
 from paperfeed.errors import PaperfeedError
 from paperfeed.security import secret_key
 from paperfeed.web import account, admin, api, feeds, pages, subscriptions

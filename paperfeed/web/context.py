@@ -2,7 +2,7 @@
 
 The session cookie is Starlette's signed cookie (itsdangerous). It carries a CSRF token and,
 for a logged-in browser, a random session id; the session itself is a row in the database
-(``paperfeed.accounts``), so logging out or changing the password ends it wherever the
+(``paperfeed.community.accounts``), so logging out or changing the password ends it wherever the
 cookie was copied. (It also carries the user's pk, a hint read without the database;
 ``current_user`` alone decides who is logged in.) Every state-changing request must echo
 the CSRF token, as a ``csrf_token`` form field or an ``X-CSRF-Token`` header.
@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from paperfeed import __version__
-from paperfeed.accounts import close_session, open_session, session_user
 from paperfeed.catalog.stats import count_papers
+from paperfeed.community.accounts import close_session, open_session, session_user
 from paperfeed.db import User
 from paperfeed.db.session import DatabaseBusyError
 from paperfeed.errors import (

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
-from paperfeed import community, rank
 from paperfeed.bounds import MAX_LIST_OFFSET, clean_text
+from paperfeed.community import activity, rank
 from paperfeed.db import Paper
 from paperfeed.errors import InvalidInputError
 from paperfeed.search import search
@@ -73,12 +73,12 @@ def hf_daily_papers(
     workspace = workspace_of(request)
     feed = rank.feed(workspace, date_, "day", "votes", limit=limit, offset=p * limit)
     papers = [i.paper for i in feed.items]
-    signals = community.paper_signals(workspace, papers, None)
+    signals = activity.paper_signals(workspace, papers, None)
     day = feed.start
     return [_hf_entry(paper, signals[paper.pk], day) for paper in papers]
 
 
-def _hf_entry(paper: Paper, signals: community.PaperSignals, day: date | None) -> dict[str, Any]:
+def _hf_entry(paper: Paper, signals: activity.PaperSignals, day: date | None) -> dict[str, Any]:
     published = _iso(paper.published)
     listed = _iso(datetime.combine(day, time(), UTC)) if day else published
     inner: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """Rate limits at the web edge: ``limit("vote")`` as a route dependency counts the request
-against ``paperfeed.throttle``'s limits for that action, per account (when logged in) and per
-client address, and answers 429 with ``Retry-After`` past them (pages and API alike).
+against ``paperfeed.community.throttle``'s limits for that action, per account (when logged in)
+and per client address, and answers 429 with ``Retry-After`` past them (pages and API alike).
 
 The client address is ``request.client.host``. Behind a reverse proxy that is the proxy's,
 unless the proxy is trusted (``PAPERFEED_FORWARDED_ALLOW_IPS``, default 127.0.0.1): then
@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from paperfeed import throttle
+from paperfeed.community import throttle
 from paperfeed.web.context import current_user, workspace_of
 
 

@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from paperfeed import community, rank
 from paperfeed.bounds import MAX_LIST_OFFSET, MAX_SEARCH_DEPTH
 from paperfeed.catalog.bibtex import to_bibtex
+from paperfeed.community import activity, rank
+from paperfeed.community.submit import submit_paper
 from paperfeed.db import Paper
 from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError, QueryError
 from paperfeed.search import MODES, search, similar_to
 from paperfeed.search.highlight import highlight, query_tokens
-from paperfeed.submit import submit_paper
 from paperfeed.web.api import MAX_REF_LENGTH, printable
 from paperfeed.web.context import (
     cache_of,
@@ -50,7 +50,7 @@ class Card:
     """A paper as a list shows it."""
 
     paper: Paper
-    signals: community.PaperSignals
+    signals: activity.PaperSignals
     snippet: Markup | None = None
     title_html: Markup | None = None
     score: float | None = None
@@ -60,7 +60,7 @@ def cards(
     request: Request, papers: list[Paper], tokens: frozenset[str] | None = None
 ) -> list[Card]:
     user = current_user(request)
-    signals = community.paper_signals(workspace_of(request), papers, user.pk if user else None)
+    signals = activity.paper_signals(workspace_of(request), papers, user.pk if user else None)
     out = []
     for paper in papers:
         card = Card(paper, signals[paper.pk])
@@ -188,21 +188,21 @@ def build_query(
 @router.get("/papers/{paper_id:path}/bibtex")
 def paper_bibtex(request: Request, paper_id: str) -> Response:
     with workspace_of(request).db.session() as session:
-        paper = community.find_paper(session, paper_id)
+        paper = activity.find_paper(session, paper_id)
         return Response(to_bibtex([paper]), media_type="application/x-bibtex; charset=utf-8")
 
 
 @router.post("/papers/{paper_id:path}/vote", dependencies=[Depends(verify_csrf), limit("vote")])
 def vote_form(request: Request, paper_id: str, up: bool = Form(True)) -> RedirectResponse:
     user = require_user(request)
-    community.set_vote(workspace_of(request), user.pk, paper_id, up)
+    activity.set_vote(workspace_of(request), user.pk, paper_id, up)
     return _back(request, f"/papers/{paper_id}")
 
 
 @router.post("/papers/{paper_id:path}/save", dependencies=[Depends(verify_csrf), limit("save")])
 def save_form(request: Request, paper_id: str, saved: bool = Form(True)) -> RedirectResponse:
     user = require_user(request)
-    community.set_saved(workspace_of(request), user.pk, paper_id, saved)
+    activity.set_saved(workspace_of(request), user.pk, paper_id, saved)
     return _back(request, f"/papers/{paper_id}")
 
 
@@ -214,7 +214,7 @@ def comment_form(
 ) -> Response:
     user = require_user(request)
     try:
-        comment = community.add_comment(workspace_of(request), user.pk, paper_id, body)
+        comment = activity.add_comment(workspace_of(request), user.pk, paper_id, body)
     except PaperfeedError as exc:
         if isinstance(exc, NotFoundError):
             raise
@@ -225,7 +225,7 @@ def comment_form(
 @router.post("/papers/{paper_id:path}/hide", dependencies=[Depends(verify_csrf)])
 def hide_paper_form(request: Request, paper_id: str, hidden: bool = Form(True)) -> RedirectResponse:
     require_admin(request)
-    community.set_paper_hidden(workspace_of(request), paper_id, hidden)
+    activity.set_paper_hidden(workspace_of(request), paper_id, hidden)
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
 
@@ -234,7 +234,7 @@ def hide_comment_form(
     request: Request, comment_pk: int, hidden: bool = Form(True)
 ) -> RedirectResponse:
     require_admin(request)
-    comment = community.set_comment_hidden(workspace_of(request), comment_pk, hidden)
+    comment = activity.set_comment_hidden(workspace_of(request), comment_pk, hidden)
     return RedirectResponse(f"/papers/{comment.paper_id}#comment-{comment.pk}", status_code=303)
 
 
@@ -250,9 +250,9 @@ def _paper_response(
     user = current_user(request)
     admin = bool(user and user.is_admin)
     with workspace.db.session() as session:  # the paper looked up once, for everything
-        paper = community.find_paper(session, paper_id, include_hidden=admin)
-        signals = community.signals(session, [paper], user.pk if user else None)
-        comments = community.paper_comments(session, paper, include_hidden=admin)
+        paper = activity.find_paper(session, paper_id, include_hidden=admin)
+        signals = activity.signals(session, [paper], user.pk if user else None)
+        comments = activity.paper_comments(session, paper, include_hidden=admin)
         session.expunge(paper)
     try:
         neighbours = similar_to(workspace, paper.pk, 8)
@@ -294,7 +294,7 @@ def library_page(request: Request, page: int = Query(1, ge=1)) -> Response:
     if user is None:
         return RedirectResponse("/login?" + urlencode({"next": "/library"}), status_code=303)
     offset = _offset(page, LAST_LIST_PAGE)
-    papers, total = community.library(workspace_of(request), user.pk, PAGE_SIZE, offset)
+    papers, total = activity.library(workspace_of(request), user.pk, PAGE_SIZE, offset)
     return render(
         request,
         "library.html",
@@ -308,7 +308,7 @@ def library_page(request: Request, page: int = Query(1, ge=1)) -> Response:
 @router.get("/library.bib")
 def library_bibtex(request: Request) -> Response:
     user = require_user(request)
-    papers, _ = community.library(workspace_of(request), user.pk, limit=None)
+    papers, _ = activity.library(workspace_of(request), user.pk, limit=None)
     return Response(
         to_bibtex(papers),
         media_type="application/x-bibtex; charset=utf-8",

@@ -33,8 +33,8 @@ from _browser_helpers import (
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from paperfeed import accounts
 from paperfeed.catalog.demo import demo_files, load_demo
+from paperfeed.community import accounts
 from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.web.app import create_app

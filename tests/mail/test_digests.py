@@ -143,7 +143,7 @@ def test_two_builders_racing_queue_the_digest_once(mail_ws: Workspace) -> None:
 
 
 def test_for_you_whose_account_was_deleted_is_skipped_with_a_note(mail_ws: Workspace) -> None:
-    from paperfeed.accounts import create_user
+    from paperfeed.community.accounts import create_user
     from paperfeed.db import User
 
     _corpus(mail_ws)
@@ -192,7 +192,7 @@ def test_a_search_digest_waits_for_papers_that_are_not_embedded_yet(
 def test_for_you_without_votes_yet_sends_trending_papers_and_says_how_to_get_picks(
     mail_ws: Workspace,
 ) -> None:
-    from paperfeed.accounts import create_user
+    from paperfeed.community.accounts import create_user
 
     _corpus(mail_ws)
     user = create_user(mail_ws, "ada", "correct horse battery", "a@example.org")

@@ -15,8 +15,8 @@ from _core_helpers import make_workspace
 from _web_helpers import PASSWORD, HfEntry, Site, api_write, cards, post_form, press
 from sqlalchemy import event, func, select
 
-from paperfeed import community
 from paperfeed.catalog.ingest import ingest_files
+from paperfeed.community import activity
 from paperfeed.db import Paper
 from paperfeed.formats import get_format
 from paperfeed.web.cache import DataVersion, VersionedCache
@@ -110,7 +110,7 @@ def test_logged_in_pages_are_their_own(site: Site, hf_listing: Listing) -> None:
 def test_healthz_counts_papers_exactly(site: Site, hf_listing: Listing) -> None:
     client = site.client()
     first = client.get("/healthz").json()["papers"]
-    community.set_paper_hidden(site.workspace, hf_listing[LATEST][0].id, True)  # still a paper
+    activity.set_paper_hidden(site.workspace, hf_listing[LATEST][0].id, True)  # still a paper
     with site.workspace.db.session() as session:
         session.delete(session.scalar(select(Paper).where(Paper.id == hf_listing[LATEST][1].id)))
     assert client.get("/healthz").json() == {"status": "ok", "papers": first - 1}

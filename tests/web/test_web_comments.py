@@ -21,7 +21,7 @@ from _web_helpers import (
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from paperfeed import community
+from paperfeed.community import activity
 from paperfeed.db import User
 from paperfeed.errors import InvalidInputError
 
@@ -126,12 +126,12 @@ def test_a_too_long_comment_is_refused_and_the_draft_kept(site: Site, paper: HfE
 def test_a_comment_with_control_characters_is_refused_below_the_web_forms_too(
     site: Site, paper: HfEntry
 ) -> None:
-    """The CLI and any other caller of ``community`` get the check the forms make."""
+    """The CLI and any other caller of ``paperfeed.community.activity`` get the forms' check."""
     with site.workspace.db.session() as session:
         user = session.scalar(select(User.pk).where(User.username == "bob"))
     with pytest.raises(InvalidInputError, match="control characters"):
-        community.add_comment(site.workspace, user, paper.id, "fine\x1b[2Jthen not")
-    multiline = community.add_comment(site.workspace, user, paper.id, "line one\n\tline two")
+        activity.add_comment(site.workspace, user, paper.id, "fine\x1b[2Jthen not")
+    multiline = activity.add_comment(site.workspace, user, paper.id, "line one\n\tline two")
     assert multiline.body == "line one\n\tline two"
 
 

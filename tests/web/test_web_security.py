@@ -42,7 +42,7 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 from sqlalchemy import func, select, update
 
-from paperfeed import accounts, throttle
+from paperfeed.community import accounts, throttle
 from paperfeed.config import Settings
 from paperfeed.db import LibraryItem, Paper, User, Vote
 from paperfeed.db.models import UserSession

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from paperfeed import accounts, community, throttle
+from paperfeed.community import accounts, activity, throttle
 from paperfeed.config import Settings
 from paperfeed.db import Base, LibraryItem, Paper, Vote
 from paperfeed.db.models import RateCounter
@@ -97,7 +97,7 @@ def test_counters_add_up_across_processes_and_threads(
 
 @pytest.mark.parametrize(
     ("model", "act"),
-    [(Vote, community.set_vote), (LibraryItem, community.set_saved)],
+    [(Vote, activity.set_vote), (LibraryItem, activity.set_saved)],
 )
 def test_identical_votes_and_saves_at_once_count_once(
     workers: tuple[Workspace, Workspace], model: type, act: Callable[..., object]

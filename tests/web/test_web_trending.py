@@ -14,7 +14,7 @@ SPAN = {"day": 1, "week": 7, "month": 30}
 
 
 def formula(upvotes: int, age_days: int) -> float:
-    """``paperfeed.rank``'s docstring: upvotes / (age_days + 2) ** 1.5."""
+    """``paperfeed.community.rank``'s docstring: upvotes / (age_days + 2) ** 1.5."""
     return upvotes / (age_days + 2) ** 1.5
 
 

@@ -36,7 +36,7 @@ USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per attempt
 # zxcvbn's score: 2 means at least 10^6 guesses. With log-ins throttled to ten failures per
-# quarter hour per account (paperfeed.throttle), that is decades of online guessing.
+# quarter hour per account (paperfeed.community.throttle), that is decades of online guessing.
 MIN_PASSWORD_SCORE = 2
 _ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; a prefix's strength is a lower bound
 SESSION_DAYS = 30

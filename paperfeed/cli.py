@@ -549,7 +549,7 @@ def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     Each problem comes with the command that repairs it. Changes nothing.
     """
-    from paperfeed.check import check as run_check
+    from paperfeed.ops.check import check as run_check
 
     report = run_check(_open())
     if as_json:
@@ -589,8 +589,8 @@ def backup(
 
     The indexes are not copied: `restore` rebuilds them from the database.
     """
-    from paperfeed.backup import backup as run_backup
-    from paperfeed.backup import require_sqlite
+    from paperfeed.ops.backup import backup as run_backup
+    from paperfeed.ops.backup import require_sqlite
 
     require_sqlite(_settings())
     report = run_backup(_open(), path)
@@ -618,7 +618,7 @@ def restore(
 
     Stop `serve` and `worker` before restoring over a data directory in use (--force).
     """
-    from paperfeed.backup import restore as run_restore
+    from paperfeed.ops.backup import restore as run_restore
 
     settings = _settings()
     report = run_restore(settings, path, force=force)
@@ -955,7 +955,7 @@ def worker(
     import signal
     import threading
 
-    from paperfeed.worker import JOBS, Worker
+    from paperfeed.ops.worker import JOBS, Worker
 
     unknown = sorted(set(jobs or ()) - set(JOBS))
     if unknown:

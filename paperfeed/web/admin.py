@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from paperfeed.db import Comment, Paper, Subscription, User
 from paperfeed.live.runner import RunSummary, list_sources_with_last_run, recent_runs
 from paperfeed.mail.sender import outbox_status
+from paperfeed.ops.worker import running_worker
 from paperfeed.web.context import current_user, render, require_admin, workspace_of
-from paperfeed.worker import running_worker
 from paperfeed.workspace import Workspace
 
 pages = APIRouter(include_in_schema=False)

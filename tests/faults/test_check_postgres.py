@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from paperfeed.catalog.demo import load_demo
-from paperfeed.check import REBUILD, check
 from paperfeed.config import Settings
 from paperfeed.db import Paper
+from paperfeed.ops.check import REBUILD, check
 from paperfeed.workspace import Workspace
 
 

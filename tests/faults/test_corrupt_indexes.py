@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from _fault_helpers import QUERIES, check_json, ok, run, search_ids, served
 
-from paperfeed.check import check
 from paperfeed.config import Settings
+from paperfeed.ops.check import check
 from paperfeed.search.index import Indexes
 from paperfeed.search.index import vectors as vectors_module
 from paperfeed.workspace import Workspace

@@ -21,8 +21,8 @@ from paperfeed.config import Settings
 from paperfeed.db import WorkerLease
 from paperfeed.db.models import utcnow
 from paperfeed.errors import ConfigError, ConflictError
-from paperfeed.lease import Lease
-from paperfeed.worker import Worker, parse_schedule, schedules
+from paperfeed.ops.lease import Lease
+from paperfeed.ops.worker import Worker, parse_schedule, schedules
 from paperfeed.workspace import Workspace
 
 PAPERFEED = Path(sys.executable).parent / "paperfeed"

@@ -14,7 +14,7 @@ down are coalesced into one). Every job also runs once when the worker starts: e
 idempotent (sources resume from their checkpoints, digests go only to subscriptions that
 are due, the outbox sends each mail once), so catching up is always safe.
 
-One worker per deployment: the worker holds a lease in the database (``paperfeed.lease``)
+One worker per deployment: the worker holds a lease in the database (``paperfeed.ops.lease``)
 and renews it every third of ``PAPERFEED_WORKER_LEASE`` seconds. A second worker started
 by mistake waits, and takes over when the first one stops or dies and its lease expires
 (or, with ``wait=False``, exits at once naming the holder). The jobs are also safe on
@@ -39,7 +39,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from paperfeed.errors import ConfigError, ConflictError, PaperfeedError
-from paperfeed.lease import Holder, Lease
+from paperfeed.ops.lease import Holder, Lease
 from paperfeed.workspace import Workspace
 
 log = logging.getLogger("paperfeed.worker")

@@ -1,0 +1,108 @@
+"""Helpers the command modules share: settings, the workspace, progress bars and output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from paperfeed.config import Settings, get_settings
+from paperfeed.workspace import Workspace
+
+console = Console(stderr=True, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _open() -> Workspace:
+    return Workspace.open(_settings())
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    ) as progress:
+        yield progress
+
+
+def _stages(progress: Progress) -> Callable[[str, int, int], None]:
+    """A ``(stage, done, total)`` callback drawing one bar per stage."""
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total, rate="")
+        progress.advance(tasks[stage], done)
+
+    return report
+
+
+def _sync(workspace: Workspace) -> None:
+    """Bring the indexes up to date, with a progress bar per stage."""
+    with _progress() as progress:
+        result = workspace.indexes.sync(workspace.db, _stages(progress))
+    if result.embedded or result.lexical or result.vectors:
+        console.print(
+            f"search indexes up to date: {workspace.indexes.lexical.num_docs} papers, "
+            f"{len(workspace.indexes.vectors)} vectors ({result.embedded} newly embedded)"
+        )
+
+
+def _authors_line(authors: list[str], most: int) -> str:
+    if len(authors) <= most:
+        return ", ".join(authors)
+    return ", ".join(authors[:most]) + f" and {len(authors) - most} more"
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _paper_json(paper: Any, brief: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": paper.id,
+        "title": paper.title,
+        "authors": paper.authors,
+        "published": paper.published.isoformat() if paper.published else None,
+        "primary_category": paper.primary_category,
+        "categories": paper.categories,
+        "abs_url": paper.abs_url,
+    }
+    if not brief:
+        data |= {
+            "version": paper.version,
+            "abstract": paper.abstract,
+            "updated": paper.updated.isoformat() if paper.updated else None,
+            "doi": paper.doi,
+            "journal_ref": paper.journal_ref,
+            "comments": paper.comments,
+            "pdf_url": paper.pdf_url,
+            "code_url": paper.code_url,
+            "source": paper.source,
+            "listings": [
+                {
+                    "source": x.source,
+                    "day": x.day.isoformat(),
+                    "upvotes": x.upvotes,
+                    "comments": x.comments,
+                }
+                for x in paper.listings
+            ],
+        }
+    return data

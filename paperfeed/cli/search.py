@@ -1,0 +1,183 @@
+"""Finding papers: `search`, `similar` and `eval` (search quality on a benchmark).
+
+Plain functions: ``paperfeed.cli`` registers them on the app, in the order ``--help`` lists them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from paperfeed.cli._common import (
+    _authors_line,
+    _escape,
+    _open,
+    _paper_json,
+    _progress,
+    _stages,
+    _sync,
+    console,
+    out,
+)
+from paperfeed.config import Settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.workspace import Workspace
+
+
+def search(
+    query: Annotated[
+        str, typer.Argument(help='Words, "phrases", -exclusions, author:, cat:, since:, until:')
+    ],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
+    mode: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
+    explain: Annotated[bool, typer.Option(help="Show why each result matched.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Search titles and abstracts by words and by meaning."""
+    from paperfeed.search import search as run_search
+
+    workspace = _open()
+    _ensure_indexed(workspace)
+    results = run_search(
+        workspace,
+        query,
+        limit=limit,
+        offset=offset,
+        mode=mode,
+        explain=explain,  # type: ignore[arg-type]
+    )
+    if as_json:
+        items = []
+        for hit in results.hits:
+            item = {**_paper_json(hit.paper, brief=True), "score": round(hit.score, 6)}
+            if explain:
+                item["explain"] = hit.explanation.as_dict()
+            items.append(item)
+        out.print_json(data=items) if out.is_terminal else print(json.dumps(items))
+        return
+    if not results.hits:
+        console.print("no results; try fewer words or drop a filter")
+        return
+    for i, hit in enumerate(results.hits, offset + 1):
+        paper = hit.paper
+        meta = " · ".join(
+            x
+            for x in (
+                paper.id,
+                paper.published.date().isoformat() if paper.published else "",
+                paper.primary_category or "",
+                _authors_line(paper.authors, 3),
+            )
+            if x
+        )
+        out.print(f"[bold]{i}. {_escape(paper.title)}[/]\n   [dim]{_escape(meta)}[/]")
+        if explain:
+            e = hit.explanation
+            out.print(
+                f"   [cyan]fused #{e.fused_rank} ({e.fused_score:.4f}); "
+                f"bm25 #{e.lexical_rank or '-'}; dense #{e.dense_rank or '-'}"
+                f"{f' (cos {e.similarity:.3f})' if e.similarity is not None else ''}; "
+                f"matched: {', '.join(e.matched_terms) or 'none'}[/]"
+            )
+    shown = f"{offset + 1}–{offset + len(results.hits)}"
+    console.print(f"[dim]{shown} of {results.total} ranked; --offset {offset + limit} for more[/]")
+
+
+def similar(
+    paper_id: Annotated[str, typer.Argument(metavar="ID")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Papers closest in meaning to a paper."""
+    from paperfeed.search import similar as run_similar
+
+    workspace = _open()
+    _ensure_indexed(workspace)
+    hits = run_similar(workspace, paper_id, limit)
+    if as_json:
+        print(
+            json.dumps(
+                [{**_paper_json(h.paper, brief=True), "score": round(h.score, 6)} for h in hits]
+            )
+        )
+        return
+    for i, hit in enumerate(hits, 1):
+        out.print(
+            f"{i}. [bold]{_escape(hit.paper.title)}[/] [dim]{hit.paper.id} · cos {hit.score:.3f}[/]"
+        )
+
+
+def evaluate(
+    dataset_dir: Annotated[Path, typer.Argument(help="A BEIR dataset directory.")],
+    split: Annotated[str, typer.Option(help="Which qrels to score (test, train, dev).")] = "test",
+    rankers: Annotated[
+        str, typer.Option(help="Comma-separated: lexical, dense, hybrid-rrf, hybrid.")
+    ] = "lexical,dense,hybrid-rrf,hybrid",
+    queries: Annotated[
+        int | None, typer.Option("--queries", min=1, help="Only the first N judged queries.")
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the ingested corpus here and reuse it next time (default: temp)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Score search quality on a BEIR benchmark: nDCG@10, Recall@100, MRR@10 per ranker.
+
+    Ingest, indexing and every query take the product's own path (docs/quality.md).
+    """
+    import tempfile
+
+    from paperfeed.search.eval import RANKERS, Dataset, prepare
+    from paperfeed.search.eval import as_json as results_json
+    from paperfeed.search.eval import evaluate as run_eval
+
+    dataset = Dataset.load(dataset_dir)
+    chosen = [m.strip() for m in rankers.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in RANKERS]
+    if unknown or not chosen:
+        name = unknown[0] if unknown else rankers
+        raise PaperfeedError(f"unknown ranker {name!r}; use {', '.join(RANKERS)}")
+    with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
+        settings = Settings(data_dir=workdir or Path(tmp))
+        workspace = Workspace.create(settings)
+        console.print(f"indexing {dataset.name} into {settings.data_dir} …")
+        with _progress() as progress:
+            prepare(dataset, workspace, _stages(progress))
+            n = len(dataset.qrels.get(split, {}))
+            n = min(n, queries) if queries else n
+            task = progress.add_task("queries", total=n * len(chosen), rate="")
+            results = run_eval(
+                workspace,
+                dataset,
+                split,
+                chosen,
+                queries,
+                lambda k: progress.advance(task, k),
+            )
+        workspace.db.engine.dispose()
+    if as_json:
+        print(json.dumps(results_json(dataset, split, results)))
+        return
+    table = Table(title=f"{dataset.name} · {split} · {results[0].queries} queries")
+    for column in ("ranker", "nDCG@10", "Recall@100", "MRR@10", "p50 ms"):
+        table.add_column(column, justify="left" if column == "ranker" else "right")
+    for r in results:
+        table.add_row(
+            r.ranker,
+            f"{r.ndcg_at_10:.4f}",
+            f"{r.recall_at_100:.4f}",
+            f"{r.mrr_at_10:.4f}",
+            f"{r.p50_ms:.1f}",
+        )
+    out.print(table)
+
+
+def _ensure_indexed(workspace: Workspace) -> None:
+    if workspace.indexes.is_stale(workspace.db):
+        _sync(workspace)

@@ -133,6 +133,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the web server (initialises the data directory; imports the demo corpus if empty)."""
+    from paperfeed.ops.malloc import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts: a flat heap under load
     import uvicorn
 
     from paperfeed.catalog.demo import load_demo

@@ -1,3 +1,4 @@
 """Running an instance: ``check`` (the database and indexes agree), ``backup`` and restore,
-``worker`` (the periodic jobs) and the ``lease`` that keeps one worker per deployment.
+``worker`` (the periodic jobs), the ``lease`` that keeps one worker per deployment, and
+``malloc`` (the server's cap on glibc arenas).
 """

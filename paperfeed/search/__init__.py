@@ -1,10 +1,10 @@
 """Search: the query language, embeddings, the indexes and the one search entry point.
 
-``engine`` ranks (hybrid BM25 + dense, explain, similar papers); its public names are
-re-exported here, so callers write ``from paperfeed.search import search``. ``query`` parses
-the query language, ``embed`` turns text into vectors, ``index`` holds the lexical and dense
-indexes (caches of the database), ``highlight`` marks query terms in snippets and ``eval``
-scores search quality on a benchmark.
+``engine`` ranks (hybrid BM25 + dense, explain, traces, similar papers); its public names
+are re-exported here, so callers write ``from paperfeed.search import search``. ``query``
+parses the query language, ``embed`` turns text into vectors, ``index`` holds the lexical and
+dense indexes (caches of the database), ``highlight`` marks query terms in snippets and
+``eval`` scores search quality on a benchmark.
 """
 
 from paperfeed.search.engine import (
@@ -14,6 +14,7 @@ from paperfeed.search.engine import (
     SearchConfig,
     SearchHit,
     SearchResults,
+    SearchTrace,
     get_paper,
     search,
     similar,
@@ -27,6 +28,7 @@ __all__ = [
     "SearchConfig",
     "SearchHit",
     "SearchResults",
+    "SearchTrace",
     "get_paper",
     "search",
     "similar",

@@ -3,11 +3,12 @@
 CLI, web, API, digests and evaluation all call ``search``/``similar`` here.
 Fusion is a convex blend of each ranker's min-max-scaled scores (BM25 and cosine), with
 reciprocal rank fusion as an option; ``SearchConfig`` holds the knobs, tuned on training
-qrels only (docs/quality.md).
+qrels only (docs/quality.md). ``SearchTrace`` records where one search spent its time.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -46,6 +47,42 @@ class SearchConfig:
     dense_weight: float = 0.5  # weight of the dense list (convex: of its min-max scaled cosine)
     title_boost: float = 0.25  # extra BM25 weight of a title match, on top of the whole text
     candidates: int = 100  # per ranker, before fusion
+
+
+@dataclass
+class SearchTrace:
+    """Where one ``search`` call spent its time: pass one as ``search(..., trace=)``.
+
+    ``stages`` holds the seconds of each stage the call ran, in the order it ran them:
+    ``parse``, ``refresh`` (catching up with other processes' index writes), then either
+    ``browse`` (a filters-only query) or ``lexical``, ``embed query``, ``filters`` (the papers
+    passing a query's filters, for dense retrieval), ``dense`` and ``fusion``; then
+    ``load papers`` and, with ``explain``, ``explain``. A mode skips the stages it does not
+    need. ``counts`` holds the candidates each retriever returned (``lexical``, ``dense``,
+    ``browse``: the papers matching) and ``filters``, the papers passing the filters.
+    """
+
+    stages: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    _last: float = field(default=0.0, repr=False, compare=False)
+
+    @property
+    def total(self) -> float:
+        """Seconds in all stages: at most the call's wall time (the result object is built
+        outside every stage)."""
+        return sum(self.stages.values())
+
+    def start(self) -> None:
+        """Empty the trace; the first stage starts now."""
+        self.stages.clear()
+        self.counts.clear()
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Record ``stage`` as having run from the end of the previous one until now."""
+        now = time.perf_counter()
+        self.stages[stage] = now - self._last
+        self._last = now
 
 
 @dataclass
@@ -99,12 +136,17 @@ def search(
     mode: Mode = "hybrid",
     explain: bool = False,
     config: SearchConfig = SearchConfig(),
+    trace: SearchTrace | None = None,
 ) -> SearchResults:
     """Rank papers for ``query`` (see ``paperfeed.search.query`` for the syntax).
 
     Results go ``MAX_SEARCH_DEPTH`` deep: both rankers collect ``offset + limit`` candidates,
     so a deeper page would cost memory in proportion (tens of GB for a huge offset).
+    With ``trace``, the time of each stage and the retrievers' candidate counts are recorded
+    in it (emptied first); the results are the same with or without one.
     """
+    if trace is not None:
+        trace.start()
     if mode not in MODES:
         raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
     if limit < 1 or offset < 0:
@@ -117,8 +159,12 @@ def search(
     parsed = parse_query(query)
     if not parsed.text and not parsed.has_filters:
         raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")
+    if trace is not None:
+        trace.lap("parse")
     indexes = workspace.indexes
     indexes.refresh()  # what another process (a web worker, `paperfeed worker`) indexed
+    if trace is not None:
+        trace.lap("refresh")
     depth = max(config.candidates, offset + limit)
 
     if not parsed.text:  # filters only: newest first
@@ -127,21 +173,33 @@ def search(
             (pk, 0.0, Explanation(fused_rank=offset + i + 1, fused_score=0.0))
             for i, pk in enumerate(pks)
         ]
-        return SearchResults(query, parsed, mode, _hydrate(workspace, ranked), total, offset, limit)
+        if trace is not None:
+            trace.lap("browse")
+            trace.counts["browse"] = total
+        hits = _hydrate(workspace, ranked)
+        if trace is not None:
+            trace.lap("load papers")
+        return SearchResults(query, parsed, mode, hits, total, offset, limit)
 
-    lexical = (
-        indexes.lexical.search(parsed, depth, title_boost=config.title_boost)
-        if mode != "dense"
-        else []
-    )
+    lexical: list[LexicalHit] = []
+    if mode != "dense":
+        lexical = indexes.lexical.search(parsed, depth, title_boost=config.title_boost)
+        if trace is not None:
+            trace.lap("lexical")
+            trace.counts["lexical"] = len(lexical)
     dense = []
     if mode != "lexical":
         query_vector = embed.get_query_embedder().embed_query(parsed.text)
+        if trace is not None:
+            trace.lap("embed query")
         dense = (
-            _filtered_dense(workspace, parsed, query_vector, depth)
+            _filtered_dense(workspace, parsed, query_vector, depth, trace)
             if parsed.has_filters
             else indexes.vectors.search(query_vector, depth)
         )
+        if trace is not None:
+            trace.lap("dense")
+            trace.counts["dense"] = len(dense)
 
     explanations = _fuse(lexical, dense, config)
 
@@ -149,17 +207,27 @@ def search(
     for rank, (_, e) in enumerate(order, 1):
         e.fused_rank = rank
     page = [(pk, e.fused_score, e) for pk, e in order[offset : offset + limit]]
+    if trace is not None:
+        trace.lap("fusion")
     hits = _hydrate(workspace, page)
+    if trace is not None:
+        trace.lap("load papers")
     if explain:
         for hit in hits:
             hit.explanation.matched_terms = indexes.lexical.matched_terms(
                 parsed, hit.paper.title, hit.paper.abstract
             )
+        if trace is not None:
+            trace.lap("explain")
     return SearchResults(query, parsed, mode, hits, len(order), offset, limit)
 
 
 def _filtered_dense(
-    workspace: Workspace, parsed: ParsedQuery, vector: np.ndarray, depth: int
+    workspace: Workspace,
+    parsed: ParsedQuery,
+    vector: np.ndarray,
+    depth: int,
+    trace: SearchTrace | None = None,
 ) -> list[VectorHit]:
     """Nearest papers that also pass the query's filters.
 
@@ -173,6 +241,10 @@ def _filtered_dense(
     indexes = workspace.indexes
     vectors = indexes.vectors  # one object throughout: a refresh may replace it meanwhile
     allowed = indexes.lexical.allowed(parsed, min(MAX_FILTERED, indexes.lexical.num_docs))
+    if trace is not None:
+        trace.lap("filters")
+        if allowed is not None:
+            trace.counts["filters"] = len(allowed.pks)
     if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
         return vectors.search(vector, depth)
     # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply enough;

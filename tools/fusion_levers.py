@@ -5,7 +5,8 @@
         --third-list /tmp/mpnet.npz --weights 0.5,0.2,0.3 --split test   # read once, after
 
 Each query's deep lexical and dense lists (1,000 each) come once from the real indexes; the
-levers rescore them: imputing the score a paper missing from one list really has there,
+shipped blend is ``paperfeed.search.fuse`` with the default ``SearchConfig``, and the levers
+rescore the lists: imputing the score a paper missing from one list really has there,
 anchoring the min-max scaling at rank m, a third list from the same model over titles only,
 one fusion weight per query bucket, and a third list from another model's vectors
 (``--third-list``: an ``.npz`` with ``pks``, ``vectors`` and ``query_ids``/``queries``,
@@ -24,18 +25,22 @@ from sqlalchemy import select
 from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.formats.beir import ID_PREFIX
-from paperfeed.search import embed
+from paperfeed.search import SearchConfig, embed, fuse
 from paperfeed.search.eval import Dataset, ndcg_at_10, prepare
+from paperfeed.search.index.lexical import LexicalHit
+from paperfeed.search.index.vectors import VectorHit
 from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
 DEPTH = 1000
-CANDIDATES = 100  # per list, as SearchConfig.candidates
+SHIPPED = SearchConfig()
+CANDIDATES = SHIPPED.candidates  # per list
+WEIGHTS = [1 - SHIPPED.dense_weight, SHIPPED.dense_weight]  # lexical, dense
 Ranked = list[tuple[int, float]]
 
 
 def scaled(ranked: Ranked, anchor: int | None = None) -> dict[int, float]:
-    """Min-max scaling as ``engine._min_max``; ``anchor``: 0 at that rank instead of the last."""
+    """Min-max scaling as ``fuse`` does; ``anchor``: 0 at that rank instead of the last."""
     if not ranked:
         return {}
     high = ranked[0][1]
@@ -78,16 +83,21 @@ def main() -> None:
     qids = [qid for qid in qrels if qid in dataset.queries]
     lexical_index, vectors = workspace.indexes.lexical, workspace.indexes.vectors
     embedder = embed.get_embedder()
-    lexical: dict[str, Ranked] = {}
-    dense: dict[str, Ranked] = {}
+    lexical_hits: dict[str, list[LexicalHit]] = {}
+    dense_hits: dict[str, list[VectorHit]] = {}
     query_vectors: dict[str, np.ndarray] = {}
     for qid in qids:
         parsed = parse_query(dataset.queries[qid])
         query_vectors[qid] = embedder.embed_query(parsed.text)
-        lexical[qid] = [
-            (h.pk, h.score) for h in lexical_index.search(parsed, DEPTH, title_boost=0.25)
-        ]
-        dense[qid] = [(h.pk, h.similarity) for h in vectors.exact_search(query_vectors[qid], DEPTH)]
+        lexical_hits[qid] = lexical_index.search(parsed, DEPTH, title_boost=SHIPPED.title_boost)
+        dense_hits[qid] = vectors.exact_search(query_vectors[qid], DEPTH)
+    lexical: dict[str, Ranked] = {q: [(h.pk, h.score) for h in lexical_hits[q]] for q in qids}
+    dense: dict[str, Ranked] = {q: [(h.pk, h.similarity) for h in dense_hits[q]] for q in qids}
+
+    def shipped(qid: str) -> dict[int, float]:
+        """The product's fusion of the two lists, cut as ``search`` asks for them."""
+        fused = fuse(lexical_hits[qid][:CANDIDATES], dense_hits[qid][:CANDIDATES], SHIPPED)
+        return {pk: e.fused_score for pk, e in fused.items()}
 
     def ndcg(
         score: Callable[[str], dict[int, float]], subset: list[str] | None = None
@@ -109,7 +119,7 @@ def main() -> None:
             top = np.argsort(-sims)[:DEPTH]
             third[qid] = [(int(pks[i]), float(sims[i])) for i in top]
 
-    baseline = ndcg(lambda q: blend([lexical[q], dense[q]], [0.5, 0.5]))
+    baseline = ndcg(shipped)
     print(
         f"{dataset.name} {args.split}, {len(qids)} queries; "
         f"shipped blend nDCG@10 {baseline.mean():.4f}"
@@ -125,8 +135,8 @@ def main() -> None:
         return
 
     def imputed(qid: str, which: str) -> dict[int, float]:
-        fused = blend([lexical[qid], dense[qid]], [0.5, 0.5])
-        for ranked, weight, key in ((lexical[qid], 0.5, "l"), (dense[qid], 0.5, "d")):
+        fused = shipped(qid)
+        for ranked, weight, key in ((lexical[qid], WEIGHTS[0], "l"), (dense[qid], WEIGHTS[1], "d")):
             if key not in which or len(ranked) < 2:
                 continue
             top = dict(ranked[:CANDIDATES])

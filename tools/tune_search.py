@@ -4,8 +4,8 @@
 
 The corpus is ingested and indexed once into ``--workdir`` (reused when present). For speed,
 each query's lexical and dense candidate lists are computed once per setting with the real
-indexes and fused with the real ``engine._fuse``; ``paperfeed eval`` then confirms the chosen
-defaults through the full search path. Never tune on a test split.
+indexes and fused with the real ``paperfeed.search.fuse``; ``paperfeed eval`` then confirms the
+chosen defaults through the full search path. Never tune on a test split.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from sqlalchemy import select
 from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.formats.beir import ID_PREFIX
-from paperfeed.search import embed
-from paperfeed.search.engine import SearchConfig, _fuse
+from paperfeed.search import SearchConfig, embed, fuse
 from paperfeed.search.eval import Dataset, ndcg_at_10, prepare, recall_at_100
 from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
@@ -51,7 +50,7 @@ def main() -> None:
         ndcg = recall = 0.0
         for qid, _ in queries:
             lexical, dense_hits = lists[qid]
-            fused = _fuse(lexical[: config.candidates], dense_hits[: config.candidates], config)
+            fused = fuse(lexical[: config.candidates], dense_hits[: config.candidates], config)
             order = sorted(fused.items(), key=lambda item: (-item[1].fused_score, item[0]))
             ranked = [ids[pk].removeprefix(ID_PREFIX) for pk, _ in order[:100]]
             ndcg += ndcg_at_10(ranked, qrels[qid])

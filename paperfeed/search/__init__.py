@@ -1,10 +1,10 @@
 """Search: the query language, embeddings, the indexes and the one search entry point.
 
-``engine`` ranks (hybrid BM25 + dense, explain, traces, similar papers); its public names
-are re-exported here, so callers write ``from paperfeed.search import search``. ``query``
-parses the query language, ``embed`` turns text into vectors, ``index`` holds the lexical and
-dense indexes (caches of the database), ``highlight`` marks query terms in snippets and
-``eval`` scores search quality on a benchmark.
+``engine`` ranks (hybrid BM25 + dense, fusion, explain, traces, similar papers); its public
+names are re-exported here, so callers write ``from paperfeed.search import search``.
+``query`` parses the query language, ``embed`` turns text into vectors, ``index`` holds the
+lexical and dense indexes (caches of the database), ``highlight`` marks query terms in
+snippets and ``eval`` scores search quality on a benchmark.
 """
 
 from paperfeed.search.engine import (
@@ -15,6 +15,7 @@ from paperfeed.search.engine import (
     SearchHit,
     SearchResults,
     SearchTrace,
+    fuse,
     get_paper,
     search,
     similar,
@@ -29,6 +30,7 @@ __all__ = [
     "SearchHit",
     "SearchResults",
     "SearchTrace",
+    "fuse",
     "get_paper",
     "search",
     "similar",

@@ -1,8 +1,8 @@
 """The one search entry point: hybrid (BM25 + dense) ranking, explain, similar papers.
 
 CLI, web, API, digests and evaluation all call ``search``/``similar`` here.
-Fusion is a convex blend of each ranker's min-max-scaled scores (BM25 and cosine), with
-reciprocal rank fusion as an option; ``SearchConfig`` holds the knobs, tuned on training
+Fusion (``fuse``) is a convex blend of each ranker's min-max-scaled scores (BM25 and cosine),
+with reciprocal rank fusion as an option; ``SearchConfig`` holds the knobs, tuned on training
 qrels only (docs/quality.md). ``SearchTrace`` records where one search spent its time.
 """
 
@@ -40,7 +40,11 @@ EXACT_FILTERED_BELOW = 32_000
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Ranking knobs. Defaults are tuned on training qrels only (see docs/quality.md)."""
+    """Ranking knobs. Defaults are tuned on training qrels only (see docs/quality.md).
+
+    ``fusion``, ``rrf_k`` and ``dense_weight`` steer ``fuse``; ``title_boost`` the BM25
+    ranking; ``candidates`` how many each retriever returns (at least the page's depth).
+    """
 
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = 60
@@ -201,7 +205,7 @@ def search(
             trace.lap("dense")
             trace.counts["dense"] = len(dense)
 
-    explanations = _fuse(lexical, dense, config)
+    explanations = fuse(lexical, dense, config)
 
     order = sorted(explanations.items(), key=lambda item: (-item[1].fused_score, item[0]))
     for rank, (_, e) in enumerate(order, 1):
@@ -257,10 +261,19 @@ def _filtered_dense(
     return vectors.search(vector, depth, allowed.pks, key=allowed)
 
 
-def _fuse(
+def fuse(
     lexical: list[LexicalHit], dense: list[VectorHit], config: SearchConfig
 ) -> dict[int, Explanation]:
-    """Combine the two ranked lists (either may be empty) into fused scores per pk."""
+    """Fuse two ranked lists, best first (either may be empty), as ``search`` does.
+
+    Returns an ``Explanation`` per pk found in either list, with its rank and raw score in
+    each list and its ``fused_score``; ``fused_rank`` is left 0 (``search`` sorts by fused
+    score descending, then pk, and numbers them). ``config.fusion`` picks the blend:
+    ``"convex"`` adds ``1 - dense_weight`` times the min-max-scaled BM25 score and
+    ``dense_weight`` times the min-max-scaled cosine; ``"rrf"`` adds the same weights times
+    ``2 / (rrf_k + rank)``. The lists are fused as given; ``search`` asks each retriever for
+    ``max(config.candidates, offset + limit)`` candidates.
+    """
     explanations: dict[int, Explanation] = {}
     lexical_norm = _min_max([h.score for h in lexical])
     dense_norm = _min_max([h.similarity for h in dense])

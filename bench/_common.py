@@ -408,27 +408,21 @@ class SyncProgress:
 def timed_sync(workspace: object, label: str = "") -> tuple[dict[str, float], dict[str, int]]:
     """The real ``Indexes.sync``, one stage at a time; (seconds per stage, items per stage).
 
-    ``Indexes.sync`` is exactly ``embed_missing`` then ``_sync_lexical`` then
-    ``_sync_vectors``; calling the three in turn times each stage including the database
-    reads that feed it (the progress callback alone cannot split an embed stage that has
-    nothing to embed from the lexical stage). If those names change, fall back to one timed
-    ``sync`` call.
+    ``embed_missing``, ``Indexes.sync_lexical`` and ``Indexes.sync_vectors`` in turn do what
+    one ``sync`` does; timing each includes the database reads that feed it (the progress
+    callback alone cannot split an embed stage that has nothing to embed from the lexical
+    stage).
     """
     from paperfeed.search.index import embed_missing
 
     db, indexes = workspace.db, workspace.indexes  # type: ignore[attr-defined]
     progress = SyncProgress(label)
-    stages: dict[str, float] = {}
-    if not (hasattr(indexes, "_sync_lexical") and hasattr(indexes, "_sync_vectors")):
-        t0 = time.perf_counter()
-        indexes.sync(db, progress)
-        return {"sync (all stages)": time.perf_counter() - t0}, progress.counts
     t0 = time.perf_counter()
     embed_missing(db, progress)
     t1 = time.perf_counter()
-    indexes._sync_lexical(db, progress)
+    indexes.sync_lexical(db, progress)
     t2 = time.perf_counter()
-    indexes._sync_vectors(db, progress)  # includes the HNSW build and saving the files
+    indexes.sync_vectors(db, progress)  # includes the HNSW build and saving the files
     t3 = time.perf_counter()
     stages = {"embed": t1 - t0, "index text": t2 - t1, "index vectors": t3 - t2}
     return stages, progress.counts

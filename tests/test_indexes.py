@@ -15,7 +15,7 @@ from paperfeed.db import Embedding, Paper
 from paperfeed.search import SearchConfig, embed, search
 from paperfeed.search import engine as search_module
 from paperfeed.search.embed import get_embedder
-from paperfeed.search.index import Indexes
+from paperfeed.search.index import Indexes, embed_missing
 from paperfeed.search.index import vectors as vectors_module
 from paperfeed.search.index.files import IndexDamagedError
 from paperfeed.search.index.vectors import VectorIndex
@@ -50,19 +50,31 @@ def expected(seeded_workspace: Workspace) -> dict:
 # -- caches of the database ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("halves", [False, True], ids=["sync", "sync-halves"])
 def test_deleted_index_directory_is_rebuilt_by_sync_without_embedding(
-    seeded_copy: Workspace, expected: dict
+    seeded_copy: Workspace, expected: dict, halves: bool
 ) -> None:
-    index_dir = seeded_copy.settings.index_dir
+    """By one ``sync``, or by what it does in turn: ``embed_missing``, then each half."""
+    db, index_dir = seeded_copy.db, seeded_copy.settings.index_dir
     shutil.rmtree(index_dir)
     indexes = Indexes(index_dir)
     assert indexes.lexical.num_docs == 0 and len(indexes.vectors) == 0
-    assert indexes.is_stale(seeded_copy.db)
-    report = indexes.sync(seeded_copy.db)
-    assert report.embedded == 0  # the vectors live in the database
-    assert (report.lexical, report.vectors) == (SEED_COUNT, SEED_COUNT)
+    assert indexes.is_stale(db)
+    if halves:
+        embedded, lexical = embed_missing(db), indexes.sync_lexical(db)
+        assert (indexes.lexical.num_docs, len(indexes.vectors)) == (SEED_COUNT, 0)
+        assert indexes.is_stale(db)  # the vectors are still behind
+        vectors = indexes.sync_vectors(db)
+        assert (indexes.sync_lexical(db), indexes.sync_vectors(db)) == (0, 0)
+    else:
+        report = indexes.sync(db)
+        embedded, lexical, vectors = report.embedded, report.lexical, report.vectors
+    assert embedded == 0  # the vectors live in the database
+    assert (lexical, vectors) == (SEED_COUNT, SEED_COUNT)
     assert (indexes.lexical.num_docs, len(indexes.vectors)) == (SEED_COUNT, SEED_COUNT)
-    assert not indexes.is_stale(seeded_copy.db)
+    assert not indexes.is_stale(db)
+    reopened = Indexes(index_dir)  # and the progress was recorded on disk
+    assert (reopened.lexical.num_docs, len(reopened.vectors)) == (SEED_COUNT, SEED_COUNT)
     seeded_copy.__dict__["indexes"] = indexes  # the workspace's cached handle
     assert snapshot(seeded_copy) == expected
 

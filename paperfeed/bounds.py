@@ -46,13 +46,14 @@ def earliest_datetime() -> datetime:
     return datetime.combine(EARLIEST_DATE, datetime.min.time(), tzinfo=UTC)
 
 
-def check_page(limit: int, offset: int) -> None:
-    """``InvalidInputError`` unless the page lies within ``MAX_LIST_OFFSET``.
+def check_page(limit: int | None, offset: int) -> None:
+    """``InvalidInputError`` unless the page lies within ``MAX_LIST_OFFSET`` (``limit`` None:
+    the whole list, as an export takes it).
 
     SQLite takes LIMIT and OFFSET as 64-bit integers (a larger one is an OverflowError), and
     a deep offset costs a scan of everything before it: no reader pages that far.
     """
-    if not 1 <= limit <= MAX_LIST_OFFSET:
+    if limit is not None and not 1 <= limit <= MAX_LIST_OFFSET:
         raise InvalidInputError(f"limit: from 1 to {MAX_LIST_OFFSET}, not {limit}")
     if not 0 <= offset <= MAX_LIST_OFFSET:
         raise InvalidInputError(

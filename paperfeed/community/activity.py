@@ -157,7 +157,7 @@ def library(
 
     Papers hidden by moderation are left out, as everywhere else (they could not be unsaved).
     """
-    check_page(limit or 1, offset)
+    check_page(limit, offset)
     with workspace.db.session() as session:
         saved = (LibraryItem.user_pk == user_pk, Paper.hidden.is_(False))
         total = session.scalar(

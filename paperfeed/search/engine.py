@@ -88,6 +88,25 @@ class SearchTrace:
         self.stages[stage] = now - self._last
         self._last = now
 
+    def count(self, what: str, number: int) -> None:
+        self.counts[what] = number
+
+
+class _Untraced(SearchTrace):
+    """What ``search`` records into when the caller passed no trace: nothing."""
+
+    def start(self) -> None:
+        pass
+
+    def lap(self, stage: str) -> None:
+        pass
+
+    def count(self, what: str, number: int) -> None:
+        pass
+
+
+_UNTRACED = _Untraced()
+
 
 @dataclass
 class Explanation:
@@ -149,8 +168,8 @@ def search(
     With ``trace``, the time of each stage and the retrievers' candidate counts are recorded
     in it (emptied first); the results are the same with or without one.
     """
-    if trace is not None:
-        trace.start()
+    trace = _UNTRACED if trace is None else trace
+    trace.start()
     if mode not in MODES:
         raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
     if limit < 1 or offset < 0:
@@ -163,12 +182,10 @@ def search(
     parsed = parse_query(query)
     if not parsed.text and not parsed.has_filters:
         raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")
-    if trace is not None:
-        trace.lap("parse")
+    trace.lap("parse")
     indexes = workspace.indexes
     indexes.refresh()  # what another process (a web worker, `paperfeed worker`) indexed
-    if trace is not None:
-        trace.lap("refresh")
+    trace.lap("refresh")
     depth = max(config.candidates, offset + limit)
 
     if not parsed.text:  # filters only: newest first
@@ -177,33 +194,28 @@ def search(
             (pk, 0.0, Explanation(fused_rank=offset + i + 1, fused_score=0.0))
             for i, pk in enumerate(pks)
         ]
-        if trace is not None:
-            trace.lap("browse")
-            trace.counts["browse"] = total
+        trace.lap("browse")
+        trace.count("browse", total)
         hits = _hydrate(workspace, ranked)
-        if trace is not None:
-            trace.lap("load papers")
+        trace.lap("load papers")
         return SearchResults(query, parsed, mode, hits, total, offset, limit)
 
     lexical: list[LexicalHit] = []
     if mode != "dense":
         lexical = indexes.lexical.search(parsed, depth, title_boost=config.title_boost)
-        if trace is not None:
-            trace.lap("lexical")
-            trace.counts["lexical"] = len(lexical)
+        trace.lap("lexical")
+        trace.count("lexical", len(lexical))
     dense = []
     if mode != "lexical":
         query_vector = embed.get_query_embedder().embed_query(parsed.text)
-        if trace is not None:
-            trace.lap("embed query")
+        trace.lap("embed query")
         dense = (
             _filtered_dense(workspace, parsed, query_vector, depth, trace)
             if parsed.has_filters
             else indexes.vectors.search(query_vector, depth)
         )
-        if trace is not None:
-            trace.lap("dense")
-            trace.counts["dense"] = len(dense)
+        trace.lap("dense")
+        trace.count("dense", len(dense))
 
     explanations = fuse(lexical, dense, config)
 
@@ -211,18 +223,15 @@ def search(
     for rank, (_, e) in enumerate(order, 1):
         e.fused_rank = rank
     page = [(pk, e.fused_score, e) for pk, e in order[offset : offset + limit]]
-    if trace is not None:
-        trace.lap("fusion")
+    trace.lap("fusion")
     hits = _hydrate(workspace, page)
-    if trace is not None:
-        trace.lap("load papers")
+    trace.lap("load papers")
     if explain:
         for hit in hits:
             hit.explanation.matched_terms = indexes.lexical.matched_terms(
                 parsed, hit.paper.title, hit.paper.abstract
             )
-        if trace is not None:
-            trace.lap("explain")
+        trace.lap("explain")
     return SearchResults(query, parsed, mode, hits, len(order), offset, limit)
 
 
@@ -231,7 +240,7 @@ def _filtered_dense(
     parsed: ParsedQuery,
     vector: np.ndarray,
     depth: int,
-    trace: SearchTrace | None = None,
+    trace: SearchTrace = _UNTRACED,
 ) -> list[VectorHit]:
     """Nearest papers that also pass the query's filters.
 
@@ -245,10 +254,9 @@ def _filtered_dense(
     indexes = workspace.indexes
     vectors = indexes.vectors  # one object throughout: a refresh may replace it meanwhile
     allowed = indexes.lexical.allowed(parsed, min(MAX_FILTERED, indexes.lexical.num_docs))
-    if trace is not None:
-        trace.lap("filters")
-        if allowed is not None:
-            trace.counts["filters"] = len(allowed.pks)
+    trace.lap("filters")
+    if allowed is not None:
+        trace.count("filters", len(allowed.pks))
     if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
         return vectors.search(vector, depth)
     # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply enough;

@@ -406,19 +406,19 @@ class SyncProgress:
 
 
 def timed_sync(workspace: object, label: str = "") -> tuple[dict[str, float], dict[str, int]]:
-    """The real ``Indexes.sync``, one stage at a time; (seconds per stage, items per stage).
+    """The real catch-up, one stage at a time; (seconds per stage, items per stage).
 
-    ``embed_missing``, ``Indexes.sync_lexical`` and ``Indexes.sync_vectors`` in turn do what
-    one ``sync`` does; timing each includes the database reads that feed it (the progress
-    callback alone cannot split an embed stage that has nothing to embed from the lexical
-    stage).
+    ``embed_pending``, ``Indexes.sync_lexical`` and ``Indexes.sync_vectors`` in turn do what
+    one ``catch_up`` does; timing each includes the database reads that feed it (the
+    progress callback alone cannot split an embed stage that has nothing to embed from the
+    lexical stage).
     """
-    from paperfeed.search.index import embed_missing
+    from paperfeed.search.catchup import embed_pending
 
     db, indexes = workspace.db, workspace.indexes  # type: ignore[attr-defined]
     progress = SyncProgress(label)
     t0 = time.perf_counter()
-    embed_missing(db, progress)
+    embed_pending(db, progress)
     t1 = time.perf_counter()
     indexes.sync_lexical(db, progress)
     t2 = time.perf_counter()
@@ -514,13 +514,13 @@ def ensure_indexed(workspace: object, label: str) -> dict[str, float]:
         )
     if (
         not indexes.is_stale(db)
-        and indexes.lexical.num_docs == papers
-        and len(indexes.vectors) == vectors
+        and indexes.lexical_index.num_docs == papers
+        and len(indexes.vector_index) == vectors
     ):
         return {}
     log(f"{label}: the cached indexes are behind the database; syncing them (real sync)")
     stages, _ = timed_sync(workspace, label)
-    if indexes.lexical.num_docs != papers or len(indexes.vectors) != vectors:
+    if indexes.lexical_index.num_docs != papers or len(indexes.vector_index) != vectors:
         log(f"{label}: still out of step; rebuilding the indexes")
         indexes.rebuild(db)
     checkpoint_wal(workspace)
@@ -587,9 +587,9 @@ def build_papers100k(  # type: ignore[no-untyped-def]
 
     from paperfeed.catalog.ingest import upsert_records
     from paperfeed.catalog.records import PaperRecord
-    from paperfeed.db import Embedding, Paper
+    from paperfeed.db import Embedding, Paper, changes
     from paperfeed.search import embed
-    from paperfeed.search.index import text_hash
+    from paperfeed.search.catchup import text_hash
 
     path = CACHE / "papers100k"
     meta = None if rebuild else _read_meta(path)
@@ -641,7 +641,7 @@ def build_papers100k(  # type: ignore[no-untyped-def]
                     select(Paper.id, Paper.pk).where(Paper.id.in_([r.key for r in records]))
                 ).all()
             )
-            now = datetime.now(UTC)
+            now, seq = datetime.now(UTC), changes.stamp(session)
             session.execute(
                 insert(Embedding),
                 [
@@ -651,6 +651,7 @@ def build_papers100k(  # type: ignore[no-untyped-def]
                         "text_hash": text_hash(record.title, record.abstract),
                         "vector": vector.astype(np.float32).tobytes(),
                         "created_at": now,
+                        "seq": seq,
                     }
                     for record, vector in batch
                 ],

@@ -2,16 +2,16 @@
 
     .venv/bin/python bench/bench_filters.py [--corpus papers100k] [--queries 120] [--skip-build]
 
-``engine._filtered_dense`` answers a query with a filter (``cat:cs.LG``) either from the HNSW
+``Indexes.dense`` answers a query with a filter (``cat:cs.LG``) either from the HNSW
 graph (its ``OVERSAMPLE x depth`` nearest, keeping those that pass; an exact scan after all if
 fewer than ``depth`` pass) or by scoring every passing paper exactly, from a copy of the
 filter's rows cached by the vector index. It skips the graph below ``EXACT_FILTERED_BELOW``
 passing papers. Per category filter, on real queries (``bench_search.make_queries``), depth
 100, CPU time per query (``time.thread_time``, warm: the filter's rows already cached):
 
-* graph first: ``_filtered_dense`` itself with the threshold at 0 (the graph, plus the exact
+* graph first: ``Indexes.dense`` itself with the threshold at 0 (the graph, plus the exact
   scan when the graph came up short; how often is reported);
-* exact scan: ``_filtered_dense`` with the threshold above the collection's size, the
+* exact scan: ``Indexes.dense`` with the threshold above the collection's size, the
   baseline, with the overlap of the graph's answer with the exact top 100.
 
 Progress goes to stderr; the report (Markdown) to stdout.
@@ -43,7 +43,7 @@ def main() -> None:
 
     from bench_search import make_queries, open_corpus
 
-    from paperfeed.search import engine as search_module
+    from paperfeed.search import index as index_module
     from paperfeed.search.embed import get_query_embedder
     from paperfeed.search.query import parse_query
 
@@ -57,12 +57,11 @@ def main() -> None:
         queries = random.Random(args.seed).sample(queries, min(args.queries, len(queries)))
         indexes = workspace.indexes
         indexes.refresh()
-        vectors, lexical = indexes.vectors, indexes.lexical
+        vectors, lexical = indexes.vector_index, indexes.lexical_index
         if not vectors.has_graph:
             raise SystemExit(f"{args.corpus} has no HNSW graph: nothing to compare")
         embedder = get_query_embedder()
         query_vectors = [embedder.embed_query(parse_query(q).text) for q in queries]
-        filtered_dense = search_module._filtered_dense
         table = Table(
             f"Filtered dense search — {args.corpus} ({len(vectors):,} vectors), depth {DEPTH}, "
             f"{len(queries)} queries per filter, CPU ms per query",
@@ -71,14 +70,14 @@ def main() -> None:
         )
 
         def timed(parsed: object, vector: np.ndarray, threshold: int) -> tuple[float, list]:
-            """``_filtered_dense`` itself, the graph first (threshold 0) or never (above the
+            """``Indexes.dense`` itself, the graph first (threshold 0) or never (above the
             collection's size): CPU seconds and its pks."""
-            search_module.EXACT_FILTERED_BELOW = threshold
+            index_module.EXACT_FILTERED_BELOW = threshold
             start = time.thread_time()
-            hits = filtered_dense(workspace, parsed, vector, DEPTH)
+            hits = indexes.dense(vector, DEPTH, parsed)
             return time.thread_time() - start, [h.pk for h in hits]
 
-        shipped = search_module.EXACT_FILTERED_BELOW
+        shipped = index_module.EXACT_FILTERED_BELOW
         for category in CATEGORIES:
             parsed = parse_query(f"x cat:{category}")
             allowed = lexical.allowed(parsed, lexical.num_docs)
@@ -95,7 +94,7 @@ def main() -> None:
                     exact_s += seconds
                     # Untimed: did the graph come up short (so the answer above is the exact
                     # scan's, after both ran)?
-                    keys, _ = vectors.nearest(vector, DEPTH * search_module.OVERSAMPLE)
+                    keys, _ = vectors.nearest(vector, DEPTH * index_module.OVERSAMPLE)
                     if allowed.contains(keys).sum() < DEPTH:
                         short += 1
                     else:
@@ -111,11 +110,11 @@ def main() -> None:
                 f"graph short (both ran) for {short}/{n}; where it answered, "
                 + (f"{overlap / answered:.0f} of the exact top {DEPTH}" if answered else "never"),
             )
-        search_module.EXACT_FILTERED_BELOW = shipped
+        index_module.EXACT_FILTERED_BELOW = shipped
         print(f"# bench_filters\n\ncorpus: {description}")
         print(
-            f"\nshipped rule: the graph first from {search_module.EXACT_FILTERED_BELOW:,} "
-            "passing papers (search.EXACT_FILTERED_BELOW); exact below."
+            f"\nshipped rule: the graph first from {index_module.EXACT_FILTERED_BELOW:,} "
+            "passing papers (search.index.EXACT_FILTERED_BELOW); exact below."
         )
         table.print()
         print()

@@ -270,8 +270,8 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
             )
         queries, how = make_queries(name, workspace, args.shared, args.queries, args.seed)
         similar_ids = random.Random(args.seed).sample(real_ids, min(args.similar, len(real_ids)))
-        graph = len(indexes.vectors) >= EXACT_BELOW
-        print(f"\n## {name}: {papers:,} papers, {len(indexes.vectors):,} vectors")
+        graph = len(indexes.vector_index) >= EXACT_BELOW
+        print(f"\n## {name}: {papers:,} papers, {len(indexes.vector_index):,} vectors")
         print(f"\ncorpus: {description}.")
         print(f"\nqueries: {how}.")
         print(f"\nexamples: {'; '.join(repr(q) for q in queries[:6])}")
@@ -307,7 +307,7 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
 
         log(f"{name}: filtered queries (cat:cs.CV)")
         filtered_times: dict[str, list[float]] = {"plain": [], "cat": []}
-        _, cat_matches = indexes.lexical.browse(parse_query("cat:cs.CV"), 1)
+        _, cat_matches = indexes.lexical_index.browse(parse_query("cat:cs.CV"), 1)
         with section(f"{name}: filtered hybrid", sections):
             for query in queries[: args.filtered]:
                 for key, text in (("plain", query), ("cat", f"{query} cat:cs.CV")):
@@ -342,17 +342,19 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
             for vector in vectors:
                 for k in (100, 10):
                     t0 = time.perf_counter()
-                    approx = indexes.vectors.search(vector, k)
+                    approx = indexes.vector_index.search(vector, k)
                     t1 = time.perf_counter()
-                    exact = indexes.vectors.exact_search(vector, k)
+                    exact = indexes.vector_index.exact_search(vector, k)
                     t2 = time.perf_counter()
                     dense_times[f"graph k={k}"].append(t1 - t0)
                     dense_times[f"exact k={k}"].append(t2 - t1)
                     truth[k].append({h.pk for h in exact})
                     (recall100 if k == 100 else recall10).append(_recall(approx, truth[k][-1]))
             # the same graph searched wider (usearch expansion_search), for comparison
-            if indexes.vectors.has_graph:
-                graph_object = indexes.vectors._hnsw  # no product knob: set on the graph itself
+            if indexes.vector_index.has_graph:
+                graph_object = (
+                    indexes.vector_index._hnsw
+                )  # no product knob: set on the graph itself
                 assert graph_object is not None
                 default_ef = graph_object.expansion_search
                 for ef in args.ef:
@@ -361,7 +363,7 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
                     for i, vector in enumerate(vectors):
                         for k in (100, 10):
                             t0 = time.perf_counter()
-                            approx = indexes.vectors.search(vector, k)
+                            approx = indexes.vector_index.search(vector, k)
                             runs[f"k={k}"].append(time.perf_counter() - t0)
                             runs[f"r{k}"].append(_recall(approx, truth[k][i]))
                     ef_runs[ef] = runs
@@ -370,9 +372,9 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
             similar_exact = []
             for pid in similar_ids:
                 paper = get_paper(workspace, pid)
-                vector = indexes.vectors.vector(paper.pk)
+                vector = indexes.vector_index.vector(paper.pk)
                 t0 = time.perf_counter()
-                indexes.vectors.exact_search(vector, 11)
+                indexes.vector_index.exact_search(vector, 11)
                 similar_exact.append(time.perf_counter() - t0)
 
         log(f"{name}: lexical baseline (FTS5)")
@@ -390,7 +392,7 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
                 parsed = parse_query(query)
                 match = fts5_query(query)
                 t0 = time.perf_counter()
-                ours = indexes.lexical.search(parsed, 100, title_boost=TITLE_WEIGHT)
+                ours = indexes.lexical_index.search(parsed, 100, title_boost=TITLE_WEIGHT)
                 t1 = time.perf_counter()
                 theirs = fts.execute(fts_sql, (match,)).fetchall() if match else []
                 t2 = time.perf_counter()
@@ -419,8 +421,8 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
             with section(f"{name}: index build", sections):
                 scratch = SimpleNamespace(db=workspace.db, indexes=Indexes(tmp / "index"))
                 stages, counts = timed_sync(scratch, f"{name} build")
-                one_shot_s = _one_shot_graph_s(indexes.vectors)
-            n = len(indexes.vectors)
+                one_shot_s = _one_shot_graph_s(indexes.vector_index)
+            n = len(indexes.vector_index)
             build_rows = [
                 (
                     "index text (real sync stage)",

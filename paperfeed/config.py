@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,6 +16,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str | None = None  # e.g. postgresql+psycopg://user:pw@host/db; default SQLite
+    # Where the search indexes live: "auto" is PostgreSQL's own on a PostgreSQL database (every
+    # node sees the same), else embedded files in <data_dir>/index; "embedded" forces files.
+    search_backend: Literal["auto", "embedded", "postgres"] = "auto"
     host: str = "127.0.0.1"
     port: int = 8000
     serve_workers: int = 1  # `paperfeed serve` processes (uvicorn workers); see docs

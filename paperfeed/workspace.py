@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.errors import ConfigError
-from paperfeed.search.index import Indexes
+from paperfeed.search.backend import SearchBackend, open_backend
 
 if TYPE_CHECKING:
     from paperfeed.live.arxiv_api import ArxivApi
@@ -80,8 +80,9 @@ class Workspace:
                 continue
 
     @cached_property
-    def indexes(self) -> Indexes:
-        return Indexes(self.settings.index_dir)
+    def indexes(self) -> SearchBackend:
+        """Where search runs: embedded index files, or PostgreSQL's own indexes."""
+        return open_backend(self.settings, self.db)
 
     @cached_property
     def arxiv_api(self) -> ArxivApi:

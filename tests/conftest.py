@@ -18,6 +18,7 @@ from _core_helpers import SEED_COUNT, SHARED, copy_workspace, make_workspace
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.config import Settings
 from paperfeed.formats import get_format
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 KAGGLE_SAMPLE = "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl"
@@ -80,7 +81,7 @@ def seeded_workspace(tmp_path_factory: pytest.TempPathFactory, seed_paths: list[
     ws = make_workspace(tmp_path_factory.mktemp("seeded") / "data")
     report = ingest_files(ws.db, get_format("hf-page"), seed_paths)
     assert report.added == SEED_COUNT, report
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     return ws
 
 
@@ -90,7 +91,7 @@ def kaggle_workspace(tmp_path_factory: pytest.TempPathFactory, kaggle_path: Path
     ws = make_workspace(tmp_path_factory.mktemp("kaggle") / "data")
     report = ingest_files(ws.db, get_format("kaggle"), [kaggle_path])
     assert report.added == 200 and not report.problems, report
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     return ws
 
 

@@ -15,6 +15,7 @@ from paperfeed.catalog.ingest import IngestReport
 from paperfeed.db import Embedding, Listing, Paper
 from paperfeed.formats import get_format
 from paperfeed.search import embed, search
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 pytestmark = pytest.mark.skipif(
@@ -65,9 +66,9 @@ def test_shipped_vectors_leave_nothing_to_embed(demo: tuple) -> None:
     assert str(shipped["model"]) == embed.MODEL_ID, "demo vectors were made with another model"
     assert count(ws, Embedding) == count(ws)  # every paper got its shipped vector
     assert attach_vectors(ws) == 0  # nothing left to attach
-    report = ws.indexes.sync(ws.db)
+    report = catch_up(ws)
     assert report.embedded == 0
-    assert ws.indexes.lexical.num_docs == len(ws.indexes.vectors) == count(ws)
+    assert ws.indexes.lexical_index.num_docs == len(ws.indexes.vector_index) == count(ws)
 
 
 @needs_vectors
@@ -91,7 +92,7 @@ def test_shipped_vectors_match_what_the_model_makes(demo: tuple) -> None:
 @needs_vectors
 def test_search_works_on_the_demo(demo: tuple) -> None:
     ws, _ = demo
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     entries = json.loads(gzip.decompress(demo_files()[0].read_bytes()))
     title = entries[0]["paper"]["title"]
     for mode in ("hybrid", "lexical", "dense"):

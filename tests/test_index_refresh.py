@@ -24,9 +24,10 @@ import paperfeed.search.index as index_module
 from paperfeed.catalog.ingest import upsert_records
 from paperfeed.catalog.records import PaperRecord
 from paperfeed.config import Settings
-from paperfeed.db import Embedding, Paper
+from paperfeed.db import Embedding, Paper, changes
 from paperfeed.search import embed
-from paperfeed.search.index import VectorIndex, text_hash
+from paperfeed.search.catchup import catch_up, text_hash
+from paperfeed.search.index import VectorIndex
 from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
@@ -38,7 +39,7 @@ def add_papers(ws: Workspace, titles: list[str], vectors: np.ndarray) -> list[in
         upsert_records(session, records)
         session.flush()
         pks = dict(session.execute(select(Paper.id, Paper.pk)).all())
-        now = datetime.now(UTC)
+        now, seq = datetime.now(UTC), changes.stamp(session)
         rows = [
             {
                 "paper_pk": pks[r.key],
@@ -46,6 +47,7 @@ def add_papers(ws: Workspace, titles: list[str], vectors: np.ndarray) -> list[in
                 "text_hash": text_hash(r.title, r.abstract),
                 "vector": v.astype(np.float32).tobytes(),
                 "created_at": now,
+                "seq": seq,
             }
             for r, v in zip(records, vectors, strict=True)
         ]
@@ -85,7 +87,7 @@ def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Works
     reader = Workspace.create(Settings(data_dir=tmp_path / "data"))
     vectors = unit_vectors(np.random.default_rng(1), 40)
     add_papers(reader, [f"paper {i}" for i in range(40)], vectors)
-    reader.indexes.sync(reader.db)
+    catch_up(reader)
     writer = Workspace.open(Settings(data_dir=tmp_path / "data"))
     writer.indexes  # noqa: B018  (opened now, as a running process would be)
     yield reader, writer
@@ -97,14 +99,14 @@ def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Works
 
 
 def nearest(ws: Workspace, vector: np.ndarray) -> int:
-    return ws.indexes.vectors.search(vector, 1)[0].pk
+    return ws.indexes.vector_index.search(vector, 1)[0].pk
 
 
 def loaded_from_writer(reader: Workspace, writer: Workspace, title: str, vector: np.ndarray) -> int:
     """The writer adds and indexes a paper; the reader notices and its background load ends
     (not yet swapped in). The paper's pk."""
     (pk,) = add_papers(writer, [title], vector[None, :])
-    writer.indexes.sync(writer.db)
+    catch_up(writer)
     assert reader.indexes.refresh()
     reader.indexes._loader.join(10)
     return pk
@@ -115,25 +117,25 @@ def test_new_vectors_load_in_the_background_and_are_swapped_in_by_a_later_refres
 ) -> None:
     reader, writer = two
     gate = Gate(monkeypatch)
-    old = reader.indexes.vectors
+    old = reader.indexes.vector_index
     query = unit_vectors(np.random.default_rng(2), 1)[0]
     (new_pk,) = add_papers(writer, ["zebrafish regeneration"], query[None, :])
-    writer.indexes.sync(writer.db)
+    catch_up(writer)
 
     started = time.perf_counter()
     assert reader.indexes.refresh()  # the text index is reloaded at once ...
     assert time.perf_counter() - started < 5  # ... and nothing waits for the gated vectors
     assert gate.started.wait(10)
-    hits = reader.indexes.lexical.search(parse_query("zebrafish"), 10, title_boost=0.25)
+    hits = reader.indexes.lexical_index.search(parse_query("zebrafish"), 10, title_boost=0.25)
     assert [h.pk for h in hits] == [new_pk]
-    assert reader.indexes.vectors is old and len(old) == 40  # searches use the old vectors
+    assert reader.indexes.vector_index is old and len(old) == 40  # searches use the old vectors
     assert nearest(reader, query) != new_pk
     assert not reader.indexes.refresh()  # still loading: nothing new, nor a second loader
 
     gate.open()
     reader.indexes._loader.join(10)
     assert reader.indexes.refresh()  # swapped in
-    assert len(reader.indexes.vectors) == 41 and nearest(reader, query) == new_pk
+    assert len(reader.indexes.vector_index) == 41 and nearest(reader, query) == new_pk
     assert reader.indexes._stamp == reader.indexes._state_stamp()  # caught up: a stat again
     assert not reader.indexes.refresh()
     assert len(old) == 40  # a search still holding the old object is unaffected
@@ -147,13 +149,13 @@ def test_a_load_of_files_that_moved_on_is_dropped_and_the_newer_ones_loaded(
     first, second = unit_vectors(rng, 2)
     loaded_from_writer(reader, writer, "first addition", first)  # 41 vectors, not swapped in
     (second_pk,) = add_papers(writer, ["second addition"], second[None, :])
-    writer.indexes.sync(writer.db)  # 42 now: the finished load is out of date
+    catch_up(writer)  # 42 now: the finished load is out of date
 
     reader.indexes.refresh()
-    assert len(reader.indexes.vectors) == 40  # not the stale 41; a new load started
+    assert len(reader.indexes.vector_index) == 40  # not the stale 41; a new load started
     reader.indexes._loader.join(10)
     reader.indexes.refresh()
-    assert len(reader.indexes.vectors) == 42 and nearest(reader, second) == second_pk
+    assert len(reader.indexes.vector_index) == 42 and nearest(reader, second) == second_pk
 
 
 def test_a_sync_in_this_process_takes_over_from_a_background_load(
@@ -164,9 +166,9 @@ def test_a_sync_in_this_process_takes_over_from_a_background_load(
     theirs, ours = unit_vectors(rng, 2)
     their_pk = loaded_from_writer(reader, writer, "their paper", theirs)
     (our_pk,) = add_papers(reader, ["our paper"], ours[None, :])
-    report = reader.indexes.sync(reader.db)  # starts from the other process's vectors
+    report = catch_up(reader)  # starts from the other process's vectors
     assert report.vectors == 1
-    assert len(reader.indexes.vectors) == 42
+    assert len(reader.indexes.vector_index) == 42
     assert nearest(reader, theirs) == their_pk and nearest(reader, ours) == our_pk
     assert reader.indexes._loaded is None
     assert not reader.indexes.refresh()
@@ -181,7 +183,7 @@ def test_small_vector_files_are_loaded_by_the_search_that_notices_them(
     reader, writer = two
     vector = unit_vectors(np.random.default_rng(5), 1)[0]
     (pk,) = add_papers(writer, ["inline"], vector[None, :])
-    writer.indexes.sync(writer.db)
+    catch_up(writer)
     assert reader.indexes.refresh()
     assert reader.indexes._loader is None
-    assert len(reader.indexes.vectors) == 41 and nearest(reader, vector) == pk
+    assert len(reader.indexes.vector_index) == 41 and nearest(reader, vector) == pk

@@ -13,9 +13,10 @@ from _core_helpers import MATRYOSHKA, SEED_COUNT, copy_workspace, paper_by_title
 
 from paperfeed.db import Embedding, Paper
 from paperfeed.search import SearchConfig, embed, search
-from paperfeed.search import engine as search_module
+from paperfeed.search import index as index_module
+from paperfeed.search.catchup import catch_up, embed_pending
 from paperfeed.search.embed import get_embedder
-from paperfeed.search.index import Indexes, embed_missing
+from paperfeed.search.index import Indexes
 from paperfeed.search.index import vectors as vectors_module
 from paperfeed.search.index.files import IndexDamagedError
 from paperfeed.search.index.vectors import VectorIndex
@@ -54,38 +55,38 @@ def expected(seeded_workspace: Workspace) -> dict:
 def test_deleted_index_directory_is_rebuilt_by_sync_without_embedding(
     seeded_copy: Workspace, expected: dict, halves: bool
 ) -> None:
-    """By one ``sync``, or by what it does in turn: ``embed_missing``, then each half."""
+    """By one ``sync``, or by each half in turn; nothing is left to embed."""
     db, index_dir = seeded_copy.db, seeded_copy.settings.index_dir
     shutil.rmtree(index_dir)
     indexes = Indexes(index_dir)
-    assert indexes.lexical.num_docs == 0 and len(indexes.vectors) == 0
+    assert indexes.lexical_index.num_docs == 0 and len(indexes.vector_index) == 0
     assert indexes.is_stale(db)
     if halves:
-        embedded, lexical = embed_missing(db), indexes.sync_lexical(db)
-        assert (indexes.lexical.num_docs, len(indexes.vectors)) == (SEED_COUNT, 0)
+        embedded, lexical = embed_pending(db), indexes.sync_lexical(db)
+        assert (indexes.lexical_index.num_docs, len(indexes.vector_index)) == (SEED_COUNT, 0)
         assert indexes.is_stale(db)  # the vectors are still behind
         vectors = indexes.sync_vectors(db)
         assert (indexes.sync_lexical(db), indexes.sync_vectors(db)) == (0, 0)
     else:
-        report = indexes.sync(db)
-        embedded, lexical, vectors = report.embedded, report.lexical, report.vectors
+        embedded, report = embed_pending(db), indexes.sync(db)
+        lexical, vectors = report.lexical, report.vectors
     assert embedded == 0  # the vectors live in the database
     assert (lexical, vectors) == (SEED_COUNT, SEED_COUNT)
-    assert (indexes.lexical.num_docs, len(indexes.vectors)) == (SEED_COUNT, SEED_COUNT)
+    assert (indexes.lexical_index.num_docs, len(indexes.vector_index)) == (SEED_COUNT, SEED_COUNT)
     assert not indexes.is_stale(db)
     reopened = Indexes(index_dir)  # and the progress was recorded on disk
-    assert (reopened.lexical.num_docs, len(reopened.vectors)) == (SEED_COUNT, SEED_COUNT)
+    assert (reopened.lexical_index.num_docs, len(reopened.vector_index)) == (SEED_COUNT, SEED_COUNT)
     seeded_copy.__dict__["indexes"] = indexes  # the workspace's cached handle
     assert snapshot(seeded_copy) == expected
 
 
 def test_rebuild_gives_the_same_results(seeded_copy: Workspace, expected: dict) -> None:
+    assert embed_pending(seeded_copy.db) == 0  # the vectors live in the database
     report = seeded_copy.indexes.rebuild(seeded_copy.db)
-    assert report.embedded == 0
     assert (report.lexical, report.vectors) == (SEED_COUNT, SEED_COUNT)
     assert snapshot(seeded_copy) == expected
     reopened = Indexes(seeded_copy.settings.index_dir)  # and it was saved to disk
-    assert (reopened.lexical.num_docs, len(reopened.vectors)) == (SEED_COUNT, SEED_COUNT)
+    assert (reopened.lexical_index.num_docs, len(reopened.vector_index)) == (SEED_COUNT, SEED_COUNT)
 
 
 @pytest.mark.parametrize("part", ["vectors", "lexical"])
@@ -97,7 +98,7 @@ def test_a_lost_index_part_is_rebuilt_by_sync(
     indexes = Indexes(index_dir)
     assert indexes.is_stale(seeded_copy.db)
     indexes.sync(seeded_copy.db)
-    assert (indexes.lexical.num_docs, len(indexes.vectors)) == (SEED_COUNT, SEED_COUNT)
+    assert (indexes.lexical_index.num_docs, len(indexes.vector_index)) == (SEED_COUNT, SEED_COUNT)
     seeded_copy.__dict__["indexes"] = indexes
     assert snapshot(seeded_copy) == expected
 
@@ -110,7 +111,7 @@ def test_changed_abstract_re_embeds_only_that_paper(seeded_copy: Workspace) -> N
         paper.abstract = "We study quokka population dynamics on Rottnest Island with camera traps."
         paper.changed_at = datetime.now(UTC)
     assert seeded_copy.indexes.is_stale(seeded_copy.db)
-    report = seeded_copy.indexes.sync(seeded_copy.db)
+    report = catch_up(seeded_copy)
     assert report.embedded == 1
     assert report.vectors >= 1
     assert not seeded_copy.indexes.is_stale(seeded_copy.db)
@@ -123,7 +124,7 @@ def test_changed_abstract_re_embeds_only_that_paper(seeded_copy: Workspace) -> N
     assert hits[0].paper.pk == target.pk
     dense = search(seeded_copy, "marsupial populations on an island", mode="dense", limit=1)
     assert dense.hits[0].paper.pk == target.pk
-    again = seeded_copy.indexes.sync(seeded_copy.db)
+    again = catch_up(seeded_copy)
     assert again.embedded == 0
 
 
@@ -133,7 +134,7 @@ def test_a_change_that_keeps_the_text_does_not_re_embed(seeded_copy: Workspace) 
         paper = session.get(Paper, target.pk)
         paper.authors = ["Xianming Li"]  # not part of the embedded text
         paper.changed_at = datetime.now(UTC)
-    report = seeded_copy.indexes.sync(seeded_copy.db)
+    report = catch_up(seeded_copy)
     assert report.embedded == 0
     assert report.lexical >= 1
     hits = search(seeded_copy, "embeddings author:Xianming", limit=5).hits
@@ -344,10 +345,10 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
     when too few pass, to an exact scan); either way only passing papers come back, in the
     order exact filtered scoring gives."""
     monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
-    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", 0)  # the graph for any filter
+    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", 0)  # the graph for any filter
     ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph")
     ws.indexes.rebuild(ws.db)
-    assert ws.indexes.vectors.has_graph
+    assert ws.indexes.vector_index.has_graph
     cases = [("quark gluon plasma", "hep-ph"), ("black hole entropy", "hep-th")]
     # depth 5: the graph's 40 nearest hold enough passing papers; depth 100: too few pass
     # among the 200 papers, so the exact scan answers.
@@ -356,8 +357,8 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
         hits = search(ws, f"{query} cat:{category}", mode="dense", limit=5, config=config).hits
         assert hits and all(category in h.paper.categories for h in hits)
         parsed = parse_query(f"cat:{category}")
-        allowed = ws.indexes.lexical.filter_pks(parsed, 1000)
+        allowed = ws.indexes.lexical_index.filter_pks(parsed, 1000)
         vector = get_embedder().embed_query(query)
-        exact = ws.indexes.vectors.search(vector, 5, allowed)
+        exact = ws.indexes.vector_index.search(vector, 5, allowed)
         assert [h.paper.pk for h in hits] == [h.pk for h in exact]
     ws.db.engine.dispose()

@@ -24,6 +24,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.models import UTCDateTime
 from paperfeed.search import search
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 OLD = datetime(2024, 1, 1, tzinfo=UTC)
@@ -219,7 +220,7 @@ def test_a_poisoned_instance_indexes_and_searches_again_after_the_migration(
     settings = Settings(data_dir=tmp_path)
     _old_database(settings, nul="\x00")
     workspace = Workspace.create(settings)
-    workspace.indexes.sync(workspace.db)
+    catch_up(workspace)
     hits = search(workspace, "sparse attention", limit=10).hits
     assert {hit.paper.id for hit in hits} >= {"2401.00001", "2401.00003", "2401.00005"}
 

@@ -17,6 +17,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Listing, Paper
 from paperfeed.formats import get_format
 from paperfeed.search import search
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -55,7 +56,7 @@ def test_ingest_and_search_run_unchanged_on_postgresql(postgres_url: str, tmp_pa
     assert listings >= daily.added
     assert dated == daily.added  # seed pages carry no dates; HF listings all do
 
-    workspace.indexes.sync(workspace.db)
+    catch_up(workspace)
     hits = search(workspace, "2D Matryoshka sentence embeddings", limit=3).hits
     assert hits[0].paper.title == "2D Matryoshka Sentence Embeddings"
     assert Workspace.open(workspace.settings).db.is_current()

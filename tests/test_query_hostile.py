@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from paperfeed import bounds
 from paperfeed.errors import QueryError
 from paperfeed.search import query, search
-from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex
+from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex, matched_terms
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.workspace import Workspace
 
@@ -103,7 +103,7 @@ def run_everywhere(index: LexicalIndex, raw: str) -> ParsedQuery | None:
     index.browse(parsed, 10, 0)
     index.filter_pks(parsed, 10)
     index.allowed(parsed, 10)
-    index.matched_terms(parsed, "Attention paper", "Transformers")
+    matched_terms(parsed, "Attention paper", "Transformers")
     return parsed
 
 

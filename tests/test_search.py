@@ -122,11 +122,11 @@ def test_default_fusion_blends_min_max_scaled_scores(seeded_workspace: Workspace
 def test_fuse_ranks_the_two_lists_as_search_does(seeded_workspace: Workspace, fusion: str) -> None:
     config = SearchConfig(fusion=fusion)  # type: ignore[arg-type]
     parsed = parse_query("sentence embeddings of several sizes")
-    lexical = seeded_workspace.indexes.lexical.search(
+    lexical = seeded_workspace.indexes.lexical_index.search(
         parsed, config.candidates, title_boost=config.title_boost
     )
     vector = embed.get_query_embedder().embed_query(parsed.text)
-    dense = seeded_workspace.indexes.vectors.search(vector, config.candidates)
+    dense = seeded_workspace.indexes.vector_index.search(vector, config.candidates)
     fused = fuse(lexical, dense, config)
     order = sorted(fused.items(), key=lambda item: (-item[1].fused_score, item[0]))[:10]
     results = search(seeded_workspace, parsed.text, limit=10, config=config)

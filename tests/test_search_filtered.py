@@ -1,4 +1,4 @@
-"""Filtered dense search (``engine._filtered_dense``) against brute force, on a synthetic
+"""Filtered dense search (``Indexes.dense``) against brute force, on a synthetic
 corpus of 2,000 papers in five categories with an HNSW graph.
 
 The passing papers come from ``LexicalIndex.allowed`` (cached per filter) and are tested with
@@ -17,7 +17,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from paperfeed.search import engine as search_module
+from paperfeed.search import index as index_module
+from paperfeed.search.index import Indexes
 from paperfeed.search.index import vectors as vectors_module
 from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex
 from paperfeed.search.index.vectors import VectorHit, VectorIndex
@@ -59,7 +60,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     finally:
         vectors_module.EXACT_BELOW = old_threshold
     assert vectors.has_graph
-    workspace = SimpleNamespace(indexes=SimpleNamespace(lexical=lexical, vectors=vectors))
+    indexes = Indexes(root / "index")  # serving the parts built here
+    indexes.lexical_index, indexes.vector_index = lexical, vectors
+    workspace = SimpleNamespace(indexes=indexes)
     queries = [m / np.linalg.norm(m) for m in rng.normal(size=(12, DIM)).astype(np.float32)]
     return SimpleNamespace(
         workspace=workspace,
@@ -76,7 +79,7 @@ def graph_for_any_filter(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every filter of this small corpus is below ``EXACT_FILTERED_BELOW``: without this, the
     graph path would never run here (``test_filters_below_the_threshold_skip_the_graph``
     restores it)."""
-    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", 0)
+    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", 0)
 
 
 def passes(corpus: SimpleNamespace, parsed: ParsedQuery, pk: int) -> bool:
@@ -100,19 +103,17 @@ def brute_force(corpus: SimpleNamespace, parsed: ParsedQuery, query: np.ndarray,
 def earlier_path(
     workspace: SimpleNamespace, parsed: ParsedQuery, vector: np.ndarray, depth: int
 ) -> list[VectorHit]:
-    """``_filtered_dense`` as it was: tantivy checks the filter for the graph's candidates."""
+    """Filtered dense search as it once was: tantivy checks the graph's candidates."""
     indexes = workspace.indexes
-    if indexes.vectors.has_graph:
-        candidates = indexes.vectors.search(vector, depth * search_module.OVERSAMPLE)
+    if indexes.vector_index.has_graph:
+        candidates = indexes.vector_index.search(vector, depth * index_module.OVERSAMPLE)
         among = [h.pk for h in candidates]
-        passing = set(indexes.lexical.filter_pks(parsed, len(among), among=among) or ())
+        passing = set(indexes.lexical_index.filter_pks(parsed, len(among), among=among) or ())
         hits = [h for h in candidates if h.pk in passing]
         if len(hits) >= depth:
             return hits[:depth]
-    allowed = indexes.lexical.filter_pks(
-        parsed, min(search_module.MAX_FILTERED, indexes.lexical.num_docs)
-    )
-    return indexes.vectors.search(vector, depth, allowed)
+    allowed = indexes.lexical_index.filter_pks(parsed, indexes.lexical_index.num_docs)
+    return indexes.vector_index.search(vector, depth, allowed)
 
 
 FILTERS = [
@@ -135,7 +136,7 @@ def test_filtered_dense_equals_the_earlier_path_and_brute_force(
     assert expected_pass, filters
     graph_answers = exact_answers = found = 0
     for query in corpus.queries:
-        hits = search_module._filtered_dense(corpus.workspace, parsed, query, depth)
+        hits = corpus.workspace.indexes.dense(query, depth, parsed)
         earlier = earlier_path(corpus.workspace, parsed, query, depth)
         assert [h.pk for h in hits] == [h.pk for h in earlier]
         # The exact scan now multiplies the filter's own copy of its rows: the same float32
@@ -148,8 +149,8 @@ def test_filtered_dense_equals_the_earlier_path_and_brute_force(
         # Where the graph's oversampled neighbours hold enough passing papers they answer
         # (approximate: the graph stores f16 vectors); otherwise the exact scan, which must
         # equal brute force.
-        neighbours = corpus.workspace.indexes.vectors.search(
-            query, depth * search_module.OVERSAMPLE
+        neighbours = corpus.workspace.indexes.vector_index.search(
+            query, depth * index_module.OVERSAMPLE
         )
         exact = brute_force(corpus, parsed, query, depth)
         if len(expected_pass) >= depth and (
@@ -173,9 +174,9 @@ def test_both_paths_are_exercised(corpus: SimpleNamespace) -> None:
     """The cases above include answers from the graph and from the exact scan."""
     broad, narrow = parse_query("w cat:cs.CL"), parse_query("w cat:q-bio.NC")
     query = corpus.queries[0]
-    neighbours = corpus.workspace.indexes.vectors.search(query, 5 * search_module.OVERSAMPLE)
+    neighbours = corpus.workspace.indexes.vector_index.search(query, 5 * index_module.OVERSAMPLE)
     assert sum(passes(corpus, broad, h.pk) for h in neighbours) >= 5
-    neighbours = corpus.workspace.indexes.vectors.search(query, 100 * search_module.OVERSAMPLE)
+    neighbours = corpus.workspace.indexes.vector_index.search(query, 100 * index_module.OVERSAMPLE)
     assert sum(passes(corpus, narrow, h.pk) for h in neighbours) < 100
 
 
@@ -185,22 +186,22 @@ def test_filters_below_the_threshold_skip_the_graph(
 ) -> None:
     """A filter passing fewer than ``EXACT_FILTERED_BELOW`` papers is scored exactly without
     asking the graph first: the answer is brute force's, also where the graph would answer."""
-    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", N + 1)
-    vectors = corpus.workspace.indexes.vectors
+    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", N + 1)
+    vectors = corpus.workspace.indexes.vector_index
     graph_calls: list[int] = []
     graph = vectors._graph
     monkeypatch.setattr(vectors, "_graph", lambda q, k: graph_calls.append(k) or graph(q, k))
     parsed = parse_query(f"words {filters}")
     for depth in (5, 100):
         for query in corpus.queries:
-            hits = search_module._filtered_dense(corpus.workspace, parsed, query, depth)
+            hits = corpus.workspace.indexes.dense(query, depth, parsed)
             assert [h.pk for h in hits] == brute_force(corpus, parsed, query, depth)
     assert graph_calls == []
     # With the threshold at 0 the same broad filter goes to the graph first.
-    monkeypatch.setattr(search_module, "EXACT_FILTERED_BELOW", 0)
+    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", 0)
     broad = parse_query("w cat:cs.CL")
-    search_module._filtered_dense(corpus.workspace, broad, corpus.queries[0], 5)
-    assert graph_calls == [5 * search_module.OVERSAMPLE]
+    corpus.workspace.indexes.dense(corpus.queries[0], 5, broad)
+    assert graph_calls == [5 * index_module.OVERSAMPLE]
 
 
 def test_allowed_is_cached_per_filter_and_dropped_on_reload(
@@ -228,15 +229,15 @@ def test_allowed_is_cached_per_filter_and_dropped_on_reload(
 def test_the_exact_scan_reads_a_cached_copy_of_the_filters_rows(corpus: SimpleNamespace) -> None:
     """A narrow filter (too few of the graph's neighbours pass) is scored from a copy of its
     own rows, made once and kept under its ``Allowed`` until the vectors change."""
-    workspace, vectors = corpus.workspace, corpus.workspace.indexes.vectors
+    workspace, vectors = corpus.workspace, corpus.workspace.indexes.vector_index
     parsed = parse_query("w cat:q-bio.NC")
-    allowed = workspace.indexes.lexical.allowed(parsed, N)
-    first = search_module._filtered_dense(workspace, parsed, corpus.queries[1], 100)
+    allowed = workspace.indexes.lexical_index.allowed(parsed, N)
+    first = workspace.indexes.dense(corpus.queries[1], 100, parsed)
     keys, matrix = vectors._subsets[allowed]
     rows = [corpus.pks.tolist().index(pk) for pk in allowed.pks.tolist()]
     assert keys.tolist() == allowed.pks.tolist()
     assert np.array_equal(matrix, corpus.matrix[rows])
-    again = search_module._filtered_dense(workspace, parsed, corpus.queries[1], 100)
+    again = workspace.indexes.dense(corpus.queries[1], 100, parsed)
     assert again == first and vectors._subsets[allowed][1] is matrix  # not copied again
     assert [h.pk for h in first] == brute_force(corpus, parsed, corpus.queries[1], 100)
 

@@ -24,6 +24,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Embedding, Paper
 from paperfeed.formats import get_format
 from paperfeed.search import embed
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def main() -> None:
         workspace = Workspace.create(Settings(data_dir=Path(tmp)))
         report = ingest_files(workspace.db, get_format("hf-daily"), demo_files())
         print(f"ingested {report.added} papers ({len(report.problems)} problems)")
-        workspace.indexes.sync(workspace.db)
+        catch_up(workspace)
         with workspace.db.session() as session:
             rows = session.execute(
                 select(Paper.id, Embedding.text_hash, Embedding.vector)

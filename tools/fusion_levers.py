@@ -81,7 +81,7 @@ def main() -> None:
         titles = dict(session.execute(select(Paper.pk, Paper.title)).all())
     qrels = dataset.qrels[args.split]
     qids = [qid for qid in qrels if qid in dataset.queries]
-    lexical_index, vectors = workspace.indexes.lexical, workspace.indexes.vectors
+    lexical_index, vectors = workspace.indexes.lexical_index, workspace.indexes.vector_index
     embedder = embed.get_embedder()
     lexical_hits: dict[str, list[LexicalHit]] = {}
     dense_hits: dict[str, list[VectorHit]] = {}

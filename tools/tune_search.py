@@ -41,7 +41,7 @@ def main() -> None:
         ids = {pk: pid for pk, pid in session.execute(select(Paper.pk, Paper.id))}
     qrels = dataset.qrels[args.split]
     queries = [(qid, parse_query(dataset.queries[qid])) for qid in qrels if qid in dataset.queries]
-    lexical_index, vectors = workspace.indexes.lexical, workspace.indexes.vectors
+    lexical_index, vectors = workspace.indexes.lexical_index, workspace.indexes.vector_index
     embedder = embed.get_embedder()
     depth = 200
     dense = {qid: vectors.search(embedder.embed_query(q.text), depth) for qid, q in queries}

@@ -19,7 +19,7 @@ from paperfeed.catalog.ingest import IngestReport, ingest_files
 from paperfeed.db import Embedding, Paper
 from paperfeed.formats import get_format
 from paperfeed.search import embed
-from paperfeed.search.index import text_hash
+from paperfeed.search.catchup import text_hash
 from paperfeed.workspace import Workspace
 
 DEMO_DIR = Path(__file__).parent.parent / "assets" / "demo"

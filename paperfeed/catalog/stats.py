@@ -34,6 +34,7 @@ def collect_stats(workspace: Workspace) -> dict[str, Any]:
             f"={r.unchanged} !{r.problems}"
             for r in runs
         ]
+    counts = workspace.indexes.counts()
     return {
         "papers": sum(by_source.values()),
         "by_source": by_source,
@@ -42,8 +43,8 @@ def collect_stats(workspace: Workspace) -> dict[str, Any]:
         "listings": listings,
         "published_from": first.date().isoformat() if first else None,
         "published_to": last.date().isoformat() if last else None,
-        "lexical_index_docs": workspace.indexes.lexical.num_docs,
-        "dense_index_vectors": len(workspace.indexes.vectors),
+        "lexical_index_docs": counts.papers,
+        "dense_index_vectors": counts.vectors,
         "data_dir": str(workspace.settings.data_dir.resolve()),
         "recent_ingests": recent,
     }

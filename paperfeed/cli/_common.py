@@ -52,13 +52,16 @@ def _stages(progress: Progress) -> Callable[[str, int, int], None]:
 
 
 def _sync(workspace: Workspace) -> None:
-    """Bring the indexes up to date, with a progress bar per stage."""
+    """Embed what is queued and bring the indexes up to date, with a progress bar per stage."""
+    from paperfeed.search.catchup import catch_up
+
     with _progress() as progress:
-        result = workspace.indexes.sync(workspace.db, _stages(progress))
+        result = catch_up(workspace, _stages(progress))
     if result.embedded or result.lexical or result.vectors:
+        counts = workspace.indexes.counts()
         console.print(
-            f"search indexes up to date: {workspace.indexes.lexical.num_docs} papers, "
-            f"{len(workspace.indexes.vectors)} vectors ({result.embedded} newly embedded)"
+            f"search indexes up to date: {counts.papers} papers, "
+            f"{counts.vectors} vectors ({result.embedded} newly embedded)"
         )
 
 

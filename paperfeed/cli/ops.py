@@ -22,14 +22,15 @@ def reindex(
     full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
 ) -> None:
     """Bring the search indexes up to date with the database (or rebuild them with --full)."""
+    from paperfeed.search.catchup import queue_missing
+
     workspace = _open()
     if full:
         workspace.indexes.reset()
+    queue_missing(workspace.db)  # papers left without a vector (a lost queue entry)
     _sync(workspace)
-    console.print(
-        f"lexical index: {workspace.indexes.lexical.num_docs} papers; "
-        f"dense index: {len(workspace.indexes.vectors)} vectors"
-    )
+    counts = workspace.indexes.counts()
+    console.print(f"lexical index: {counts.papers} papers; dense index: {counts.vectors} vectors")
 
 
 def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

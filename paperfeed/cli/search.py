@@ -179,5 +179,7 @@ def evaluate(
 
 
 def _ensure_indexed(workspace: Workspace) -> None:
-    if workspace.indexes.is_stale(workspace.db):
+    from paperfeed.search.catchup import behind
+
+    if behind(workspace):
         _sync(workspace)

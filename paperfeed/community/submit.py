@@ -20,6 +20,7 @@ from paperfeed.catalog.ingest import upsert_records
 from paperfeed.catalog.records import ListingRecord
 from paperfeed.db import Listing, Paper
 from paperfeed.live.arxiv_api import ArxivApi, parse_arxiv_ref
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 SUBMITTED = "submitted"
@@ -71,6 +72,6 @@ def _sync_soft(workspace: Workspace) -> None:
     stored and listed either way, and the next sync indexes it."""
     try:
         with _INDEX_LOCK:
-            workspace.indexes.sync(workspace.db, wait=False)
+            catch_up(workspace, wait=False)
     except Exception as error:  # busy lock, embedding model, disk: all caught up next sync
         log.warning("search index not updated after a submission (%s); next sync catches up", error)

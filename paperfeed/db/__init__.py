@@ -3,7 +3,9 @@
 from paperfeed.db.models import (
     Base,
     Comment,
+    DataVersion,
     Embedding,
+    EmbedQueue,
     IngestCheckpoint,
     IngestRun,
     LibraryItem,
@@ -28,10 +30,12 @@ from paperfeed.db.session import (
 __all__ = [
     "Base",
     "Comment",
+    "DataVersion",
     "Database",
     "DatabaseBusyError",
     "DatabaseDamagedError",
     "DiskFullError",
+    "EmbedQueue",
     "Embedding",
     "IngestCheckpoint",
     "IngestRun",

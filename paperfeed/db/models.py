@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -72,8 +73,11 @@ class Paper(Base):
     code_url: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Bumped on every change; the indexes catch up from it (they are caches of this table).
+    # Bumped on every change (shown to users, e.g. in feeds and exports).
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The data version of the last change to what the indexes hold (paperfeed.db.changes);
+    # the indexes catch up by it: a sequence in commit order, unlike clocks.
+    change_seq: Mapped[int] = mapped_column(BigInteger, index=True)  # no default: see changes
     # Community state. ``votes`` and ``num_comments`` count our own users' votes and visible
     # comments (kept in step by paperfeed.community.activity, so feeds sort without a join);
     # external upvotes stay on the listings.
@@ -115,6 +119,36 @@ class Embedding(Base):
     text_hash: Mapped[str] = mapped_column(String(32))
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The data version it was stored at: the dense index catches up by it.
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)  # no default: see changes
+
+
+class EmbedQueue(Base):
+    """Papers waiting for a vector: new, or of changed title or abstract.
+
+    Filled in the same transaction as the change (paperfeed.db.changes); emptied by the
+    embedders (paperfeed.search.catchup), which may run anywhere, any number of them.
+    """
+
+    __tablename__ = "embed_queue"
+
+    paper_pk: Mapped[int] = mapped_column(
+        ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)  # data version it was queued at
+
+
+class DataVersion(Base):
+    """One row: a counter every content-changing transaction moves forward once.
+
+    Taking the next value locks the row until commit, so values are handed out in commit
+    order: whoever has seen version N committed has seen every change numbered below N.
+    """
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class IngestRun(Base):

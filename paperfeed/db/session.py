@@ -27,6 +27,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
+from paperfeed.db import changes
 from paperfeed.errors import ConfigError, PaperfeedError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -106,6 +107,7 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout))
             event.listen(self.engine, "handle_error", _storage_fault)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        changes.track(self._sessions)  # the data version, change sequence and embed queue
 
     @property
     def sqlite_file(self) -> Path | None:

@@ -36,6 +36,7 @@ from paperfeed.errors import ConflictError, PaperfeedError
 from paperfeed.live.connector import Page
 from paperfeed.live.http import PoliteClient
 from paperfeed.live.registry import KINDS, get_source_row, make_client, spec_of
+from paperfeed.search.catchup import catch_up
 from paperfeed.search.index import Progress as IndexProgress
 from paperfeed.workspace import Workspace
 
@@ -322,7 +323,7 @@ def _commit_page(
 def _sync(workspace: Workspace, report: RunReport, progress: IndexProgress | None) -> None:
     """Bring the indexes up to date; a failure is noted, never fatal (papers are stored)."""
     try:
-        workspace.indexes.sync(workspace.db, progress)
+        catch_up(workspace, progress)
     except Exception as error:  # embedding model, disk, index lock: all retried next sync
         report.index_error = str(error) or type(error).__name__
     else:

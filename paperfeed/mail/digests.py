@@ -31,6 +31,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.mail import render, tokens
 from paperfeed.mail.subscriptions import PERIOD_LENGTH, describe
 from paperfeed.search import embed
+from paperfeed.search.catchup import behind, catch_up
 from paperfeed.workspace import Workspace
 
 # A job run at the same hour every day drifts by minutes; without slack a daily digest sent
@@ -91,8 +92,8 @@ def build_due_digests(workspace: Workspace, now: datetime | None = None) -> Dige
             if is_due(s, now)
         ]
         session.expunge_all()
-    if any(s.kind in NEEDS_VECTORS for s in due) and workspace.indexes.is_stale(workspace.db):
-        workspace.indexes.sync(workspace.db)  # search and the recommender see indexed papers
+    if any(s.kind in NEEDS_VECTORS for s in due) and behind(workspace):
+        catch_up(workspace)  # search and the recommender see indexed papers
     for subscription in due:
         try:
             _build_one(workspace, subscription, now, report)

@@ -20,14 +20,13 @@ every search leaves them out; they are counted, not reported.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select
 
-from paperfeed.db import DatabaseDamagedError, Embedding, Paper
+from paperfeed.db import DatabaseDamagedError, Embedding, EmbedQueue, Paper
 from paperfeed.search import embed
-from paperfeed.search.index import OnDisk, papers_to_embed, read_on_disk
+from paperfeed.search.index import OnDisk, read_on_disk
 from paperfeed.search.index.vectors import EXACT_BELOW
 from paperfeed.workspace import Workspace
 
@@ -94,24 +93,21 @@ def _integrity(workspace: Workspace) -> str:
 
 def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None:
     db = workspace.db
-    lexical_mark, vectors_mark = on_disk.watermark("lexical"), on_disk.watermark("vectors")
+    lexical_seen, vectors_seen = on_disk.seen("lexical"), on_disk.seen("vectors")
     with db.session() as session:
         papers = _pks(session.scalars(select(Paper.pk)))
         hidden = session.scalar(
             select(func.count()).select_from(Paper).where(Paper.hidden.is_(True))
         )
         vectors = _pks(session.scalars(select(Embedding.paper_pk).where(_current_model())))
-        changed = _pks(session.scalars(_since(select(Paper.pk), Paper.changed_at, lexical_mark)))
+        changed = _pks(session.scalars(select(Paper.pk).where(Paper.change_seq > lexical_seen)))
         revectored = _pks(
             session.scalars(
-                _since(
-                    select(Embedding.paper_pk).where(_current_model()),
-                    Embedding.created_at,
-                    vectors_mark,
-                )
+                select(Embedding.paper_pk).where(_current_model(), Embedding.seq > vectors_seen)
             )
         )
-    to_embed, _ = papers_to_embed(db)
+        queued = _pks(session.scalars(select(EmbedQueue.paper_pk)))
+    to_embed = np.union1d(np.setdiff1d(papers, vectors), queued)
     state = on_disk.state or {}
     report.counts = {
         "papers": len(papers),
@@ -128,12 +124,12 @@ def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None
         return
     if on_disk.state is None:
         problems.append(Problem("indexes", "state.json is missing or unreadable", REBUILD))
-    if to_embed:
+    if len(to_embed):
         problems.append(
             Problem(
                 "embeddings",
                 f"{len(to_embed)} papers have no vector of their current text "
-                f"(e.g. pk {_examples(np.array([r.pk for r in to_embed]))})",
+                f"(e.g. pk {_examples(to_embed)})",
                 REINDEX,
             )
         )
@@ -225,11 +221,6 @@ def _compare_part(
 
 def _current_model() -> object:
     return Embedding.model == embed.MODEL_ID
-
-
-def _since(query, column, mark: datetime | None):  # type: ignore[no-untyped-def]
-    """Rows changed after an index's watermark, compared as the sync compares them."""
-    return query if mark is None else query.where(column > mark)
 
 
 def _pks(rows: object) -> np.ndarray:

@@ -14,13 +14,13 @@ from paperfeed.search.engine import (
     SearchConfig,
     SearchHit,
     SearchResults,
-    SearchTrace,
     fuse,
     get_paper,
     search,
     similar,
     similar_to,
 )
+from paperfeed.search.trace import SearchTrace
 
 __all__ = [
     "MODES",

@@ -8,11 +8,9 @@ qrels only (docs/quality.md). ``SearchTrace`` records where one search spent its
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
@@ -20,22 +18,17 @@ from paperfeed.bounds import MAX_SEARCH_DEPTH
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
 from paperfeed.search import embed
-from paperfeed.search.index.lexical import LexicalHit
-from paperfeed.search.index.vectors import VectorHit, as_hits
+from paperfeed.search.index.lexical import LexicalHit, matched_terms
+from paperfeed.search.index.vectors import VectorHit
 from paperfeed.search.query import ParsedQuery, parse_query
+from paperfeed.search.trace import UNTRACED, SearchTrace
 
 if TYPE_CHECKING:  # annotations only: paperfeed.workspace imports paperfeed.search.index
     from paperfeed.workspace import Workspace
 
 Mode = Literal["hybrid", "lexical", "dense"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
-MAX_FILTERED = 500_000  # most papers a filter may select for exact dense scoring
-OVERSAMPLE = 8  # filtered dense search first asks the graph for this many times the depth
-# Filters passing fewer papers are scored exactly, without asking the graph first. At 100k
-# papers the graph's 800 candidates cost ~4.5 ms, an exact scan of a filter's cached rows
-# ~0.18 ms per 1,000, and for a filter of 13-30 % of the papers the graph came up short
-# (then both ran) for a third to a half of the queries (docs/performance.md, round 4).
-EXACT_FILTERED_BELOW = 32_000
+_NO_QUERY = ParsedQuery()  # no constraints: similar papers come from the whole collection
 
 
 @dataclass(frozen=True)
@@ -51,61 +44,6 @@ class SearchConfig:
     dense_weight: float = 0.5  # weight of the dense list (convex: of its min-max scaled cosine)
     title_boost: float = 0.25  # extra BM25 weight of a title match, on top of the whole text
     candidates: int = 100  # per ranker, before fusion
-
-
-@dataclass
-class SearchTrace:
-    """Where one ``search`` call spent its time: pass one as ``search(..., trace=)``.
-
-    ``stages`` holds the seconds of each stage the call ran, in the order it ran them:
-    ``parse``, ``refresh`` (catching up with other processes' index writes), then either
-    ``browse`` (a filters-only query) or ``lexical``, ``embed query``, ``filters`` (the papers
-    passing a query's filters, for dense retrieval), ``dense`` and ``fusion``; then
-    ``load papers`` and, with ``explain``, ``explain``. A mode skips the stages it does not
-    need. ``counts`` holds the candidates each retriever returned (``lexical``, ``dense``,
-    ``browse``: the papers matching) and ``filters``, the papers passing the filters.
-    """
-
-    stages: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    _last: float = field(default=0.0, repr=False, compare=False)
-
-    @property
-    def total(self) -> float:
-        """Seconds in all stages: at most the call's wall time (the result object is built
-        outside every stage)."""
-        return sum(self.stages.values())
-
-    def start(self) -> None:
-        """Empty the trace; the first stage starts now."""
-        self.stages.clear()
-        self.counts.clear()
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        """Record ``stage`` as having run from the end of the previous one until now."""
-        now = time.perf_counter()
-        self.stages[stage] = now - self._last
-        self._last = now
-
-    def count(self, what: str, number: int) -> None:
-        self.counts[what] = number
-
-
-class _Untraced(SearchTrace):
-    """What ``search`` records into when the caller passed no trace: nothing."""
-
-    def start(self) -> None:
-        pass
-
-    def lap(self, stage: str) -> None:
-        pass
-
-    def count(self, what: str, number: int) -> None:
-        pass
-
-
-_UNTRACED = _Untraced()
 
 
 @dataclass
@@ -168,7 +106,7 @@ def search(
     With ``trace``, the time of each stage and the retrievers' candidate counts are recorded
     in it (emptied first); the results are the same with or without one.
     """
-    trace = _UNTRACED if trace is None else trace
+    trace = UNTRACED if trace is None else trace
     trace.start()
     if mode not in MODES:
         raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
@@ -183,13 +121,13 @@ def search(
     if not parsed.text and not parsed.has_filters:
         raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")
     trace.lap("parse")
-    indexes = workspace.indexes
-    indexes.refresh()  # what another process (a web worker, `paperfeed worker`) indexed
+    backend = workspace.indexes
+    backend.refresh()  # what another process (a web worker, `paperfeed worker`) indexed
     trace.lap("refresh")
     depth = max(config.candidates, offset + limit)
 
     if not parsed.text:  # filters only: newest first
-        pks, total = indexes.lexical.browse(parsed, limit, offset)
+        pks, total = backend.browse(parsed, limit, offset)
         ranked = [
             (pk, 0.0, Explanation(fused_rank=offset + i + 1, fused_score=0.0))
             for i, pk in enumerate(pks)
@@ -202,18 +140,14 @@ def search(
 
     lexical: list[LexicalHit] = []
     if mode != "dense":
-        lexical = indexes.lexical.search(parsed, depth, title_boost=config.title_boost)
+        lexical = backend.lexical(parsed, depth, title_boost=config.title_boost)
         trace.lap("lexical")
         trace.count("lexical", len(lexical))
     dense = []
     if mode != "lexical":
         query_vector = embed.get_query_embedder().embed_query(parsed.text)
         trace.lap("embed query")
-        dense = (
-            _filtered_dense(workspace, parsed, query_vector, depth, trace)
-            if parsed.has_filters
-            else indexes.vectors.search(query_vector, depth)
-        )
+        dense = backend.dense(query_vector, depth, parsed, trace)
         trace.lap("dense")
         trace.count("dense", len(dense))
 
@@ -228,45 +162,11 @@ def search(
     trace.lap("load papers")
     if explain:
         for hit in hits:
-            hit.explanation.matched_terms = indexes.lexical.matched_terms(
+            hit.explanation.matched_terms = matched_terms(
                 parsed, hit.paper.title, hit.paper.abstract
             )
         trace.lap("explain")
     return SearchResults(query, parsed, mode, hits, len(order), offset, limit)
-
-
-def _filtered_dense(
-    workspace: Workspace,
-    parsed: ParsedQuery,
-    vector: np.ndarray,
-    depth: int,
-    trace: SearchTrace = _UNTRACED,
-) -> list[VectorHit]:
-    """Nearest papers that also pass the query's filters.
-
-    With a graph and a broad filter, take the graph's ``OVERSAMPLE * depth`` nearest and keep
-    those passing the filters. Otherwise (a narrower filter, a small collection, or too few of
-    the graph's candidates passing) score every passing paper exactly. The passing papers
-    come from ``LexicalIndex.allowed`` (cached per filter), so the check is a numpy mask
-    instead of a tantivy query per search, and the exact scan reads the filter's own copy of
-    its rows (kept by the vector index under the same ``Allowed``), not the whole matrix.
-    """
-    indexes = workspace.indexes
-    vectors = indexes.vectors  # one object throughout: a refresh may replace it meanwhile
-    allowed = indexes.lexical.allowed(parsed, min(MAX_FILTERED, indexes.lexical.num_docs))
-    trace.lap("filters")
-    if allowed is not None:
-        trace.count("filters", len(allowed.pks))
-    if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
-        return vectors.search(vector, depth)
-    # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply enough;
-    # fewer than ``EXACT_FILTERED_BELOW``: scoring them all is cheaper, and exact.
-    if vectors.has_graph and len(allowed.pks) >= max(depth, EXACT_FILTERED_BELOW):
-        keys, similarities = vectors.nearest(vector, depth * OVERSAMPLE)
-        passing = np.flatnonzero(allowed.contains(keys))[:depth]
-        if len(passing) >= depth:
-            return as_hits(keys[passing], similarities[passing])
-    return vectors.search(vector, depth, allowed.pks, key=allowed)
 
 
 def fuse(
@@ -337,16 +237,15 @@ def similar_to(
     workspace: Workspace, paper_pk: int, limit: int = 10, paper_id: str | None = None
 ) -> list[SearchHit]:
     """``similar`` for a paper already looked up: its stored vector, one graph search."""
-    workspace.indexes.refresh()
-    vector = workspace.indexes.vectors.vector(paper_pk)
+    backend = workspace.indexes
+    backend.refresh()
+    vector = backend.vector(paper_pk)
     if vector is None:
         raise NotFoundError(
             f"paper {paper_id or paper_pk} has no embedding yet; "
             "run `paperfeed reindex` to build it"
         )
-    neighbours = [
-        h for h in workspace.indexes.vectors.search(vector, limit + 1) if h.pk != paper_pk
-    ]
+    neighbours = [h for h in backend.dense(vector, limit + 1, _NO_QUERY) if h.pk != paper_pk]
     ranked = [
         (h.pk, h.similarity, Explanation(i, h.similarity, dense_rank=i, similarity=h.similarity))
         for i, h in enumerate(neighbours[:limit], 1)

@@ -22,6 +22,7 @@ from paperfeed.errors import QueryError, SourceError
 from paperfeed.formats import get_format
 from paperfeed.formats.beir import ID_PREFIX
 from paperfeed.search import Mode, SearchConfig, search
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 Qrels = dict[str, dict[str, int]]  # query id -> {doc id -> relevance}
@@ -112,7 +113,7 @@ def prepare(dataset: Dataset, workspace: Workspace, progress: Callable | None = 
         raise SourceError(
             f"{dataset.corpus}: {len(report.problems)} bad records, first: {report.problems[0]}"
         )
-    workspace.indexes.sync(workspace.db, progress)
+    catch_up(workspace, progress)
 
 
 def evaluate(

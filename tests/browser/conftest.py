@@ -37,6 +37,7 @@ from paperfeed.catalog.demo import demo_files, load_demo
 from paperfeed.community import accounts
 from paperfeed.config import Settings
 from paperfeed.db import Paper
+from paperfeed.search.catchup import catch_up
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
@@ -49,7 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         pytest.skip("demo corpus not built: no paperfeed/assets/demo/hf_daily/*.json.gz")
     workspace = Workspace.create(Settings(data_dir=tmp_path_factory.mktemp("browser") / "data"))
     load_demo(workspace)
-    workspace.indexes.sync(workspace.db)
+    catch_up(workspace)
     # The first account becomes admin; take it here so the tests sign up ordinary readers.
     accounts.create_user(workspace, "site-admin", PASSWORD)
 

@@ -10,6 +10,7 @@ import pytest
 from _core_helpers import copy_workspace, make_workspace
 
 from paperfeed.catalog.demo import load_demo
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 
@@ -18,7 +19,7 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """The demo corpus imported and indexed. Read only!"""
     ws = make_workspace(tmp_path_factory.mktemp("faults-demo") / "data")
     load_demo(ws)
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     return ws
 
 

@@ -13,6 +13,7 @@ from paperfeed.catalog.demo import load_demo
 from paperfeed.config import Settings
 from paperfeed.db import Paper
 from paperfeed.ops.check import REBUILD, check
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 
@@ -35,7 +36,7 @@ def test_check_on_postgresql_finds_ids_the_database_lost_and_ignores_hidden_pape
     first = check(ws)
     assert first.database == "not checked (PostgreSQL)"
     assert [p.message for p in first.problems] == ["the search indexes do not exist yet"]
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     assert check(ws).ok
 
     with ws.db.session() as session:

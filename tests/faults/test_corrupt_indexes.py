@@ -14,6 +14,7 @@ from _fault_helpers import QUERIES, check_json, ok, run, search_ids, served
 
 from paperfeed.config import Settings
 from paperfeed.ops.check import check
+from paperfeed.search.catchup import catch_up
 from paperfeed.search.index import Indexes
 from paperfeed.search.index import vectors as vectors_module
 from paperfeed.workspace import Workspace
@@ -100,11 +101,11 @@ def test_a_damaged_graph_file_never_reaches_usearch(
     monkeypatch.setattr(vectors_module, "EXACT_BELOW", 500)
     ws = Workspace.open(Settings(data_dir=demo_dir))
     ws.indexes.reset()
-    ws.indexes.sync(ws.db)
-    assert ws.indexes.vectors.has_graph
-    query = ws.indexes.vectors.vector(1)
+    catch_up(ws)
+    assert ws.indexes.vector_index.has_graph
+    query = ws.indexes.vector_index.vector(1)
     assert query is not None
-    intact = ws.indexes.vectors.search(query, 10)
+    intact = ws.indexes.vector_index.search(query, 10)
     graph = demo_dir / "index" / "vectors" / "hnsw.usearch"
     _flip(graph)
     assert any("hnsw.usearch" in p.message for p in check(ws).problems)
@@ -113,7 +114,7 @@ def test_a_damaged_graph_file_never_reaches_usearch(
         reopened = Indexes(demo_dir / "index")
     assert "hnsw.usearch" in caplog.text and "rebuilding it from the database" in caplog.text
     reopened.sync(ws.db)
-    assert reopened.vectors.has_graph and reopened.vectors.search(query, 10) == intact
+    assert reopened.vector_index.has_graph and reopened.vector_index.search(query, 10) == intact
     assert check(ws).ok
     ws.db.engine.dispose()
 
@@ -125,16 +126,16 @@ def test_a_running_process_keeps_answering_while_another_rebuilds_a_deleted_inde
     sync anywhere (here another process's) rebuilds it, and the server picks that up."""
     ws = Workspace.open(Settings(data_dir=demo_dir))
     serving = ws.indexes
-    query = serving.vectors.vector(5)
+    query = serving.vector_index.vector(5)
     assert query is not None
-    before = serving.vectors.search(query, 10)
+    before = serving.vector_index.search(query, 10)
     shutil.rmtree(demo_dir / "index")
     serving.refresh()
-    assert serving.vectors.search(query, 10) == before
+    assert serving.vector_index.search(query, 10) == before
 
     ok(run(demo_dir, "reindex"))
     serving.refresh()
-    assert serving.vectors.search(query, 10) == before
-    assert serving.lexical.num_docs == len(serving.vectors) == 2076
+    assert serving.vector_index.search(query, 10) == before
+    assert serving.lexical_index.num_docs == len(serving.vector_index) == 2076
     assert check(ws).ok
     ws.db.engine.dispose()

@@ -310,7 +310,7 @@ def test_embedding_failure_keeps_the_papers_and_the_next_run_makes_them_searchab
     assert again.ok and again.added == 0
     hits = search(oai_workspace, "symmetry energy of isospin asymmetric nuclear matter").hits
     assert hits[0].paper.id == "0704.0471"
-    assert len(oai_workspace.indexes.vectors) == 7
+    assert len(oai_workspace.indexes.vector_index) == 7
 
 
 # -- what the web side will show ---------------------------------------------------------------

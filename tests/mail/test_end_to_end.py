@@ -33,6 +33,7 @@ from paperfeed.db import Paper
 from paperfeed.db.models import utcnow
 from paperfeed.formats import get_format
 from paperfeed.live.registry import add_source, build_params
+from paperfeed.search.catchup import catch_up
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
@@ -48,7 +49,7 @@ def _workspace(data_dir: Path, port: int) -> Workspace:
     older = [path for path in demo_files() if path.name < "2026-08-13"]
     ingest_files(ws.db, get_format("hf-daily"), older)
     attach_vectors(ws)
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     with ws.db.session() as session:
         session.execute(update(Paper).values(first_seen=utcnow() - timedelta(days=30)))
     return ws

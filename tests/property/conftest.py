@@ -28,6 +28,7 @@ from replay_server import ReplayServer, Response
 from paperfeed.catalog.demo import attach_vectors
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.formats import get_format
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 # Importing schemathesis (its pytest plugin does) swaps Hypothesis' printer for a no-op, to
@@ -68,7 +69,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, hf_history_paths: list[Path
     report = ingest_files(ws.db, get_format("hf-daily"), hf_history_paths)
     assert report.added > 0 and not report.problems, report
     attach_vectors(ws)
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     return ws
 
 

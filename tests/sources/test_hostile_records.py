@@ -37,6 +37,7 @@ from paperfeed.formats import arxiv_atom, get_format
 from paperfeed.formats import hf_daily as hf_daily_source
 from paperfeed.live import oai, rss
 from paperfeed.search import search
+from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 DEEP_OBJECT = '{"a":' * 100_000
@@ -263,10 +264,10 @@ def test_after_hostile_records_search_and_reindex_still_work(
         _jsonl("2401.00004", title=f"Sparse{CONTROL} attention", updated="9999-01-01T00:00:00Z"),
     )
     ingest(workspace, "jsonl", path)
-    workspace.indexes.sync(workspace.db)
+    catch_up(workspace)
     found = {hit.paper.id for hit in search(workspace, "sparse attention").hits}
     assert found == {"2401.00001", "2401.00004"}
-    workspace.indexes.sync(workspace.db)  # and again: nothing left to trip over
+    catch_up(workspace)  # and again: nothing left to trip over
     assert ingest(workspace, "jsonl", path).problems  # a later ingest runs too
 
 

@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 from paperfeed.catalog.demo import attach_vectors
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.formats import get_format
+from paperfeed.search.catchup import catch_up
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
@@ -61,7 +62,7 @@ def build_hf_workspace(data_dir: Path, paths: list[Path]) -> Workspace:
     report = ingest_files(ws.db, get_format("hf-daily"), paths)
     assert report.problems == [], report
     attach_vectors(ws)  # the demo's shipped vectors: these are the demo's first days
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     return ws
 
 
@@ -128,7 +129,7 @@ def arxiv_cs_workspace(tmp_path_factory: pytest.TempPathFactory, shared_root: Pa
     ws = make_workspace(root / "data")
     report = ingest_files(ws.db, get_format("arxiv-daily"), [excerpt])
     assert report.added == ARXIV_CS_PAPERS and not report.problems, report
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     return ws
 
 

@@ -46,6 +46,7 @@ from paperfeed.community import accounts, throttle
 from paperfeed.config import Settings
 from paperfeed.db import LibraryItem, Paper, User, Vote
 from paperfeed.db.models import UserSession
+from paperfeed.search.catchup import catch_up
 from paperfeed.security import secret_key
 from paperfeed.web.app import CONTENT_SECURITY_POLICY, create_app
 from paperfeed.workspace import Workspace
@@ -616,7 +617,7 @@ def mode(path: Path) -> int:
 def test_data_files_are_private(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "data")
     create_app(ws)  # makes the secret key
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     with ws.db.engine.connect() as connection:  # the WAL and shared-memory files exist now
         connection.exec_driver_sql("SELECT count(*) FROM papers").one()
         data = ws.settings.data_dir
@@ -630,7 +631,7 @@ def test_data_files_are_private(tmp_path: Path) -> None:
 def test_opening_a_workspace_tightens_files_left_readable(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "data")
     create_app(ws)
-    ws.indexes.sync(ws.db)
+    catch_up(ws)
     ws.db.engine.dispose()
     data = ws.settings.data_dir
     loose = [data / "paperfeed.db", data / "secret_key"]

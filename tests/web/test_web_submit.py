@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from paperfeed.config import Settings
 from paperfeed.db import Listing, Paper, User
 from paperfeed.live.arxiv_api import ArxivApi
+from paperfeed.search.catchup import catch_up
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
@@ -274,7 +275,7 @@ def test_a_submission_while_another_process_writes_the_indexes_is_stored_and_ind
     finally:
         os.close(holder)
     other = Workspace.open(Settings(data_dir=ws.settings.data_dir))  # "the other process"
-    assert other.indexes.sync(other.db).lexical >= 1
+    assert catch_up(other).lexical >= 1
     other.db.engine.dispose()
     visitor = submit_site.client()
     lexical = visitor.get("/api/v1/search", params={"q": "heat-bath Markov", "mode": "lexical"})

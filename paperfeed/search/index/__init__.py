@@ -1,9 +1,11 @@
 """The search indexes (lexical + dense) and how they catch up with the database.
 
-Both are caches. ``Indexes.sync`` brings them up to date from the database: it embeds papers
-whose vector is missing or stale (wrong model, changed text), then feeds every paper and
-vector changed since the last sync to the indexes. ``rebuild`` starts them from scratch.
-A crash anywhere leaves them behind, never ahead: the next sync repeats the missed work.
+Both are caches. ``Indexes.sync`` brings them up to date from the database: it feeds every
+paper and vector changed since the last sync to the indexes, found by the data version they
+were committed at (``paperfeed.db.changes``), which follows commit order (a clock would not).
+``rebuild`` starts them from scratch. A crash anywhere leaves them behind, never ahead: the
+next sync repeats the missed work. Embedding is not done here: ``paperfeed.search.catchup``
+embeds what is queued, then calls ``sync``.
 
 Several processes may share one index directory (web workers, ``paperfeed worker``, CLI
 commands). Writes to the indexes hold an exclusive ``flock`` on ``<index>/.lock``; a reader
@@ -25,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -33,34 +34,39 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 
 from paperfeed.db import Database, DiskFullError, Embedding, Paper
 from paperfeed.errors import ConflictError
 from paperfeed.search import embed
+from paperfeed.search.backend import IndexCounts
 from paperfeed.search.index.files import IndexDamagedError
-from paperfeed.search.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
-from paperfeed.search.index.vectors import VectorIndex
+from paperfeed.search.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalHit, LexicalIndex
+from paperfeed.search.index.vectors import VectorHit, VectorIndex, as_hits
+from paperfeed.search.query import ParsedQuery
+from paperfeed.search.trace import UNTRACED, SearchTrace
 
 log = logging.getLogger(__name__)
 
 _BATCH = 2000
+OVERSAMPLE = 8  # filtered dense search first asks the graph for this many times the depth
+# Filters passing fewer papers are scored exactly, without asking the graph first. At 100k
+# papers the graph's 800 candidates cost ~4.5 ms, an exact scan of a filter's cached rows
+# ~0.18 ms per 1,000, and for a filter of 13-30 % of the papers the graph came up short
+# (then both ran) for a third to a half of the queries (docs/performance.md).
+EXACT_FILTERED_BELOW = 32_000
 # Vectors another process wrote are loaded by the search that notices them up to this many
 # (a few ms); more are loaded in a background thread (~1 s at 100k) while searches go on
 # with the old ones, and swapped in by the first refresh after they are ready.
 LOAD_INLINE_BELOW = 20_000
 
 Part = TypeVar("Part", LexicalIndex, VectorIndex)
+_CURRENT_MODEL = Embedding.model == embed.MODEL_ID
 Progress = Callable[[str, int, int], None]  # (stage, done in this step, total for stage)
-
-
-def text_hash(title: str, abstract: str) -> str:
-    return hashlib.sha1(embed.paper_text(title, abstract).encode()).hexdigest()[:16]
 
 
 class IndexBusyError(ConflictError):
@@ -69,9 +75,8 @@ class IndexBusyError(ConflictError):
 
 @dataclass
 class SyncReport:
-    embedded: int = 0
-    lexical: int = 0
-    vectors: int = 0
+    lexical: int = 0  # papers written to the lexical index
+    vectors: int = 0  # vectors written to the dense index
 
 
 class Indexes:
@@ -101,24 +106,28 @@ class Indexes:
             state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
             self._write_state(state)
         self._state = state
-        self.lexical = self._open_part("lexical", lambda: LexicalIndex(path / "lexical", True))
-        self.vectors = self._open_part("vectors", lambda: VectorIndex(path / "vectors", embed.DIM))
+        self.lexical_index = self._open_part(
+            "lexical", lambda: LexicalIndex(path / "lexical", True)
+        )
+        self.vector_index = self._open_part(
+            "vectors", lambda: VectorIndex(path / "vectors", embed.DIM)
+        )
         # A part that lost or gained documents since the last sync (deleted, torn, or written
         # by a sync killed before it could record them) starts over.
-        if self.lexical.num_docs != state.get("lexical_docs", 0):
+        if self.lexical_index.num_docs != state.get("lexical_docs", 0):
             self._damaged(
                 "lexical",
-                f"{self.lexical.num_docs} documents, the last sync "
+                f"{self.lexical_index.num_docs} documents, the last sync "
                 f"recorded {state.get('lexical_docs', 0)}",
             )
-            self.lexical.clear()
-        if len(self.vectors) != state.get("vectors_count", 0):
+            self.lexical_index.clear()
+        if len(self.vector_index) != state.get("vectors_count", 0):
             self._damaged(
                 "vectors",
-                f"{len(self.vectors)} vectors, the last sync "
+                f"{len(self.vector_index)} vectors, the last sync "
                 f"recorded {state.get('vectors_count', 0)}",
             )
-            self.vectors.clear()
+            self.vector_index.clear()
         self._stamp = self._state_stamp()
 
     def _open_part(self, name: str, opener: Callable[[], Part]) -> Part:
@@ -184,13 +193,13 @@ class Indexes:
         if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
             return False  # a layout this process cannot read: left to a restart
         reloaded = False
-        lexical_keys = ("lexical", "lexical_docs")
+        lexical_keys = ("lexical_seq", "lexical_docs")
         if any(state.get(k) != self._state.get(k) for k in lexical_keys):
-            self.lexical.reload()
+            self.lexical_index.reload()
             self._state.update({k: state.get(k) for k in lexical_keys})
             reloaded = True
-        wanted = (state.get("vectors"), state.get("vectors_count"))
-        if wanted != (self._state.get("vectors"), self._state.get("vectors_count")):
+        wanted = (state.get("vectors_seq"), state.get("vectors_count"))
+        if wanted != (self._state.get("vectors_seq"), self._state.get("vectors_count")):
             if loaded is not None and loaded[0] == wanted:
                 fresh = loaded[1]  # read by the background thread from these very files
             elif background and _as_int(wanted[1]) >= LOAD_INLINE_BELOW:
@@ -200,7 +209,7 @@ class Indexes:
                 fresh = self._read_vectors()
             if fresh is None or len(fresh) != state.get("vectors_count", 0):
                 return reloaded  # files and state disagree: keep the old view, retry later
-            self.vectors = fresh  # searches already running keep the old object
+            self.vector_index = fresh  # searches already running keep the old object
             reloaded = True
         self._state, self._stamp = state, stamp
         return reloaded
@@ -224,7 +233,7 @@ class Indexes:
                 # Under the flock, so a sync starting next finds it (and uses or drops it),
                 # and under the refresh lock, so no refresh misses it.
                 with self._refresh_lock:
-                    self._loaded = (state.get("vectors"), state.get("vectors_count")), fresh
+                    self._loaded = (state.get("vectors_seq"), state.get("vectors_count")), fresh
         except IndexBusyError:
             pass  # a sync is writing: the next refresh starts another load
 
@@ -250,31 +259,31 @@ class Indexes:
         tmp.replace(self._state_file)
         self._stamp = self._state_stamp()
 
-    def _watermark(self, name: str) -> datetime | None:
-        value = self._state.get(name)
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    def _seen(self, name: str) -> int:
+        """The newest data version (``change_seq``/``embeddings.seq``) part ``name`` holds."""
+        return _as_int(self._state.get(f"{name}_seq"))
 
-    def _set_watermark(self, name: str, value: datetime) -> None:
-        self._state[name] = value.isoformat()
-        self._state["lexical_docs"] = self.lexical.num_docs
-        self._state["vectors_count"] = len(self.vectors)
+    def _set_seen(self, name: str, value: int) -> None:
+        self._state[f"{name}_seq"] = value
+        self._state["lexical_docs"] = self.lexical_index.num_docs
+        self._state["vectors_count"] = len(self.vector_index)
         self._write_state(self._state)
 
     def _forget(self, name: str) -> None:
-        self._state.pop(name, None)
+        self._state.pop(f"{name}_seq", None)
         self._state["lexical_docs" if name == "lexical" else "vectors_count"] = 0
         self._write_state(self._state)
 
     # ------------------------------------------------------------------------------------
     def sync(self, db: Database, progress: Progress | None = None, wait: bool = True) -> SyncReport:
-        """Embed what is missing, then write the changes to both indexes.
+        """Write the papers and vectors changed since the last sync to both indexes.
 
-        The index writes hold the directory's lock: with ``wait=False`` a sync running in
-        another process makes this one raise ``IndexBusyError`` (nothing is lost: the
-        database has the papers, the next sync indexes them) instead of waiting for it.
+        Embeds nothing: ``paperfeed.search.catchup.catch_up`` embeds what is queued first.
+        The writes hold the directory's lock: with ``wait=False`` a sync running in another
+        process makes this one raise ``IndexBusyError`` (nothing is lost: the database has
+        the papers, the next sync indexes them) instead of waiting for it.
         """
         report = SyncReport()
-        report.embedded = embed_missing(db, progress)
         with self._writing(wait):
             report.lexical = self._write_lexical(db, progress)
             report.vectors = self._write_vectors(db, progress)
@@ -285,8 +294,8 @@ class Indexes:
     ) -> int:
         """``sync``'s lexical half alone: index the papers changed since the last sync.
 
-        Embeds nothing. ``embed_missing``, ``sync_lexical`` and ``sync_vectors`` in turn do
-        what one ``sync`` does (the benchmarks time them apart); each holds the lock itself.
+        ``sync_lexical`` and ``sync_vectors`` in turn do what one ``sync`` does (the
+        benchmarks time them apart); each holds the lock itself.
         """
         with self._writing(wait):
             return self._write_lexical(db, progress)
@@ -295,7 +304,7 @@ class Indexes:
         self, db: Database, progress: Progress | None = None, wait: bool = True
     ) -> int:
         """``sync``'s dense half alone: index the vectors stored since the last sync (see
-        ``sync_lexical``). Embeds nothing: run ``embed_missing`` first for fresh vectors."""
+        ``sync_lexical``)."""
         with self._writing(wait):
             return self._write_vectors(db, progress)
 
@@ -312,12 +321,55 @@ class Indexes:
                     self._reload_changed()  # start from what other processes wrote
             yield
 
+    # -- searching (the ``SearchBackend`` interface) --------------------------------------
+    def lexical(self, query: ParsedQuery, depth: int, *, title_boost: float) -> list[LexicalHit]:
+        return self.lexical_index.search(query, depth, title_boost=title_boost)
+
+    def dense(
+        self, vector: np.ndarray, depth: int, query: ParsedQuery, trace: SearchTrace = UNTRACED
+    ) -> list[VectorHit]:
+        """Nearest papers that also pass the query's filters.
+
+        With a graph and a broad filter, take the graph's ``OVERSAMPLE * depth`` nearest and
+        keep those passing the filters. Otherwise (a narrower filter, a small collection, or
+        too few of the graph's candidates passing) score every passing paper exactly. The
+        passing papers come from ``LexicalIndex.allowed`` (cached per filter), so the check
+        is a numpy mask instead of a tantivy query per search, and the exact scan reads the
+        filter's own copy of its rows (kept by the vector index under the same ``Allowed``).
+        """
+        vectors = self.vector_index  # one object throughout: a refresh may replace it meanwhile
+        if not query.has_filters:
+            return vectors.search(vector, depth)
+        allowed = self.lexical_index.allowed(query, self.lexical_index.num_docs)
+        trace.lap("filters")
+        if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
+            return vectors.search(vector, depth)
+        trace.count("filters", len(allowed.pks))
+        # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply
+        # enough; fewer than ``EXACT_FILTERED_BELOW``: scoring them all is cheaper, and exact.
+        if vectors.has_graph and len(allowed.pks) >= max(depth, EXACT_FILTERED_BELOW):
+            keys, similarities = vectors.nearest(vector, depth * OVERSAMPLE)
+            passing = np.flatnonzero(allowed.contains(keys))[:depth]
+            if len(passing) >= depth:
+                return as_hits(keys[passing], similarities[passing])
+        return vectors.search(vector, depth, allowed.pks, key=allowed)
+
+    def browse(self, query: ParsedQuery, limit: int, offset: int) -> tuple[list[int], int]:
+        return self.lexical_index.browse(query, limit, offset)
+
+    def vector(self, pk: int) -> np.ndarray | None:
+        return self.vector_index.vector(pk)
+
+    def counts(self) -> IndexCounts:
+        return IndexCounts(self.lexical_index.num_docs, len(self.vector_index))
+
+    # -- maintenance -----------------------------------------------------------------------
     def reset(self) -> None:
         """Empty both indexes; the next sync refills them from the database."""
         with self._locked(exclusive=True, wait=True), _disk_full_as_error():
             self._loaded = None
-            self.lexical.clear()
-            self.vectors.clear()
+            self.lexical_index.clear()
+            self.vector_index.clear()
             self._state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
             self._write_state(self._state)
 
@@ -328,19 +380,15 @@ class Indexes:
     def is_stale(self, db: Database) -> bool:
         """True when the database holds changes the indexes have not seen."""
         with db.session() as session:
-            newest_paper = session.scalar(select(func.max(Paper.changed_at)))
-            newest_vector = session.scalar(select(func.max(Embedding.created_at)))
-        lexical, vectors = self._watermark("lexical"), self._watermark("vectors")
-        return bool(
-            (newest_paper and (lexical is None or newest_paper > lexical))
-            or (newest_vector and (vectors is None or newest_vector > vectors))
-        )
+            newest_paper = session.scalar(select(func.max(Paper.change_seq))) or 0
+            newest_vector = (
+                session.scalar(select(func.max(Embedding.seq)).where(_CURRENT_MODEL)) or 0
+            )
+        return newest_paper > self._seen("lexical") or newest_vector > self._seen("vectors")
 
     def _write_lexical(self, db: Database, progress: Progress | None) -> int:
-        since = self._watermark("lexical")
-        query = select(Paper).order_by(Paper.changed_at)
-        if since is not None:
-            query = query.where(Paper.changed_at > since)
+        since = self._seen("lexical")
+        query = select(Paper).where(Paper.change_seq > since).order_by(Paper.change_seq)
         newest = since
         with db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -352,24 +400,22 @@ class Indexes:
                         yield LexicalDoc(
                             p.pk, p.title, p.abstract, p.authors, p.categories, p.published
                         )
-                    newest = batch[-1].changed_at
+                    newest = batch[-1].change_seq
                     if progress:
                         progress("index text", len(batch), total)
 
-            count = self.lexical.upsert(docs()) if total else 0
-        if newest is not None:
-            self._set_watermark("lexical", newest)
+            count = self.lexical_index.upsert(docs()) if total else 0
+        if newest > since:
+            self._set_seen("lexical", newest)
         return count
 
     def _write_vectors(self, db: Database, progress: Progress | None) -> int:
-        since = self._watermark("vectors")
+        since = self._seen("vectors")
         query = (
-            select(Embedding.paper_pk, Embedding.vector, Embedding.created_at)
-            .where(Embedding.model == embed.MODEL_ID)
-            .order_by(Embedding.created_at)
+            select(Embedding.paper_pk, Embedding.vector, Embedding.seq)
+            .where(_CURRENT_MODEL, Embedding.seq > since)
+            .order_by(Embedding.seq)
         )
-        if since is not None:
-            query = query.where(Embedding.created_at > since)
         count = 0
         newest = since
         with db.session() as session:
@@ -377,77 +423,16 @@ class Indexes:
             for batch in _chunks(session.execute(query.execution_options(yield_per=_BATCH))):
                 pks = np.array([row.paper_pk for row in batch], dtype=np.int64)
                 vectors = np.stack([np.frombuffer(row.vector, dtype=np.float32) for row in batch])
-                self.vectors.upsert(pks, vectors)
-                newest = batch[-1].created_at
+                self.vector_index.upsert(pks, vectors)
+                newest = batch[-1].seq
                 count += len(batch)
                 if progress:
                     progress("index vectors", len(batch), total)
         if count:
-            self.vectors.save()
-        if newest is not None:
-            self._set_watermark("vectors", newest)
+            self.vector_index.save()
+        if newest > since:
+            self._set_seen("vectors", newest)
         return count
-
-
-def papers_to_embed(db: Database) -> tuple[list, list[int]]:  # type: ignore[type-arg]
-    """Papers whose vector is missing, from another model, or of changed text (rows of pk,
-    title, abstract); and the pks of papers changed since their vector but not in text."""
-    stale = (
-        select(Paper.pk, Paper.title, Paper.abstract, Embedding.text_hash, Embedding.model)
-        .outerjoin(Embedding, Embedding.paper_pk == Paper.pk)
-        .where(
-            or_(
-                Embedding.paper_pk.is_(None),
-                Embedding.model != embed.MODEL_ID,
-                Paper.changed_at > Embedding.created_at,
-            )
-        )
-        .order_by(Paper.pk)
-    )
-    with db.session() as session:
-        rows = session.execute(stale).all()
-    todo = [
-        r
-        for r in rows
-        if r.model != embed.MODEL_ID or r.text_hash != text_hash(r.title, r.abstract)
-    ]
-    todo_pks = {r.pk for r in todo}
-    return todo, [r.pk for r in rows if r.pk not in todo_pks]
-
-
-def embed_missing(db: Database, progress: Progress | None = None, batch_size: int = 256) -> int:
-    """Embed every paper whose vector is missing, from another model, or of changed text.
-
-    Commits after each batch, so an interrupted run keeps what it embedded.
-    """
-    todo, touched = papers_to_embed(db)
-    if touched:  # text unchanged (e.g. only votes moved): mark checked, keep the vector
-        now = datetime.now(UTC)
-        with db.session() as session:  # one UPDATE, not one query per paper
-            session.execute(
-                update(Embedding).where(Embedding.paper_pk.in_(touched)).values(created_at=now)
-            )
-    if not todo:
-        return 0
-    embedder = embed.get_embedder()
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
-        vectors = embedder.embed([embed.paper_text(r.title, r.abstract) for r in chunk])
-        now = datetime.now(UTC)
-        with db.session() as session:
-            for row, vector in zip(chunk, vectors, strict=True):
-                session.merge(
-                    Embedding(
-                        paper_pk=row.pk,
-                        model=embed.MODEL_ID,
-                        text_hash=text_hash(row.title, row.abstract),
-                        vector=vector.astype(np.float32).tobytes(),
-                        created_at=now,
-                    )
-                )
-        if progress:
-            progress("embed", len(chunk), len(todo))
-    return len(todo)
 
 
 @contextlib.contextmanager
@@ -481,9 +466,9 @@ class OnDisk:
     vectors_error: str | None = None
     graph_size: int | None = None  # vectors in the HNSW graph; None: no graph (exact search)
 
-    def watermark(self, name: str) -> datetime | None:
-        value = (self.state or {}).get(name)
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    def seen(self, name: str) -> int:
+        """The newest data version part ``name`` holds (0: none)."""
+        return _as_int((self.state or {}).get(f"{name}_seq"))
 
 
 def read_on_disk(path: Path) -> OnDisk:

@@ -264,15 +264,6 @@ class LexicalIndex:
         addresses = [address for _, address in result.hits]
         return self._searcher.fast_field_values("pk", addresses), result.count or 0
 
-    def matched_terms(self, query: ParsedQuery, title: str, abstract: str) -> list[str]:
-        """The query words that occur (after stemming) in a paper's title or abstract."""
-        doc_tokens = set(TEXT_ANALYZER.analyze(title)) | set(TEXT_ANALYZER.analyze(abstract))
-        return [
-            word
-            for word in [*query.terms, *query.phrases]
-            if (tokens := TEXT_ANALYZER.analyze(word)) and all(t in doc_tokens for t in tokens)
-        ]
-
     def _run(self, query: tantivy.Query, limit: int) -> list[LexicalHit]:
         if limit <= 0:
             return []
@@ -347,3 +338,13 @@ class LexicalIndex:
                 )
             )
         return out
+
+
+def matched_terms(query: ParsedQuery, title: str, abstract: str) -> list[str]:
+    """The query words that occur (after stemming) in a paper's title or abstract."""
+    doc_tokens = set(TEXT_ANALYZER.analyze(title)) | set(TEXT_ANALYZER.analyze(abstract))
+    return [
+        word
+        for word in [*query.terms, *query.phrases]
+        if (tokens := TEXT_ANALYZER.analyze(word)) and all(t in doc_tokens for t in tokens)
+    ]

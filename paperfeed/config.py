@@ -16,6 +16,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str | None = None  # e.g. postgresql+psycopg://user:pw@host/db; default SQLite
+    # A PostgreSQL read replica of ``database_url``: feeds, paper pages and search results are
+    # read from it (and page caches follow its data version); every write goes to the primary.
+    database_read_url: str | None = None
     # Where the search indexes live: "auto" is PostgreSQL's own on a PostgreSQL database (every
     # node sees the same), else embedded files in <data_dir>/index; "embedded" forces files.
     search_backend: Literal["auto", "embedded", "postgres"] = "auto"
@@ -87,6 +90,7 @@ class Settings(BaseSettings):
     worker_sources: str = "1h"  # run every enabled live source
     worker_digests: str = "0 7 * * *"  # queue the digests that are due
     worker_send: str = "1m"  # drain the outbox (confirmations go out within a minute)
+    worker_index: str = "1m"  # embed queued papers, bring the search indexes up to date
     worker_timezone: str = "UTC"
     # The worker's lock is a lease in the database, renewed every third of this many seconds;
     # a second worker waits until it expires (the first one died) before taking over.

@@ -31,7 +31,7 @@ class Workspace:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         os.umask(PRIVATE_UMASK)
-        self.db = Database(settings.db_url)
+        self.db = Database(settings.db_url, read_url=settings.database_read_url)
         self._make_private()
 
     @classmethod

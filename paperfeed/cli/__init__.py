@@ -1,7 +1,8 @@
 """The `paperfeed` command. Thin: each command parses options and calls the core modules.
 
 The commands live by subject: ``catalog`` (init, ingest, show, stats, export, demo),
-``search`` (search, similar, eval), ``ops`` (reindex, check, backup, restore, serve, worker)
+``search`` (search, similar, eval), ``ops`` (reindex, check, backup, restore, serve, worker,
+embed)
 and the groups ``sources``, ``users`` and ``mail``; helpers they share are in ``_common``.
 They are registered below in the order ``paperfeed --help`` lists them.
 """
@@ -53,6 +54,7 @@ app.command()(catalog.demo)
 app.command("eval")(search.evaluate)
 app.command()(ops.serve)
 app.command(epilog=ops.WORKER_EPILOG)(ops.worker)
+app.command()(ops.embed)
 app.add_typer(sources.sources_app, name="sources")
 app.add_typer(users.users_app, name="users")
 app.add_typer(mail.mail_app, name="mail")

@@ -1,4 +1,4 @@
-"""Running an instance: `reindex`, `check`, `backup`, `restore`, `serve` and `worker`.
+"""Running an instance: `reindex`, `check`, `backup`, `restore`, `serve`, `worker`, `embed`.
 
 Plain functions: ``paperfeed.cli`` registers them on the app, in the order ``--help`` lists them.
 """
@@ -141,14 +141,25 @@ def serve(
 
     from paperfeed.catalog.demo import load_demo
     from paperfeed.catalog.stats import count_papers
+    from paperfeed.search.catchup import pending
+    from paperfeed.security import secret_key
     from paperfeed.web.app import create_app
 
     settings = _settings()
     workspace = Workspace.create(settings)
+    secret_key(workspace)  # on PostgreSQL it must be set: say so now, not at the first request
     if with_demo and count_papers(workspace) == 0:
         console.print("empty database: importing the bundled demo corpus")
         load_demo(workspace)
-    _sync(workspace)
+    if workspace.db.sqlite_file is not None:
+        _sync(workspace)
+    else:  # a shared database: embedding is the worker's and the embedders' job
+        workspace.indexes.sync(workspace.db)
+        if waiting := pending(workspace.db):
+            console.print(
+                f"{waiting} papers wait for a vector: `paperfeed worker` or `paperfeed embed` "
+                "embeds them"
+            )
     host, port = host or settings.host, port or settings.port
     workers = workers or settings.serve_workers
     # The client address (rate limits count by it) and https (Secure cookies, HSTS) come from
@@ -182,10 +193,11 @@ def serve(
 
 # The end of `paperfeed worker --help`.
 WORKER_EPILOG = (
-    "Schedules: PAPERFEED_WORKER_SOURCES (default 1h), PAPERFEED_WORKER_DIGESTS "
-    "(0 7 * * *) and PAPERFEED_WORKER_SEND (1m); each an interval (30s, 15m, 1h, 1d), a "
-    "crontab in PAPERFEED_WORKER_TIMEZONE (UTC), or off. Every job also runs once at start. "
-    "One worker per deployment: a second one waits for the first's lock. See docs/worker.md."
+    "Schedules: PAPERFEED_WORKER_SOURCES (default 1h), PAPERFEED_WORKER_INDEX (1m), "
+    "PAPERFEED_WORKER_DIGESTS (0 7 * * *) and PAPERFEED_WORKER_SEND (1m); each an interval "
+    "(30s, 15m, 1h, 1d), a crontab in PAPERFEED_WORKER_TIMEZONE (UTC), or off. Every job "
+    "also runs once at start. One worker per deployment: a second one waits for the first's "
+    "lock. See docs/worker.md."
 )
 
 
@@ -195,7 +207,7 @@ def worker(
     ] = False,
     jobs: Annotated[
         list[str] | None,
-        typer.Option("--job", help="With --once: only this job (sources, digests, send)."),
+        typer.Option("--job", help="With --once: only this job (sources, index, digests, send)."),
     ] = None,
     wait: Annotated[
         bool,
@@ -205,7 +217,7 @@ def worker(
         ),
     ] = True,
 ) -> None:
-    """Run the periodic jobs: harvest live sources, queue due digests, send mail."""
+    """Run the periodic jobs: harvest live sources, embed and index, queue digests, send mail."""
     import logging
     import signal
     import threading
@@ -225,7 +237,11 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    runner = Worker(_open(), stop)
+    from paperfeed.security import secret_key
+
+    workspace = _open()
+    secret_key(workspace)  # mail links are signed: on PostgreSQL the shared key must be set
+    runner = Worker(workspace, stop)
     if once:
         chosen = tuple(job for job in JOBS if not jobs or job in jobs)
         results = runner.run_once(chosen, wait=wait)
@@ -233,3 +249,49 @@ def worker(
             raise typer.Exit(1)
         return
     runner.run_forever(wait=wait)
+
+
+def embed(
+    once: Annotated[
+        bool, typer.Option("--once", help="Embed what is queued now, then exit.")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=4096, help="Papers per transaction.")
+    ] = 256,
+    poll: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds between looks at the queue while it is empty (without --once)."
+        ),
+    ] = 5.0,
+) -> None:
+    """Embed papers waiting for a vector, until stopped (Ctrl-C or SIGTERM).
+
+    Any number of embedders may run at once, on any machine that reaches the database: on
+    PostgreSQL each claims its batches with FOR UPDATE SKIP LOCKED, so none repeats another's
+    work, and a stopped or crashed one leaves its batch queued for the others. A GPU is used
+    when PAPERFEED_EMBED_PROVIDERS names one (see docs/deploy.md).
+    """
+    import signal
+    import threading
+
+    from paperfeed.cli._common import _progress, _stages
+    from paperfeed.search.catchup import embed_pending, pending
+
+    workspace = _open()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    total = 0
+    while not stop.is_set():
+        if pending(workspace.db):
+            with _progress() as progress:
+                done = embed_pending(
+                    workspace.db, _stages(progress), batch_size, should_stop=stop.is_set
+                )
+            total += done
+            console.print(f"embedded {done} papers ({pending(workspace.db)} waiting)")
+        if once:
+            break
+        stop.wait(poll)
+    console.print(f"embedder stopped: {total} papers embedded")

@@ -72,7 +72,7 @@ def period_bounds(day: date, period: Period) -> tuple[date, date]:
 
 
 def latest_day(workspace: Workspace) -> date | None:
-    with workspace.db.session() as session:
+    with workspace.db.reading() as session:
         return session.scalar(select(func.max(Listing.day)))
 
 
@@ -89,7 +89,7 @@ def feed(
         raise InvalidInputError(f"sort: one of {', '.join(SORTS)}, not {sort!r}")
     check_page(limit, offset)
     check_day("day", day)
-    with workspace.db.session() as session:
+    with workspace.db.reading() as session:
         if day is None:
             day = session.scalar(select(func.max(Listing.day)))
         if day is None:
@@ -131,7 +131,7 @@ def trending(
         raise InvalidInputError(f"period: one of {', '.join(PERIODS)}, not {period!r}")
     check_page(limit, offset)
     check_day("reference", reference)
-    with workspace.db.session() as session:
+    with workspace.db.reading() as session:
         if reference is None:
             reference = session.scalar(select(func.max(Listing.day)))
         if reference is None:

@@ -88,15 +88,29 @@ def _storage_fault(context: ExceptionContext) -> None:
         ) from error
 
 
-class Database:
-    """Owns the engine and hands out sessions. Create one per process."""
+def _engine(url: str) -> Engine:
+    try:
+        return create_engine(url)
+    except Exception as exc:  # bad URL or missing driver: the user's configuration
+        raise ConfigError(f"cannot use database URL {url!r}: {exc}") from exc
 
-    def __init__(self, url: str) -> None:
+
+class Database:
+    """Owns the engine and hands out sessions. Create one per process.
+
+    With a ``read_url`` (a PostgreSQL read replica), ``reading()`` sessions read from it; the
+    replica may lag the primary by a moment, so only reads that can show a slightly older
+    state use it (feeds, paper pages, search results), never a read that decides a write.
+    """
+
+    def __init__(self, url: str, read_url: str | None = None) -> None:
         self.url = url
-        try:
-            self.engine: Engine = create_engine(url)
-        except Exception as exc:  # bad URL or missing driver: the user's configuration
-            raise ConfigError(f"cannot use database URL {url!r}: {exc}") from exc
+        self.engine: Engine = _engine(url)
+        self.read_engine: Engine = self.engine
+        if read_url:
+            if self.engine.dialect.name != "postgresql":
+                raise ConfigError("a read replica (PAPERFEED_DATABASE_READ_URL) needs PostgreSQL")
+            self.read_engine = _engine(read_url)
         if self.engine.dialect.name == "sqlite":
             # A ``?timeout=SECONDS`` in the URL (the driver's own parameter) sets the busy timeout.
             timeout = self.engine.url.query.get("timeout")
@@ -107,6 +121,7 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout))
             event.listen(self.engine, "handle_error", _storage_fault)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
         changes.track(self._sessions)  # the data version, change sequence and embed queue
 
     @property
@@ -121,6 +136,20 @@ class Database:
         """A session in a transaction: committed on success, rolled back on any exception."""
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads that may lag a moment: the replica's when there is one, else
+        the same as ``session()``. Anything written in it is rolled back."""
+        if self.read_engine is self.engine:
+            with self.session() as session:
+                yield session
+            return
+        with self._reads() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def _alembic_config(self) -> Config:
         config = Config()

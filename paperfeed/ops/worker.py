@@ -1,9 +1,13 @@
 """``paperfeed worker``: the periodic jobs of a deployment, on the schedules in the settings.
 
-Jobs (``JOBS``), each on its own schedule (``PAPERFEED_WORKER_SOURCES`` / ``_DIGESTS`` /
-``_SEND``: an interval such as ``15m``, a crontab such as ``0 7 * * *``, or ``off``):
+Jobs (``JOBS``), each on its own schedule (``PAPERFEED_WORKER_SOURCES`` / ``_INDEX`` /
+``_DIGESTS`` / ``_SEND``: an interval such as ``15m``, a crontab such as ``0 7 * * *``, or
+``off``):
 
 * ``sources``: harvest every enabled live source (``paperfeed.live.runner.run_source``);
+* ``index``: embed the papers waiting for a vector and bring the search indexes up to date
+  (``paperfeed.search.catchup``), whoever added them: an ingest, a submission on any web
+  node. ``paperfeed embed`` processes, on this or other machines, share the embedding;
 * ``digests``: queue the digests that are due (``paperfeed.mail.digests``), after any
   harvest in progress (a digest never carries half a harvest); the outbox is drained right
   after, so they go out at once;
@@ -44,7 +48,7 @@ from paperfeed.workspace import Workspace
 
 log = logging.getLogger("paperfeed.worker")
 LEASE_NAME = "worker"
-JOBS = ("sources", "digests", "send")
+JOBS = ("sources", "index", "digests", "send")
 _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -82,6 +86,7 @@ def schedule_texts(workspace: Workspace) -> dict[str, str]:
     settings = workspace.settings
     return {
         "sources": settings.worker_sources,
+        "index": settings.worker_index,
         "digests": settings.worker_digests,
         "send": settings.worker_send,
     }
@@ -131,6 +136,17 @@ def run_sources(workspace: Workspace) -> JobResult:
     return JobResult("sources", ok, "; ".join(lines))
 
 
+def run_index(workspace: Workspace) -> JobResult:
+    from paperfeed.search.catchup import catch_up
+
+    report = catch_up(workspace)
+    idle = not (report.embedded or report.lexical or report.vectors)
+    summary = (
+        f"{report.embedded} embedded, {report.lexical} papers and {report.vectors} vectors indexed"
+    )
+    return JobResult("index", True, summary, idle, report.embedded)
+
+
 def run_digests(workspace: Workspace) -> JobResult:
     from paperfeed.mail.digests import build_due_digests
 
@@ -151,6 +167,7 @@ def run_send(workspace: Workspace) -> JobResult:
 
 RUNNERS: dict[str, Callable[[Workspace], JobResult]] = {
     "sources": run_sources,
+    "index": run_index,
     "digests": run_digests,
     "send": run_send,
 }

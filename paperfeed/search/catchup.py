@@ -78,8 +78,10 @@ def embed_pending(
     progress: Progress | None = None,
     batch_size: int = BATCH,
     limit: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Embed queued papers until the queue is empty (or ``limit`` papers were claimed).
+    """Embed queued papers until the queue is empty (or ``limit`` papers were claimed, or
+    ``should_stop()`` says so between batches).
 
     Returns how many papers got a new vector. Safe to run in several processes at once.
     """
@@ -87,7 +89,7 @@ def embed_pending(
     total = pending(db)
     embedder = None
     embedded = claimed = 0
-    while limit is None or claimed < limit:
+    while (limit is None or claimed < limit) and not should_stop():
         size = batch_size if limit is None else min(batch_size, limit - claimed)
         with db.session() as session:
             batch = _claim(session, size)

@@ -218,7 +218,7 @@ def get_paper(workspace: Workspace, paper_id: str) -> Paper:
 
     bare, _ = split_arxiv_version(paper_id.strip())
     bare = bare.removeprefix("arXiv:").removeprefix("arxiv:")
-    with workspace.db.session() as session:
+    with workspace.db.reading() as session:
         paper = session.scalar(
             select(Paper).where(Paper.id == bare).options(selectinload(Paper.listings))
         )
@@ -263,7 +263,7 @@ def _hydrate(workspace: Workspace, ranked: list[tuple[int, float, Explanation]])
     """Load the papers for ranked pks, keeping the order; gone or hidden papers are dropped."""
     if not ranked:
         return []
-    with workspace.db.session() as session:
+    with workspace.db.reading() as session:
         pks = [pk for pk, _, _ in ranked]
         papers = {p.pk: p for p in session.scalars(_HYDRATE, {"pks": pks})}
     return [

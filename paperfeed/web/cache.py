@@ -1,12 +1,16 @@
 """What the web app may remember between requests, and when it must forget it.
 
 Every entry is stored with the *data version* it was computed at and is used only while the
-version is unchanged. The version is SQLite's ``PRAGMA data_version`` read on a connection of
-its own that never writes: it changes whenever any other connection, of this process or
-another (``paperfeed ingest``, a live sync), commits to the database. So a vote, a comment, a
-moderation action or a new paper invalidates everything at once; nothing expires by time.
-Any commit counts (also a log-in or a subscription change): forgetting too much is cheap,
-serving a stale page is not. On other databases there is no version and nothing is cached.
+version is unchanged, so a vote, a comment, a moderation action or a new paper invalidates
+everything at once; nothing expires by time. Forgetting too much is cheap, serving a stale
+page is not.
+
+- On SQLite the version is ``PRAGMA data_version`` read on a connection of its own that never
+  writes: it changes whenever any other connection, of this process or another
+  (``paperfeed ingest``, a live sync), commits (any commit counts, also a log-in).
+- On PostgreSQL it is the ``data_version`` counter that every content-changing transaction
+  moves (``paperfeed.db.changes``), read from the database: a commit on any node invalidates
+  every node's caches.
 
 The version is read before the value is computed, so a commit during the computation makes
 the stored entry stale at once rather than letting it outlive the data it was built from.
@@ -21,23 +25,34 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import text
+
 from paperfeed.db import Database
 
 T = TypeVar("T")
+_COUNTER = text("SELECT seq FROM data_version WHERE id = 1")  # paperfeed.db.changes
 
 
 class DataVersion:
-    """A number that changes whenever anyone commits to the database (None: not SQLite)."""
+    """A number that changes whenever anyone commits content to the database (None: no
+    version to be had, e.g. an in-memory SQLite database; then nothing is cached)."""
 
     def __init__(self, db: Database) -> None:
         url = db.engine.url
-        path = url.database if url.get_backend_name() == "sqlite" else None
+        self._db: Database | None = None
         self._connection: sqlite3.Connection | None = None
+        if url.get_backend_name() != "sqlite":
+            self._db = db
+            return
+        path = url.database
         if path and path != ":memory:" and not path.startswith("file:"):
             self._connection = sqlite3.connect(Path(path), check_same_thread=False)
         self._lock = threading.Lock()
 
     def current(self) -> int | None:
+        if self._db is not None:
+            with self._db.read_engine.connect() as connection:  # as the pages are read
+                return int(connection.scalar(_COUNTER) or 0)
         if self._connection is None:
             return None
         with self._lock:

@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     worker_sources: str = "1h"  # run every enabled live source
     worker_digests: str = "0 7 * * *"  # queue the digests that are due
     worker_send: str = "1m"  # drain the outbox (confirmations go out within a minute)
+    worker_submissions: str = "10s"  # fetch papers submitted by id from arXiv
     worker_index: str = "1m"  # embed queued papers, bring the search indexes up to date
     worker_timezone: str = "UTC"
     # The worker's lock is a lease in the database, renewed every third of this many seconds;

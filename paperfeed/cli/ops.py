@@ -193,7 +193,8 @@ def serve(
 
 # The end of `paperfeed worker --help`.
 WORKER_EPILOG = (
-    "Schedules: PAPERFEED_WORKER_SOURCES (default 1h), PAPERFEED_WORKER_INDEX (1m), "
+    "Schedules: PAPERFEED_WORKER_SOURCES (default 1h), PAPERFEED_WORKER_SUBMISSIONS (10s), "
+    "PAPERFEED_WORKER_INDEX (1m), "
     "PAPERFEED_WORKER_DIGESTS (0 7 * * *) and PAPERFEED_WORKER_SEND (1m); each an interval "
     "(30s, 15m, 1h, 1d), a crontab in PAPERFEED_WORKER_TIMEZONE (UTC), or off. Every job "
     "also runs once at start. One worker per deployment: a second one waits for the first's "
@@ -207,7 +208,10 @@ def worker(
     ] = False,
     jobs: Annotated[
         list[str] | None,
-        typer.Option("--job", help="With --once: only this job (sources, index, digests, send)."),
+        typer.Option(
+            "--job",
+            help="With --once: only this job (sources, submissions, index, digests, send).",
+        ),
     ] = None,
     wait: Annotated[
         bool,

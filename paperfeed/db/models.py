@@ -364,6 +364,26 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SubmissionRequest(Base):
+    """A paper submitted by arXiv id that is not here yet, waiting for the worker to fetch it.
+
+    Web nodes queue it instead of asking arXiv themselves, so the one worker that holds the
+    lease keeps arXiv's spacing between requests however many nodes take submissions
+    (``paperfeed.community.submit``).
+    """
+
+    __tablename__ = "submission_requests"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    arxiv_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_pk: Mapped[int | None] = mapped_column(ForeignKey("users.pk", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    paper_id: Mapped[str | None] = mapped_column(String(64))  # when done
+    error: Mapped[str | None] = mapped_column(Text)  # when failed
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class WorkerLease(Base):
     """A lock held for a while: the process named ``holder`` runs the periodic jobs until
     ``expires_at``, renewing it as it goes (``paperfeed.ops.lease``). A lease in the database,

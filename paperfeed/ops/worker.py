@@ -1,10 +1,12 @@
 """``paperfeed worker``: the periodic jobs of a deployment, on the schedules in the settings.
 
-Jobs (``JOBS``), each on its own schedule (``PAPERFEED_WORKER_SOURCES`` / ``_INDEX`` /
-``_DIGESTS`` / ``_SEND``: an interval such as ``15m``, a crontab such as ``0 7 * * *``, or
-``off``):
+Jobs (``JOBS``), each on its own schedule (``PAPERFEED_WORKER_SOURCES`` / ``_SUBMISSIONS`` /
+``_INDEX`` / ``_DIGESTS`` / ``_SEND``: an interval such as ``15m``, a crontab such as
+``0 7 * * *``, or ``off``):
 
 * ``sources``: harvest every enabled live source (``paperfeed.live.runner.run_source``);
+* ``submissions``: fetch the papers users submitted by id from arXiv
+  (``paperfeed.community.submit``): web nodes queue them, so only this process asks arXiv;
 * ``index``: embed the papers waiting for a vector and bring the search indexes up to date
   (``paperfeed.search.catchup``), whoever added them: an ingest, a submission on any web
   node. ``paperfeed embed`` processes, on this or other machines, share the embedding;
@@ -48,7 +50,7 @@ from paperfeed.workspace import Workspace
 
 log = logging.getLogger("paperfeed.worker")
 LEASE_NAME = "worker"
-JOBS = ("sources", "index", "digests", "send")
+JOBS = ("sources", "submissions", "index", "digests", "send")
 _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -86,6 +88,7 @@ def schedule_texts(workspace: Workspace) -> dict[str, str]:
     settings = workspace.settings
     return {
         "sources": settings.worker_sources,
+        "submissions": settings.worker_submissions,
         "index": settings.worker_index,
         "digests": settings.worker_digests,
         "send": settings.worker_send,
@@ -136,6 +139,14 @@ def run_sources(workspace: Workspace) -> JobResult:
     return JobResult("sources", ok, "; ".join(lines))
 
 
+def run_submissions(workspace: Workspace) -> JobResult:
+    from paperfeed.community.submit import process_submissions
+
+    report = process_submissions(workspace)
+    idle = not (report.done or report.failed)
+    return JobResult("submissions", True, report.summary(), idle, report.done)
+
+
 def run_index(workspace: Workspace) -> JobResult:
     from paperfeed.search.catchup import catch_up
 
@@ -167,6 +178,7 @@ def run_send(workspace: Workspace) -> JobResult:
 
 RUNNERS: dict[str, Callable[[Workspace], JobResult]] = {
     "sources": run_sources,
+    "submissions": run_submissions,
     "index": run_index,
     "digests": run_digests,
     "send": run_send,

@@ -8,16 +8,19 @@ logging in. Errors are ``{"error": message}`` with a fitting status.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from paperfeed.bounds import has_unprintable
 from paperfeed.community import activity, rank
-from paperfeed.community.submit import submit_paper
+from paperfeed.community.submit import submission, submit_paper
 from paperfeed.db import Paper
-from paperfeed.errors import InvalidInputError
+from paperfeed.db.models import SubmissionRequest
+from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.search import Mode, search, similar
 from paperfeed.web.context import (
     csrf_token,
@@ -156,6 +159,15 @@ class SubmitIn(TextIn):
     ]
 
 
+class SubmissionOut(BaseModel):
+    number: int
+    arxiv_id: str
+    status: Literal["queued", "done", "failed"]
+    paper_id: str | None  # when done
+    error: str | None  # when failed: arXiv's answer
+    requested_at: datetime
+
+
 class MeOut(BaseModel):
     username: str | None
     is_admin: bool = False
@@ -290,11 +302,49 @@ def _set_saved(request: Request, paper_id: str, saved: bool) -> PaperOut:
     return _one(request, paper_id)
 
 
-@router.post("/submit", response_model=PaperOut, dependencies=[*write, limit("submit")])
-def api_submit(request: Request, body: SubmitIn) -> PaperOut:
-    """Add a paper to today's feed by arXiv id or URL (fetched from arXiv if new here)."""
+@router.post(
+    "/submit",
+    response_model=PaperOut,
+    responses={202: {"model": SubmissionOut, "description": "Queued for the worker."}},
+    dependencies=[*write, limit("submit")],
+)
+def api_submit(request: Request, body: SubmitIn) -> PaperOut | JSONResponse:
+    """Add a paper to today's feed by arXiv id or URL.
+
+    A paper we have is listed and returned at once. One that must be fetched from arXiv is
+    fetched now when no worker runs; when one does, the request is queued for it (202, with
+    the request to poll at ``/api/v1/submissions/{number}``).
+    """
     user = require_user(request)
-    return _one(request, submit_paper(workspace_of(request), body.ref, user.pk))
+    submitted = submit_paper(workspace_of(request), body.ref, user.pk)
+    if submitted.paper_id is None:
+        assert submitted.request_pk is not None
+        queued = _submission_out(submission(workspace_of(request), submitted.request_pk))
+        return JSONResponse(queued.model_dump(mode="json"), status_code=202)
+    return _one(request, submitted.paper_id)
+
+
+@router.get("/submissions/{number}", response_model=SubmissionOut)
+def api_submission(
+    request: Request, number: Annotated[int, FastPath(ge=1, le=2**31 - 1)]
+) -> SubmissionOut:
+    """A submission request queued for the worker: queued, done (with the paper) or failed."""
+    user = require_user(request)
+    found = submission(workspace_of(request), number)
+    if found.user_pk != user.pk and not user.is_admin:
+        raise NotFoundError(f"no submission request {number}")
+    return _submission_out(found)
+
+
+def _submission_out(found: SubmissionRequest) -> SubmissionOut:
+    return SubmissionOut(
+        number=found.pk,
+        arxiv_id=found.arxiv_id,
+        status=found.status,
+        paper_id=found.paper_id,
+        error=found.error,
+        requested_at=found.requested_at,
+    )
 
 
 @router.get("/papers/{paper_id:path}/similar", response_model=list[ScoredPaperOut])

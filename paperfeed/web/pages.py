@@ -282,10 +282,12 @@ def submit_form(
 ) -> Response:
     user = require_user(request)
     try:
-        paper_id = submit_paper(workspace_of(request), ref, user.pk)
+        submitted = submit_paper(workspace_of(request), ref, user.pk)
     except PaperfeedError as exc:
         return render(request, "submit.html", status=400, ref=ref, error=str(exc))
-    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+    if submitted.paper_id is None:  # queued for the worker, which fetches it from arXiv
+        return render(request, "submit.html", status=202, ref="", queued=submitted.arxiv_id)
+    return RedirectResponse(f"/papers/{submitted.paper_id}", status_code=303)
 
 
 @router.get("/library", response_class=HTMLResponse)

@@ -85,11 +85,12 @@ def test_run_once_runs_the_jobs_in_order_under_the_lease(
     ws = Workspace.create(mail_settings(tmp_path / "data", smtp_server.port))
     ids = queue_mails(ws, 3)
     results = Worker(ws).run_once()
-    assert [r.job for r in results] == ["sources", "index", "digests", "send"]
+    assert [r.job for r in results] == ["sources", "submissions", "index", "digests", "send"]
     assert all(r.ok for r in results), results
     assert results[0].summary == "no enabled live sources"
-    assert results[1].summary == "0 embedded, 0 papers and 0 vectors indexed"
-    assert results[3].summary.startswith("3 sent")
+    assert results[1].summary == "0 fetched, 0 failed, 0 waiting"
+    assert results[2].summary == "0 embedded, 0 papers and 0 vectors indexed"
+    assert results[4].summary.startswith("3 sent")
     assert sorted(smtp_server.handler.ids()) == sorted(ids)
     assert Lease(ws.db, "worker", 60).acquire()  # released when done
 

@@ -34,6 +34,8 @@ from sqlalchemy import func, select
 from paperfeed.config import Settings
 from paperfeed.db import Listing, Paper, User
 from paperfeed.live.arxiv_api import ArxivApi
+from paperfeed.ops.lease import Lease
+from paperfeed.ops.worker import LEASE_NAME, run_job
 from paperfeed.search.catchup import catch_up
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
@@ -283,3 +285,36 @@ def test_a_submission_while_another_process_writes_the_indexes_is_stored_and_ind
     dense = visitor.get("/api/v1/search", params={"q": KNOWN_TITLE, "mode": "dense"})
     assert dense.json()["results"][0]["id"] == KNOWN
     assert len(visitor.get(f"/api/v1/papers/{KNOWN}/similar").json()) == 10
+
+
+def test_with_a_worker_running_submissions_are_queued_for_it_and_only_it_asks_arxiv(
+    submit_site: Site, arxiv: ReplayServer
+) -> None:
+    """Several web nodes must keep arXiv's spacing together: with a worker holding the lease,
+    a node queues what it lacks (202) and the worker's submissions job fetches it."""
+    ws = submit_site.workspace
+    lease = Lease(ws.db, LEASE_NAME, 60)
+    assert lease.acquire()  # a worker is running
+    bob, cyd = submit_site.client("bob"), submit_site.client("cyd")
+    before = paper_count(submit_site)
+
+    queued = api_write(bob, "POST", "/api/v1/submit", {"ref": f"arXiv:{KNOWN}"})
+    assert queued.status_code == 202
+    body = queued.json()
+    assert (body["arxiv_id"], body["status"], body["paper_id"]) == (KNOWN, "queued", None)
+    form = press(cyd, cyd.get("/submit").text, "/submit", ref=KNOWN)
+    assert form.status_code == 202
+    assert f"{KNOWN} is queued" in form.text
+    assert arxiv.requests == [] and paper_count(submit_site) == before  # nobody asked arXiv
+    assert cyd.get(f"/api/v1/submissions/{body['number']}").status_code == 404  # bob's
+
+    result = run_job(ws, "submissions")  # as the worker holding the lease runs it
+    assert result.ok and result.summary == "1 fetched, 0 failed, 0 waiting"
+    assert [r.query["id_list"] for r in arxiv.requests] == [KNOWN]  # once for both users
+    done = bob.get(f"/api/v1/submissions/{body['number']}").json()
+    assert (done["status"], done["paper_id"]) == ("done", KNOWN)
+    assert submitted_listings(submit_site, KNOWN) == [today()]
+    assert submitter(submit_site, KNOWN) == "bob"
+    found = submit_site.client().get("/api/v1/search", params={"q": KNOWN_TITLE})
+    assert found.json()["results"][0]["id"] == KNOWN
+    lease.release()

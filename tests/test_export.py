@@ -16,7 +16,9 @@ from paperfeed.formats import get_format
 from paperfeed.workspace import Workspace
 
 COLUMNS = [
-    c.name for c in Paper.__table__.columns if c.name not in {"pk", "first_seen", "changed_at"}
+    c.name
+    for c in Paper.__table__.columns
+    if c.name not in {"pk", "first_seen", "changed_at", "change_seq"}
 ]
 
 

@@ -23,9 +23,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from paperfeed.db import DatabaseDamagedError, Embedding, EmbedQueue, Paper
 from paperfeed.search import embed
+from paperfeed.search.catchup import text_hash
 from paperfeed.search.index import OnDisk, read_on_disk
 from paperfeed.search.index.vectors import EXACT_BELOW
 from paperfeed.workspace import Workspace
@@ -106,7 +108,7 @@ def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None
                 select(Embedding.paper_pk).where(_current_model(), Embedding.seq > vectors_seen)
             )
         )
-        queued = _pks(session.scalars(select(EmbedQueue.paper_pk)))
+        queued = _stale_in_queue(session)
     to_embed = np.union1d(np.setdiff1d(papers, vectors), queued)
     state = on_disk.state or {}
     report.counts = {
@@ -119,11 +121,6 @@ def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None
         "graph": on_disk.graph_size,
     }
     problems = report.problems
-    if not on_disk.exists:
-        problems.append(Problem("indexes", "the search indexes do not exist yet", REINDEX))
-        return
-    if on_disk.state is None:
-        problems.append(Problem("indexes", "state.json is missing or unreadable", REBUILD))
     if len(to_embed):
         problems.append(
             Problem(
@@ -133,6 +130,11 @@ def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None
                 REINDEX,
             )
         )
+    if not on_disk.exists:
+        problems.append(Problem("indexes", "the search indexes do not exist yet", REINDEX))
+        return
+    if on_disk.state is None:
+        problems.append(Problem("indexes", "state.json is missing or unreadable", REBUILD))
     if on_disk.lexical_error:
         problems.append(Problem("lexical index", f"unreadable: {on_disk.lexical_error}", REBUILD))
     elif on_disk.lexical_pks is not None:
@@ -221,6 +223,17 @@ def _compare_part(
 
 def _current_model() -> object:
     return Embedding.model == embed.MODEL_ID
+
+
+def _stale_in_queue(session: Session) -> np.ndarray:
+    """Queued papers whose vector is not of their current text (a queued paper may already
+    have one: given with the demo corpus, or made before a change that kept the text)."""
+    rows = session.execute(
+        select(Paper.pk, Paper.title, Paper.abstract, Embedding.text_hash)
+        .join(EmbedQueue, EmbedQueue.paper_pk == Paper.pk)
+        .outerjoin(Embedding, (Embedding.paper_pk == Paper.pk) & _current_model())
+    )
+    return _pks(pk for pk, title, abstract, digest in rows if digest != text_hash(title, abstract))
 
 
 def _pks(rows: object) -> np.ndarray:

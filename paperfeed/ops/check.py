@@ -13,6 +13,9 @@ repairs it:
 - the database itself damaged (SQLite ``PRAGMA quick_check``; skipped on PostgreSQL, which
   checks its own pages): restore the latest backup.
 
+With the PostgreSQL search backend there are no index files: PostgreSQL keeps its indexes
+in step with its rows, and only papers waiting for a vector are reported.
+
 Papers hidden by moderation stay in the indexes on purpose (unhiding needs no reindex) and
 every search leaves them out; they are counted, not reported.
 """
@@ -27,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.db import DatabaseDamagedError, Embedding, EmbedQueue, Paper
 from paperfeed.search import embed
+from paperfeed.search.backend import backend_kind
 from paperfeed.search.catchup import text_hash
 from paperfeed.search.index import OnDisk, read_on_disk
 from paperfeed.search.index.vectors import EXACT_BELOW
@@ -70,7 +74,9 @@ def check(workspace: Workspace) -> CheckReport:
     if report.database not in ("ok", "not checked (PostgreSQL)"):
         report.problems.append(Problem("database", report.database, RESTORE))
         return report  # what the database says cannot be trusted: compare nothing with it
-    on_disk = read_on_disk(workspace.settings.index_dir)  # first: the database is newer
+    files = backend_kind(workspace.settings, workspace.db) == "embedded"  # else PostgreSQL's
+    # Read first: the database is then the newer side of the comparison.
+    on_disk = read_on_disk(workspace.settings.index_dir) if files else None
     try:
         _compare(workspace, on_disk, report)
     except DatabaseDamagedError as exc:
@@ -93,9 +99,12 @@ def _integrity(workspace: Workspace) -> str:
     return f"quick_check found damage: {'; '.join(lines[:_EXAMPLES])}{more}"
 
 
-def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None:
+def _compare(workspace: Workspace, on_disk: OnDisk | None, report: CheckReport) -> None:
+    """The vectors against the papers; and, for index files (``on_disk``), each part's ids
+    against the database's."""
     db = workspace.db
-    lexical_seen, vectors_seen = on_disk.seen("lexical"), on_disk.seen("vectors")
+    seen = on_disk or OnDisk(exists=False, state=None)
+    lexical_seen, vectors_seen = seen.seen("lexical"), seen.seen("vectors")
     with db.session() as session:
         papers = _pks(session.scalars(select(Paper.pk)))
         hidden = session.scalar(
@@ -116,9 +125,9 @@ def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None
         "hidden": hidden or 0,
         "embeddings": len(vectors),
         "to_embed": len(to_embed),
-        "lexical_docs": None if on_disk.lexical_pks is None else len(on_disk.lexical_pks),
-        "vectors": None if on_disk.vector_pks is None else len(on_disk.vector_pks),
-        "graph": on_disk.graph_size,
+        "lexical_docs": None if seen.lexical_pks is None else len(seen.lexical_pks),
+        "vectors": None if seen.vector_pks is None else len(seen.vector_pks),
+        "graph": seen.graph_size,
     }
     problems = report.problems
     if len(to_embed):
@@ -130,6 +139,8 @@ def _compare(workspace: Workspace, on_disk: OnDisk, report: CheckReport) -> None
                 REINDEX,
             )
         )
+    if on_disk is None:
+        return  # PostgreSQL's own indexes follow its rows: nothing to compare
     if not on_disk.exists:
         problems.append(Problem("indexes", "the search indexes do not exist yet", REINDEX))
         return

@@ -17,7 +17,7 @@ for both, so the two differ only in what each retriever returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from paperfeed.db import Database
     from paperfeed.search.index import Progress, SyncReport
 
-__all__ = ["IndexCounts", "SearchBackend", "open_backend"]
+__all__ = ["IndexCounts", "SearchBackend", "backend_kind", "open_backend"]
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,17 @@ class SearchBackend(Protocol):
         ...
 
 
-def open_backend(settings: Settings, db: Database) -> SearchBackend:
+def backend_kind(settings: Settings, db: Database) -> Literal["embedded", "postgres"]:
     """PostgreSQL's own indexes on a PostgreSQL database (unless ``search_backend`` says
     ``embedded``), else the embedded index files in ``settings.index_dir``."""
-    choice = settings.search_backend
-    if choice == "auto":
-        choice = "postgres" if db.engine.dialect.name == "postgresql" else "embedded"
-    if choice == "postgres":
+    if settings.search_backend != "auto":
+        return settings.search_backend
+    return "postgres" if db.engine.dialect.name == "postgresql" else "embedded"
+
+
+def open_backend(settings: Settings, db: Database) -> SearchBackend:
+    """The backend ``backend_kind`` names, opened."""
+    if backend_kind(settings, db) == "postgres":
         from paperfeed.search.postgres import PostgresSearch
 
         return PostgresSearch(db)

@@ -286,6 +286,19 @@ def test_arxiv_record_upgrades_a_title_only_paper_to_its_arxiv_id(
     assert paper_by_id(workspace, "2402.14776").authors == ["Xianming Li", "Zongxi Li", "Jing Li"]
 
 
+def test_later_records_of_the_id_a_title_only_paper_learnt_in_the_batch_merge_into_it(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    page = PaperRecord(title="Sparse Attention Revisited", source="hf-page")
+    ingest_records(workspace, tmp_path / "page.jsonl", page)
+    # Both in one batch: the first gives the title-only paper its arXiv id, the second is a
+    # newer version of that id and must find the same paper, not insert a second one.
+    report = ingest_records(workspace, tmp_path / "arxiv.jsonl", arxiv(1), arxiv(2))
+    assert (report.added, report.updated) == (0, 2)
+    assert count(workspace) == 1
+    assert paper_by_id(workspace, "2401.01234").version == 2
+
+
 def test_two_arxiv_papers_with_the_same_title_stay_two(
     workspace: Workspace, tmp_path: Path
 ) -> None:

@@ -285,6 +285,7 @@ def _upsert(session: Session, records: list[PaperRecord], report: IngestReport) 
             report.added += 1
             continue
         changed = _update_paper(paper, record, tkey)
+        by_id.setdefault(paper.id, paper)  # a title-only paper that just learnt its arXiv id
         changed |= _merge_listings(session, paper, record)
         if changed:
             paper.changed_at = now

@@ -20,7 +20,7 @@ from paperfeed import bounds
 from paperfeed.catalog.records import ParseProblem
 from paperfeed.catalog.records import looks_like_arxiv_id as looks_like_arxiv_id  # its old home
 from paperfeed.errors import SourceError
-from paperfeed.formats._io import open_text
+from paperfeed.formats._io import loads_json, open_text
 
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _PARENTHESISED = re.compile(r"\([^()]*\)")
@@ -226,7 +226,7 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | ParsePro
                     f"{path}: not JSON lines (line {number} does not start with '{{')"
                 )
         try:
-            obj = json.loads(text)
+            obj = loads_json(text)
         except json.JSONDecodeError as error:
             yield number, ParseProblem(str(path), number, f"line {number}: invalid JSON: {error}")
             continue

@@ -1,6 +1,7 @@
 """Ingest throughput: records/second through the real ``paperfeed.catalog.ingest.ingest_files``.
 
     .venv/bin/python bench/bench_ingest.py [--days N] [--repeat R] [--skip-demo] [--skip-arxiv]
+    .venv/bin/python bench/bench_ingest.py --kaggle [N] [--repeat R]
 
 Corpora: (a) the bundled demo corpus (``paperfeed.catalog.demo.demo_files()``, source hf-daily) and
 (b) the real arXiv cs daily listings ``shared/data/arxiv_daily_cs/days/*.jsonl.gz`` (source
@@ -14,6 +15,13 @@ Baselines, measured in the same run on the same files:
     synchronous=NORMAL, one commit per batch as ours) — what an ORM-free ingest costs.
 The re-ingest (the same files again: everything unchanged) is timed against the same
 sqlite3 upsert run a second time.
+
+``--kaggle N`` (default 200,000) times only the Kaggle arXiv snapshot: a synthetic snapshot of
+N records made from the 200 real ones in ``shared/data/arxiv_kaggle`` (each copy with new
+arXiv ids, a title suffix so title keys differ, and one or two extra versions), written to a
+temporary file. It is ingested into a fresh SQLite workspace (all new), then again (all
+unchanged), by the bulk path and by the per-record path (``ingest_files(bulk=False)``) in
+the same run; the ratio is bulk / per-record. Skipped with a message when the sample is absent.
 
 Indexing is timed per stage of the real ``Indexes.sync``, with the vectors attached first
 (the demo's shipped vectors; for arXiv, the vectors cached by ``bench_search.py`` in
@@ -356,6 +364,93 @@ def bench_corpus(
     table.print()
 
 
+# -- the Kaggle snapshot -------------------------------------------------------------------
+KAGGLE_SAMPLE = Path("data") / "arxiv_kaggle" / "arxiv-metadata-oai-snapshot.first200.jsonl"
+
+
+def synthetic_kaggle(sample: Path, count: int, target: Path) -> None:
+    """``count`` snapshot lines: the sample's records again and again, each copy a new paper."""
+    base = [json.loads(line) for line in sample.read_text().splitlines() if line.strip()]
+    with target.open("w") as out:
+        for number in range(count):
+            copy, index = divmod(number, len(base))
+            record = dict(base[index])
+            # 2001.00001, 2001.00002, ...: new-style ids, 99,999 a month as arXiv allows.
+            month, serial = divmod(number, 99_999)
+            record["id"] = f"{2001 + month}.{serial + 1:05d}"
+            record["title"] = f"{record['title']} (copy {copy})"
+            versions = list(record.get("versions") or [])
+            for extra in range(copy % 3):
+                created = f"Tue, {extra + 1} Jan 2019 10:00:00 GMT"
+                versions.append({"version": f"v{len(versions) + 1}", "created": created})
+            record["versions"] = versions
+            out.write(json.dumps(record) + "\n")
+
+
+def bench_kaggle(args: argparse.Namespace, sections: list[Section]) -> None:
+    sample = args.shared / KAGGLE_SAMPLE
+    if not sample.is_file():
+        print(f"\nSKIPPED Kaggle snapshot: {sample} not found (pass --shared DIR)")
+        return
+    source = get_format("kaggle")
+    rates: dict[tuple[bool, str], list[float]] = {}
+    reports = {}
+    with tempfile.TemporaryDirectory(prefix="bench-kaggle-") as tmp:
+        snapshot = Path(tmp) / "arxiv-metadata-oai-snapshot.json"
+        log(f"kaggle: writing {args.kaggle:,} synthetic records")
+        synthetic_kaggle(sample, args.kaggle, snapshot)
+        for rep in range(args.repeat):
+            for bulk in (True, False):
+                path = "bulk" if bulk else "per-record"
+                workspace = make_workspace(Path(tmp) / f"data-{rep}-{path}")
+                with section(f"kaggle #{rep + 1}: {path} ingest (x2)", sections):
+                    for run in ("new", "unchanged"):
+                        t0, cpu0 = time.perf_counter(), time.process_time()
+                        report = ingest_files(
+                            workspace.db, source, [snapshot], batch_size=args.batch_size, bulk=bulk
+                        )
+                        seconds = time.perf_counter() - t0
+                        cpu = time.process_time() - cpu0
+                        rates.setdefault((bulk, run), []).append(report.seen / seconds)
+                        rates.setdefault((bulk, f"{run} cpu"), []).append(report.seen / cpu)
+                        reports[(bulk, run)] = report
+                        log(
+                            f"kaggle #{rep + 1} {path} {run}: {report.seen / seconds:,.0f} rec/s, "
+                            f"{report.seen / cpu:,.0f} per CPU second"
+                        )
+                workspace.db.engine.dispose()
+                (Path(tmp) / f"data-{rep}-{path}" / "paperfeed.db").unlink()
+    for (bulk, run), report in reports.items():
+        expected = (args.kaggle, 0, 0) if run == "new" else (0, 0, args.kaggle)
+        got = (report.added, report.updated, report.unchanged)
+        if got != expected or report.problems:
+            print(
+                f"NOTE: {run} ingest (bulk={bulk}) counted {got}, {len(report.problems)} problems"
+            )
+    table = Table(
+        f"Ingest — synthetic Kaggle snapshot: {args.kaggle:,} records (from the 200 real ones), "
+        f"batches of {args.batch_size}, median of {args.repeat}",
+        "the per-record path (ingest_files(bulk=False)) in the same run; ratio = bulk / per-record",
+        command_line(),
+    )
+    for run, note in (("new", "every paper new"), ("unchanged", "the same file again")):
+        table.add(
+            f"ingest_files, {run}",
+            statistics.median(rates[(True, run)]),
+            statistics.median(rates[(False, run)]),
+            "rec/s",
+            note,
+        )
+        table.add(
+            f"ingest_files, {run}, per CPU second of this process",
+            statistics.median(rates[(True, f"{run} cpu")]),
+            statistics.median(rates[(False, f"{run} cpu")]),
+            "rec/cpu-s",
+            "what one free core gives; wall rates fall when others use the cores",
+        )
+    table.print()
+
+
 def median(count: int, runs: list[tuple[int, float]]) -> float:
     return statistics.median(count / s for _, s in runs)
 
@@ -372,6 +467,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500, help="records per commit")
     parser.add_argument("--skip-demo", action="store_true", help="skip the demo corpus")
     parser.add_argument("--skip-arxiv", action="store_true", help="skip the arXiv listings")
+    parser.add_argument(
+        "--kaggle",
+        type=int,
+        nargs="?",
+        const=200_000,
+        default=None,
+        metavar="N",
+        help="only a synthetic Kaggle snapshot of N records (default 200,000)",
+    )
     add_wait_quiet(parser)
     args = parser.parse_args()
     if args.repeat < 1:
@@ -381,6 +485,10 @@ def main() -> None:
     print("# bench_ingest")
     print(f"\ncommand: `{command_line()}`; started {load_now()}")
     sections: list[Section] = []
+    if args.kaggle is not None:
+        bench_kaggle(args, sections)
+        print_load_report(sections)
+        return
     if not args.skip_demo:
         bench_corpus(
             "demo corpus (hf-daily)",

@@ -68,10 +68,10 @@ from sqlalchemy import insert, select
 from paperfeed.catalog.demo import attach_vectors, demo_files
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.catalog.records import PaperRecord
-from paperfeed.db import Embedding, Paper
+from paperfeed.db import Embedding, Paper, changes
 from paperfeed.formats import Format, get_format
 from paperfeed.search import embed
-from paperfeed.search.index import text_hash
+from paperfeed.search.catchup import text_hash
 from paperfeed.search.index.vectors import EXACT_BELOW
 
 # -- baselines -------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def attach_cached_vectors(workspace: object) -> tuple[int, str]:
     now = datetime.now(UTC)
     real = fake = 0
     with workspace.db.session() as session:  # type: ignore[attr-defined]
-        rows = []
+        rows, seq = [], changes.stamp(session)
         for pk, pid, title, abstract in session.execute(
             select(Paper.pk, Paper.id, Paper.title, Paper.abstract)
         ):
@@ -213,6 +213,7 @@ def attach_cached_vectors(workspace: object) -> tuple[int, str]:
                     "text_hash": digest,
                     "vector": vector,
                     "created_at": now,
+                    "seq": seq,
                 }
             )
         session.execute(insert(Embedding), rows)

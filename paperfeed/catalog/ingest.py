@@ -27,12 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, title_key
 from paperfeed.catalog.validate import check_record
-from paperfeed.db import Database, IngestCheckpoint, IngestRun, Listing, Paper
+from paperfeed.db import Database, IngestCheckpoint, IngestRun, Listing, Paper, changes
 from paperfeed.errors import SourceError
 from paperfeed.formats import Format
 
@@ -439,18 +438,21 @@ def _insert_new_papers(session: Session, rows: list[dict[str, object]]) -> dict[
     """Insert ``papers`` rows in one executemany; the pk of each row inserted, by id.
 
     Every Core write of ``papers`` goes through here, so what each inserted row must carry
-    (stamps the indexes catch up from) is added in one place. A row whose id is already
-    stored (by another process since the batch looked) is skipped, not an error: it is
-    missing from the result and the caller applies it as an update.
+    is added in one place: the transaction's data version (``change_seq``, which the
+    indexes catch up from) and a place in the embed queue (``paperfeed.db.changes``). A row
+    whose id is already stored (by another process since the batch looked) is skipped, not
+    an error: it is missing from the result and the caller applies it as an update.
     """
-    dialect = session.get_bind().dialect.name
-    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    seq = changes.stamp(session)
     statement = (
-        insert_into(Paper.__table__)
+        changes.insert_for(session)(Paper.__table__)
         .on_conflict_do_nothing()
         .returning(Paper.__table__.c.pk, Paper.__table__.c.id)
     )
-    return {paper_id: pk for pk, paper_id in session.execute(statement, rows)}
+    stamped = [{**row, "change_seq": seq} for row in rows]
+    inserted = {paper_id: pk for pk, paper_id in session.execute(statement, stamped)}
+    changes.queue_for_embedding(session, inserted.values())
+    return inserted
 
 
 def _replay(session: Session, lost: list[_NewPaper], report: IngestReport, now: datetime) -> None:

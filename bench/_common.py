@@ -583,13 +583,13 @@ def build_papers100k(  # type: ignore[no-untyped-def]
     current model id and the right text hash, so the sync does not embed it. The indexes are
     then built from scratch by the real ``Indexes.sync`` (timed: that is the full index build).
     """
-    from sqlalchemy import insert, select
+    from sqlalchemy import select
 
     from paperfeed.catalog.ingest import upsert_records
     from paperfeed.catalog.records import PaperRecord
-    from paperfeed.db import Embedding, Paper, changes
+    from paperfeed.db import Embedding, Paper
     from paperfeed.search import embed
-    from paperfeed.search.catchup import text_hash
+    from paperfeed.search.catchup import VectorRow, store_vectors, text_hash
 
     path = CACHE / "papers100k"
     meta = None if rebuild else _read_meta(path)
@@ -641,18 +641,10 @@ def build_papers100k(  # type: ignore[no-untyped-def]
                     select(Paper.id, Paper.pk).where(Paper.id.in_([r.key for r in records]))
                 ).all()
             )
-            now, seq = datetime.now(UTC), changes.stamp(session)
-            session.execute(
-                insert(Embedding),
+            store_vectors(
+                session,
                 [
-                    {
-                        "paper_pk": by_id[record.key],
-                        "model": embed.MODEL_ID,
-                        "text_hash": text_hash(record.title, record.abstract),
-                        "vector": vector.astype(np.float32).tobytes(),
-                        "created_at": now,
-                        "seq": seq,
-                    }
+                    VectorRow(by_id[record.key], text_hash(record.title, record.abstract), vector)
                     for record, vector in batch
                 ],
             )

@@ -9,7 +9,6 @@ Rebuild the assets with ``tools/build_demo.py``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from paperfeed.catalog.ingest import IngestReport, ingest_files
 from paperfeed.db import Embedding, Paper
 from paperfeed.formats import get_format
 from paperfeed.search import embed
-from paperfeed.search.catchup import text_hash
+from paperfeed.search.catchup import VectorRow, store_vectors, text_hash
 from paperfeed.workspace import Workspace
 
 DEMO_DIR = Path(__file__).parent.parent / "assets" / "demo"
@@ -50,26 +49,16 @@ def attach_vectors(workspace: Workspace) -> int:
         for i, (pid, h) in enumerate(zip(shipped["ids"], shipped["hashes"], strict=True))
     }
     vectors = shipped["vectors"]
-    now = datetime.now(UTC)
-    added = 0
     with workspace.db.session() as session:
         have = set(
             session.scalars(select(Embedding.paper_pk).where(Embedding.model == embed.MODEL_ID))
         )
+        rows = []
         for paper in session.scalars(select(Paper).where(Paper.id.in_(list(by_id)))):
             expected, row = by_id[paper.id]
             if paper.pk in have or text_hash(paper.title, paper.abstract) != expected:
                 continue
             vector = vectors[row].astype(np.float32)
-            vector /= np.linalg.norm(vector)
-            session.merge(
-                Embedding(
-                    paper_pk=paper.pk,
-                    model=embed.MODEL_ID,
-                    text_hash=expected,
-                    vector=vector.tobytes(),
-                    created_at=now,
-                )
-            )
-            added += 1
+            rows.append(VectorRow(paper.pk, expected, vector / np.linalg.norm(vector)))
+        added = store_vectors(session, rows)
     return added

@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import Text, cast, column, delete, func, select, table, tuple_, type_coerce
+from sqlalchemy.types import UserDefinedType
 
 from paperfeed.db import Database, Embedding, EmbedQueue, Paper, changes
 from paperfeed.search import embed
@@ -145,29 +146,82 @@ def _current_hashes(session: Any, pks: list[int]) -> dict[int, str]:
 
 
 def _store(session: Any, todo: list[tuple[Any, str]], vectors: np.ndarray) -> None:
-    """Upsert the vectors at this transaction's data version (the dense index's cursor)."""
+    store_vectors(
+        session,
+        [
+            VectorRow(row.paper_pk, digest, vector)
+            for (row, digest), vector in zip(todo, vectors, strict=True)
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class VectorRow:
+    """One paper's vector from the current model, as ``store_vectors`` writes it."""
+
+    paper_pk: int
+    text_hash: str  # ``text_hash`` of the title and abstract it was made from
+    vector: np.ndarray  # L2-normalised
+
+
+class _HalfVec(UserDefinedType[str]):
+    """pgvector's ``halfvec``, bound as its text form (``halfvec_text``) and cast."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return f"halfvec({embed.DIM})"
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast(type_coerce(bindvalue, Text), self)
+
+
+def halfvec_text(vector: np.ndarray) -> str:
+    """A vector in pgvector's text form, ``[0.1,-0.2,...]`` (float32 digits: no loss)."""
+    return "[" + ",".join(f"{v:.9g}" for v in np.asarray(vector, dtype=np.float32).tolist()) + "]"
+
+
+# ``embeddings`` as written: the ORM model is portable, the halfvec column PostgreSQL's only
+# (migration 0010); the dense index of ``PostgresSearch`` reads it.
+_COLUMNS = ("paper_pk", "model", "text_hash", "vector", "seq", "created_at")
+_EMBEDDINGS_PG = table(
+    "embeddings", *(column(name) for name in _COLUMNS), column("embedding", _HalfVec())
+)
+
+
+def store_vectors(session: Any, rows: list[VectorRow]) -> int:
+    """Upsert vectors of the current model at this transaction's data version (the dense
+    index's cursor). The one writer of ``embeddings`` rows: on PostgreSQL it fills the
+    ``halfvec`` column the HNSW index reads in the same statement. Returns how many."""
+    if not rows:
+        return 0
     seq, now = changes.stamp(session), datetime.now(UTC)
-    rows = [
-        {
+    postgres = session.get_bind().dialect.name == "postgresql"
+    values = []
+    for row in rows:
+        vector = np.asarray(row.vector, dtype=np.float32)
+        value = {
             "paper_pk": row.paper_pk,
             "model": embed.MODEL_ID,
-            "text_hash": digest,
-            "vector": vector.astype(np.float32).tobytes(),
+            "text_hash": row.text_hash,
+            "vector": vector.tobytes(),
             "seq": seq,
             "created_at": now,
         }
-        for (row, digest), vector in zip(todo, vectors, strict=True)
-    ]
-    statement = changes.insert_for(session)(Embedding).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["paper_pk"],
-            set_={
-                name: getattr(statement.excluded, name)
-                for name in ("model", "text_hash", "vector", "seq", "created_at")
-            },
+        if postgres:
+            value["embedding"] = halfvec_text(vector)
+        values.append(value)
+    target = _EMBEDDINGS_PG if postgres else Embedding.__table__
+    updated = [*_COLUMNS[1:], "embedding"] if postgres else list(_COLUMNS[1:])
+    for start in range(0, len(values), 1000):
+        statement = changes.insert_for(session)(target).values(values[start : start + 1000])
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["paper_pk"],
+                set_={name: getattr(statement.excluded, name) for name in updated},
+            )
         )
-    )
+    return len(values)
 
 
 def queue_missing(db: Database) -> int:

@@ -1,0 +1,367 @@
+"""Search inside PostgreSQL: its own full-text search and pgvector's HNSW, no files.
+
+The indexes are PostgreSQL's (migration 0010): ``papers.search_text``, a generated
+``tsvector`` (title weight A, abstract weight B) with a GIN index; ``embeddings.embedding``, a
+``halfvec`` copy of each vector (``catchup.store_vectors`` writes both) with an HNSW index for
+inner product; GIN indexes on the categories and the author names. A paper is searchable the
+moment its transaction commits, on every node that shares the database, so ``refresh``,
+``sync``, ``is_stale`` and ``reset`` have nothing to do.
+
+The query language means what it means for the embedded indexes (``index.lexical``): phrases
+must appear in the title or the abstract and exclusions must not, ``author:`` matches the
+words of one author name in order (up to two other words between them), ``cat:`` any of the
+categories, ``since:``/``until:`` bound ``published`` inclusively. The differences:
+
+- keyword ranking: PostgreSQL has no BM25. ``lexical`` ranks the papers holding any of the
+  query's words (stopwords dropped) by the sum, over the words, of the word's BM25 idf times
+  ``ts_rank`` of the paper for that word alone, with a title match weighing
+  ``1 + title_boost``; see ``RANK_NORMALIZATION`` for what was measured;
+- stemming and stopwords are PostgreSQL's 'english' configuration, so a quoted phrase of
+  stopwords only ("the") constrains nothing, and accents are not folded;
+- hidden papers are left out in SQL (the engine drops them when loading anyway), so pages
+  are full and ``browse`` counts only what can be shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import product
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+from paperfeed.search import embed
+from paperfeed.search.backend import IndexCounts
+from paperfeed.search.catchup import halfvec_text
+from paperfeed.search.index.lexical import LexicalHit
+from paperfeed.search.index.vectors import VectorHit
+from paperfeed.search.query import ParsedQuery
+from paperfeed.search.trace import UNTRACED, SearchTrace
+
+if TYPE_CHECKING:
+    from paperfeed.db import Database
+    from paperfeed.search.index import Progress, SyncReport
+
+__all__ = ["PostgresSearch"]
+
+# ``hnsw.ef_search`` (pgvector's default is 40): the candidate list of a graph search, at
+# least the depth asked for. See docs/quality.md and bench/RESULTS.md for the recall measured.
+EF_SEARCH = 200
+EF_SEARCH_MAX = 1000  # pgvector's upper bound
+# Filtered dense search: filters passing fewer papers than this are scored exactly (every
+# passing vector, through the filters' own indexes); broader ones walk the graph with
+# iterative scans, and fall back to the exact scan when those come up short.
+EXACT_FILTERED_BELOW = 10_000
+MAX_SCAN_TUPLES = 40_000  # ``hnsw.max_scan_tuples`` of an iterative scan (default 20,000)
+# ``ts_rank`` normalisation of each word's score: 1 divides it by 1 + log(document length),
+# the closest to BM25's length norm of those measured on SciFact train (bench/RESULTS.md).
+RANK_NORMALIZATION = 1
+_WORD = re.compile(r"[^\W_]+")  # PostgreSQL's parser splits on what is not a letter or digit
+_AUTHOR_SLOP = 2  # other words allowed between an author query's words, as tantivy's slop
+_ALTERNATIVES_MAX = 64  # slop alternatives spelled out for one author name
+
+
+class PostgresSearch:
+    """The ``SearchBackend`` over PostgreSQL's own indexes (see the module docstring)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- nothing to catch up with: PostgreSQL maintains its indexes itself ---------------
+    def refresh(self) -> bool:
+        return False
+
+    def sync(self, db: Database, progress: Progress | None = None, wait: bool = True) -> SyncReport:
+        from paperfeed.search.index import SyncReport
+
+        return SyncReport()
+
+    def is_stale(self, db: Database) -> bool:
+        return False
+
+    def reset(self) -> None:
+        return None
+
+    # -- searching -----------------------------------------------------------------------
+    def lexical(self, query: ParsedQuery, depth: int, *, title_boost: float) -> list[LexicalHit]:
+        """Papers holding any of the query's words, best first (see the module docstring)."""
+        if depth <= 0 or not query.text:
+            return []
+        with self.db.engine.connect() as connection:
+            words = connection.execute(
+                text(
+                    "SELECT lexeme, coalesce(array_length(positions, 1), 1) "
+                    "FROM unnest(to_tsvector('english', :text))"
+                ),
+                {"text": query.text},
+            ).all()
+            if not words:
+                return []  # stopwords only
+            where = _Where()
+            where.add("p.search_text @@ CAST(:any_word AS tsquery)")
+            where.params["any_word"] = " | ".join(_quoted(lexeme) for lexeme, _ in words)
+            _constraints(query, where)
+            idf, score = [], []
+            for i, (lexeme, repeats) in enumerate(words):
+                where.params[f"w{i}"] = _quoted(lexeme)
+                idf.append(
+                    f"(SELECT count(*) FROM papers WHERE search_text @@ CAST(:w{i} AS tsquery))"
+                    f" AS df{i}"
+                )
+                score.append(_word_score(i, repeats))
+            # ts_rank's weights are at most 1: the title's is 1, the abstract's 1 / (1 + boost).
+            where.params["weights"] = [0.0, 0.0, 1.0 / (1.0 + max(title_boost, 0.0)), 1.0]
+            where.params["depth"] = depth
+            rows = connection.execute(
+                text(
+                    "WITH s AS MATERIALIZED (SELECT (SELECT count(*) FROM papers) AS n, "
+                    f"{', '.join(idf)}) "
+                    f"SELECT p.pk, {' + '.join(score)} AS score FROM papers p, s "
+                    f"WHERE {where.sql} ORDER BY score DESC, p.pk LIMIT :depth"
+                ),
+                where.params,
+            ).all()
+        return [LexicalHit(int(pk), float(score)) for pk, score in rows]
+
+    def dense(
+        self, vector: np.ndarray, depth: int, query: ParsedQuery, trace: SearchTrace = UNTRACED
+    ) -> list[VectorHit]:
+        """Nearest papers (current model) passing the query's filters, nearest first.
+
+        Unfiltered, and for filters passing ``EXACT_FILTERED_BELOW`` papers or more: the HNSW
+        graph, with iterative scans (``relaxed_order``) so that filtered searches still fill
+        the page; the exact scan when they do not. Narrower filters: the exact scan alone.
+        The similarities are exact cosines of the stored float32 vectors, and the hits are
+        sorted by them (the graph holds half precision and its order is relaxed).
+        """
+        if depth <= 0:
+            return []
+        where = _Where()
+        where.add("e.model = :model AND e.embedding IS NOT NULL")
+        where.params["model"] = embed.MODEL_ID
+        _constraints(query, where)
+        where.params["query"] = halfvec_text(vector)
+        where.params["depth"] = depth
+        with self.db.engine.connect() as connection:
+            passing: int | None = None
+            if query.has_filters:
+                passing = int(
+                    connection.scalar(
+                        text(f"SELECT count(*) FROM papers p WHERE {where.paper_sql}"),
+                        where.params,
+                    )
+                    or 0
+                )
+                trace.lap("filters")
+                trace.count("filters", passing)
+                if passing == 0:
+                    return []
+            rows: list[Any] = []
+            if passing is None or passing >= EXACT_FILTERED_BELOW:
+                rows = self._graph(connection, where, depth)
+            if passing is not None and len(rows) < min(depth, passing):
+                exact = _NEAREST.format(where=where.sql, order=_EXACT_ORDER)
+                rows = list(connection.execute(text(exact), where.params).all())
+        return _exact_hits(rows, vector)
+
+    @staticmethod
+    def _graph(connection: Connection, where: _Where, depth: int) -> list[Any]:
+        """The HNSW index scan, with this transaction's search settings."""
+        ef_search = min(max(EF_SEARCH, depth), EF_SEARCH_MAX)
+        connection.execute(
+            text(
+                "SELECT set_config('hnsw.ef_search', :ef, true), "
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.max_scan_tuples', :scan, true)"
+            ),
+            {"ef": str(ef_search), "scan": str(MAX_SCAN_TUPLES)},
+        )
+        return list(
+            connection.execute(
+                text(_NEAREST.format(where=where.sql, order=_GRAPH_ORDER)),
+                where.params,
+            ).all()
+        )
+
+    def browse(self, query: ParsedQuery, limit: int, offset: int) -> tuple[list[int], int]:
+        """Papers passing the constraints, newest first (undated last, then by pk)."""
+        where = _Where()
+        _constraints(query, where)
+        where.params.update(limit=limit, offset=offset)
+        with self.db.engine.connect() as connection:
+            total = connection.scalar(
+                text(f"SELECT count(*) FROM papers p WHERE {where.sql}"), where.params
+            )
+            pks = connection.scalars(
+                text(
+                    f"SELECT p.pk FROM papers p WHERE {where.sql} "
+                    "ORDER BY p.published DESC NULLS LAST, p.pk LIMIT :limit OFFSET :offset"
+                ),
+                where.params,
+            ).all()
+        return [int(pk) for pk in pks], int(total or 0)
+
+    def vector(self, pk: int) -> np.ndarray | None:
+        with self.db.engine.connect() as connection:
+            stored = connection.scalar(
+                text("SELECT vector FROM embeddings WHERE paper_pk = :pk AND model = :model"),
+                {"pk": pk, "model": embed.MODEL_ID},
+            )
+        return None if stored is None else np.frombuffer(stored, dtype=np.float32).copy()
+
+    def counts(self) -> IndexCounts:
+        with self.db.engine.connect() as connection:
+            papers = connection.scalar(text("SELECT count(*) FROM papers"))
+            vectors = connection.scalar(
+                text(
+                    "SELECT count(*) FROM embeddings WHERE model = :model AND embedding IS NOT NULL"
+                ),
+                {"model": embed.MODEL_ID},
+            )
+        return IndexCounts(int(papers or 0), int(vectors or 0))
+
+
+def _word_score(i: int, repeats: int) -> str:
+    """Word ``i``'s part of a paper's keyword score: its BM25 idf (from ``s.n`` papers,
+    ``s.df{i}`` of them holding it) times ``ts_rank`` for it alone (weights by field)."""
+    return (
+        f"{repeats} * ln(1 + (s.n - s.df{i} + 0.5) / (s.df{i} + 0.5)) * "
+        f"ts_rank(CAST(:weights AS real[]), p.search_text, CAST(:w{i} AS tsquery), "
+        f"{RANK_NORMALIZATION})"
+    )
+
+
+# The nearest vectors passing ``where``, re-sorted after a relaxed iterative scan, with the
+# float32 bytes for exact similarities. The query vector is a parameter, not a join: the
+# HNSW index orders only by a distance to a value known when the scan starts.
+_QUERY = f"CAST(:query AS halfvec({embed.DIM}))"
+_NEAREST = (
+    "WITH nearest AS MATERIALIZED ("
+    f"SELECT e.paper_pk, e.vector, e.embedding <#> {_QUERY} AS distance "
+    "FROM embeddings e JOIN papers p ON p.pk = e.paper_pk "
+    "WHERE {where} ORDER BY {order} LIMIT :depth) "
+    "SELECT paper_pk, vector FROM nearest ORDER BY distance"
+)
+_GRAPH_ORDER = f"e.embedding <#> {_QUERY}"  # the HNSW index's own order: a graph scan
+_EXACT_ORDER = f"(e.embedding <#> {_QUERY}) + 0"  # an expression no index has: every row
+
+
+def _exact_hits(rows: list[Any], query: np.ndarray) -> list[VectorHit]:
+    """Hits by exact cosine of the stored vectors (L2-normalised), best first, then by pk."""
+    if not rows:
+        return []
+    pks = np.array([row[0] for row in rows], dtype=np.int64)
+    matrix = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+    similarities = (matrix @ np.asarray(query, dtype=np.float32)).astype(np.float64)
+    order = np.lexsort((pks, -similarities))
+    return [VectorHit(int(pks[i]), float(similarities[i])) for i in order]
+
+
+@dataclass
+class _Where:
+    """SQL conditions on ``papers p`` and their parameters, named uniquely."""
+
+    conditions: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    _paper: list[str] = field(default_factory=list)
+
+    def add(self, condition: str, on_paper: bool = False) -> None:
+        self.conditions.append(condition)
+        if on_paper:
+            self._paper.append(condition)
+
+    def param(self, value: Any) -> str:
+        name = f"c{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.conditions) or "true"
+
+    @property
+    def paper_sql(self) -> str:
+        """Only the conditions on the paper (the filters), for counting passing papers."""
+        return " AND ".join(self._paper) or "true"
+
+
+def _constraints(query: ParsedQuery, where: _Where) -> None:
+    """The query's filters, and hidden papers left out, as conditions on ``papers p``."""
+    where.add("NOT p.hidden", on_paper=True)
+    for phrase in query.phrases:
+        where.add(_text_match(phrase, where), on_paper=True)
+    for excluded in query.excluded:
+        where.add(f"NOT ({_text_match(excluded, where)})", on_paper=True)
+    for author in query.authors:
+        if (condition := _author_match(author, where)) is not None:
+            where.add(condition, on_paper=True)
+    if query.categories:
+        cats = where.param(list(query.categories))
+        where.add(f"(p.categories::jsonb) ?| CAST({cats} AS text[])", on_paper=True)
+    if query.since_datetime is not None:
+        since = where.param(query.since_datetime.replace(tzinfo=None))  # stored as naive UTC
+        where.add(f"p.published >= {since}", on_paper=True)
+    if query.until_datetime is not None:
+        until = where.param(query.until_datetime.replace(tzinfo=None))
+        where.add(f"p.published <= {until}", on_paper=True)
+
+
+def _text_match(phrase: str, where: _Where) -> str:
+    """Title or abstract contains ``phrase`` (its words in order; stopwords hold a place).
+
+    The GIN index finds the papers holding it in title and abstract together; for several
+    words each part is checked alone as well, so a phrase does not run from the title's
+    end into the abstract. A phrase PostgreSQL keeps no word of constrains nothing."""
+    query = f"phraseto_tsquery('english', {where.param(phrase)})"
+    found = f"p.search_text @@ {query}"
+    if len(_WORD.findall(phrase)) > 1:
+        found += (
+            f" AND (to_tsvector('english', p.title) @@ {query}"
+            f" OR to_tsvector('english', p.abstract) @@ {query})"
+        )
+    return f"(numnode({query}) = 0 OR ({found}))"
+
+
+_AUTHORS_TSV = "jsonb_to_tsvector('simple', p.authors::jsonb, '[\"string\"]')"
+
+
+def _author_match(author: str, where: _Where) -> str | None:
+    """One author name holds the words of ``author`` in order, up to ``_AUTHOR_SLOP`` other
+    words between them (as the embedded index's phrase query with slop): the GIN index on
+    the names finds the papers with every word, then each name is checked alone."""
+    words = _WORD.findall(author)
+    if not words:
+        return None
+    every_word = where.param(" & ".join(_quoted(w) for w in words))
+    found = f"{_AUTHORS_TSV} @@ to_tsquery('simple', {every_word})"
+    if len(words) == 1:
+        return found
+    in_order = where.param(" | ".join(f"({alt})" for alt in _slop_alternatives(words)))
+    return (
+        f"{found} AND EXISTS (SELECT 1 FROM json_array_elements_text(p.authors) AS a(name) "
+        f"WHERE to_tsvector('simple', a.name) @@ to_tsquery('simple', {in_order}))"
+    )
+
+
+def _slop_alternatives(words: list[str]) -> Iterator[str]:
+    """tsquery phrases of ``words`` in order with at most ``_AUTHOR_SLOP`` extra words in all
+    (PostgreSQL's ``<N>`` is an exact distance, so each spacing is spelled out)."""
+    made = 0
+    for gaps in product(range(_AUTHOR_SLOP + 1), repeat=len(words) - 1):
+        if sum(gaps) > _AUTHOR_SLOP:
+            continue
+        parts = [_quoted(words[0])]
+        for gap, word in zip(gaps, words[1:], strict=True):
+            parts.append(f"<{gap + 1}> {_quoted(word)}")
+        yield " ".join(parts)
+        made += 1
+        if made >= _ALTERNATIVES_MAX:
+            return
+
+
+def _quoted(lexeme: str) -> str:
+    """A lexeme as a tsquery operand, taken as it is."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "\\'") + "'"

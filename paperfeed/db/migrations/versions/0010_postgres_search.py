@@ -7,7 +7,10 @@ PostgreSQL only (a no-op on SQLite, whose search indexes are files beside the da
   precision, filled from it here and by ``catchup.store_vectors`` from now on, with an HNSW
   index for inner product (the vectors are L2-normalised, so inner product is cosine);
 - ``papers.search_text``, a stored generated ``tsvector`` (title weight A, abstract weight B,
-  the 'english' configuration) with a GIN index, for keyword search;
+  the 'english' configuration) with a GIN index, for keyword search. Kept in the row
+  (``STORAGE MAIN``; the abstract moves out first): ranking reads it once per word, and
+  fetching it from the TOAST table each time made keyword search three times slower
+  (26,051 buffers instead of 2,743 for a five-word SciFact query);
 - GIN indexes for the filters: ``categories::jsonb`` (``cat:``) and a 'simple' ``tsvector``
   of the author names (``author:``); ``published`` and ``hidden`` are indexed already.
 
@@ -63,7 +66,7 @@ def upgrade() -> None:
         "ALTER TABLE papers ADD COLUMN search_text tsvector GENERATED ALWAYS AS ("
         "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
         "setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B')"
-        ") STORED"
+        ") STORED, ALTER COLUMN search_text SET STORAGE MAIN"
     )
     op.execute("CREATE INDEX ix_papers_search_text ON papers USING gin (search_text)")
     op.execute("CREATE INDEX ix_papers_categories_jsonb ON papers USING gin ((categories::jsonb))")

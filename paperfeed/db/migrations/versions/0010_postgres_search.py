@@ -34,10 +34,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 DIM = 384  # embed.DIM when this was written; a model of another width needs a new migration
-# HNSW build parameters (pgvector's defaults: m 16, ef_construction 64). Measured on 5,000
-# random unit vectors of 384 dimensions (the hardest case: no clusters) and on SciFact's
-# 5,183 abstracts, with ``hnsw.ef_search`` as ``PostgresSearch`` sets it: see
-# ``paperfeed.search.postgres``.
+# HNSW build parameters (pgvector's defaults: m 16, ef_construction 64). Recall@10 of the
+# graph against an exact scan, 100 queries, at hnsw.ef_search 40 / 100 / 200: on 3,004
+# random unit vectors (the hardest case: no clusters) 0.631 / 0.885 / 1.000 with
+# ef_construction 64, 0.672 / 0.896 / 1.000 with 128; on SciFact's 5,183 abstracts 0.999 /
+# 1.000 / 1.000 (recall@100 at ef_search 200: 0.999). ``PostgresSearch`` searches at 200.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 _BATCH = 2000  # vectors copied per statement while backfilling

@@ -1,4 +1,4 @@
-"""``PostgresSearch`` on a real PostgreSQL: the indexes of migration 0010, the HNSW graph's
+"""``PostgresSearch`` on a real PostgreSQL: the indexes of migration 0011, the HNSW graph's
 recall and iterative scans, and the query language's constraints in SQL.
 
 The search behaviour shared with the embedded indexes is tested on both backends in

@@ -182,7 +182,7 @@ def halfvec_text(vector: np.ndarray) -> str:
 
 
 # ``embeddings`` as written: the ORM model is portable, the halfvec column PostgreSQL's only
-# (migration 0010); the dense index of ``PostgresSearch`` reads it.
+# (migration 0011); the dense index of ``PostgresSearch`` reads it.
 _COLUMNS = ("paper_pk", "model", "text_hash", "vector", "seq", "created_at")
 _EMBEDDINGS_PG = table(
     "embeddings", *(column(name) for name in _COLUMNS), column("embedding", _HalfVec())

@@ -1,6 +1,6 @@
 """Search inside PostgreSQL: its own full-text search and pgvector's HNSW, no files.
 
-The indexes are PostgreSQL's (migration 0010): ``papers.search_text``, a generated
+The indexes are PostgreSQL's (migration 0011): ``papers.search_text``, a generated
 ``tsvector`` (title weight A, abstract weight B) with a GIN index; ``embeddings.embedding``, a
 ``halfvec`` copy of each vector (``catchup.store_vectors`` writes both) with an HNSW index for
 inner product; GIN indexes on the categories and the author names. A paper is searchable the
@@ -49,7 +49,7 @@ __all__ = ["PostgresSearch"]
 
 # ``hnsw.ef_search`` (pgvector's default is 40): the candidate list of a graph search, at
 # least the depth asked for. Recall@10 against exact search on 3,004 random unit vectors:
-# 0.672 at 40, 0.896 at 100, 1.000 at 200 (migration 0010 has the other figures).
+# 0.672 at 40, 0.896 at 100, 1.000 at 200 (migration 0011 has the other figures).
 EF_SEARCH = 200
 EF_SEARCH_MAX = 1000  # pgvector's upper bound
 # Filtered dense search: filters passing fewer papers than this are scored exactly (every

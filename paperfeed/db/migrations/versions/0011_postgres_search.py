@@ -17,8 +17,8 @@ PostgreSQL only (a no-op on SQLite, whose search indexes are files beside the da
 Creating an extension needs a privilege ordinary roles may lack: then this fails with the
 SQL an administrator must run once.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04
 """
 
@@ -28,8 +28,8 @@ import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,9 +6,12 @@ import re
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from _core_helpers import serve_hf_days  # noqa: F401  (re-exported for these tests)
 from replay_server import ReplayServer, Request, Response
+
+from paperfeed.db import Database
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # Real arXiv API answers recorded in 2026 (see the README there).
@@ -131,18 +134,26 @@ class OaiReplay:
         return Response(body=self.page_xml(n), content_type=OAI_XML)
 
 
-def db_snapshot(db_file: Path) -> tuple[list[tuple], list[tuple]]:
-    """The papers (every column that comes from a source) and listings of a database file,
-    sorted: what 'the same database' means in these tests (timestamps of our own, like
-    ``first_seen``, legitimately differ between two runs)."""
+def db_snapshot(db_file: Path | Database) -> tuple[list[tuple], list[tuple]]:
+    """The papers (every column that comes from a source) and listings of a database file
+    (or of an open database, SQLite or PostgreSQL), sorted: what 'the same database' means in
+    these tests (timestamps of our own, like ``first_seen``, legitimately differ between two
+    runs)."""
+    if isinstance(db_file, Database):
+        with db_file.engine.connect() as connection:
+            return _snapshot(connection.exec_driver_sql)
     with sqlite3.connect(db_file) as db:
-        papers = db.execute(
-            "SELECT id, title, abstract, authors, categories, primary_category, version,"
-            " published, updated, doi, journal_ref, comments, abs_url, pdf_url, code_url, source"
-            " FROM papers ORDER BY id"
-        ).fetchall()
-        listings = db.execute(
-            "SELECT p.id, l.source, l.day, l.upvotes, l.comments FROM listings l"
-            " JOIN papers p ON p.pk = l.paper_pk ORDER BY p.id, l.source, l.day"
-        ).fetchall()
-    return papers, listings
+        return _snapshot(db.execute)
+
+
+def _snapshot(execute: Any) -> tuple[list[tuple], list[tuple]]:
+    papers = execute(
+        "SELECT id, title, abstract, authors, categories, primary_category, version,"
+        " published, updated, doi, journal_ref, comments, abs_url, pdf_url, code_url, source"
+        " FROM papers ORDER BY id"
+    ).fetchall()
+    listings = execute(
+        "SELECT p.id, l.source, l.day, l.upvotes, l.comments FROM listings l"
+        " JOIN papers p ON p.pk = l.paper_pk ORDER BY p.id, l.source, l.day"
+    ).fetchall()
+    return [tuple(row) for row in papers], [tuple(row) for row in listings]

@@ -11,6 +11,7 @@ import os
 import socket
 from pathlib import Path
 
+import _backends
 import pytest
 from _core_helpers import paper_by_id
 from _live_helpers import REAL_OAI_IDS, FakeClock, OaiReplay, db_snapshot, serve_hf_days
@@ -18,7 +19,7 @@ from replay_server import ReplayServer, Response
 from sqlalchemy import select
 
 from paperfeed.config import Settings
-from paperfeed.db import SourceCheckpoint, SourceRun
+from paperfeed.db import Database, SourceCheckpoint, SourceRun
 from paperfeed.errors import ConflictError, NotFoundError
 from paperfeed.live.registry import add_source, build_params, get_source_row, make_client
 from paperfeed.live.runner import RunReport, list_sources_with_last_run, run_source
@@ -51,8 +52,8 @@ def _ids(workspace: Workspace) -> list[str]:
     return [row[0] for row in papers]
 
 
-def _db_file(workspace: Workspace) -> Path:
-    return workspace.settings.data_dir / "paperfeed.db"
+def _db_file(workspace: Workspace) -> Database:
+    return workspace.db
 
 
 def _runs(workspace: Workspace) -> list[SourceRun]:
@@ -67,13 +68,14 @@ def _cursor(workspace: Workspace, name: str = "oai") -> dict:
         return checkpoint.cursor
 
 
-def _clean_harvest(tmp_path: Path, settings: Settings, fake_clock: FakeClock) -> Path:
-    """The same harvest, uninterrupted, into a database of its own; its file."""
-    workspace = Workspace.create(settings.model_copy(update={"data_dir": tmp_path / "clean"}))
+def _clean_harvest(tmp_path: Path, settings: Settings, fake_clock: FakeClock) -> Database:
+    """The same harvest, uninterrupted, into a database of its own (on the same backend)."""
+    database = _backends.settings_for(tmp_path / "clean").database_url
+    clean = {"data_dir": tmp_path / "clean", "database_url": database}
+    workspace = Workspace.create(settings.model_copy(update=clean))
     add_source(workspace, "oai", "arxiv-oai", build_params("arxiv-oai", from_date="2014-10-01"))
     assert _run(workspace, fake_clock).status == "ok"
-    workspace.db.engine.dispose()
-    return tmp_path / "clean" / "paperfeed.db"
+    return workspace.db
 
 
 # -- a clean harvest --------------------------------------------------------------------------
@@ -310,7 +312,7 @@ def test_embedding_failure_keeps_the_papers_and_the_next_run_makes_them_searchab
     assert again.ok and again.added == 0
     hits = search(oai_workspace, "symmetry energy of isospin asymmetric nuclear matter").hits
     assert hits[0].paper.id == "0704.0471"
-    assert len(oai_workspace.indexes.vector_index) == 7
+    assert oai_workspace.indexes.counts().vectors == 7
 
 
 # -- what the web side will show ---------------------------------------------------------------

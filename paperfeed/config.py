@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     serve_workers: int = 1  # `paperfeed serve` processes (uvicorn workers); see docs
     ingest_batch_size: int = 500
     embed_threads: int | None = None  # default: number of cores, at most 4
+    # onnxruntime execution providers for embedding papers, comma separated, in order of
+    # preference, e.g. "CUDAExecutionProvider,CPUExecutionProvider" (docs/performance.md).
+    embed_providers: str = "CPUExecutionProvider"
 
     # Web app. The session cookie is signed with this key (default: one made once and kept in
     # <data_dir>/secret_key) and names a session kept in the database.

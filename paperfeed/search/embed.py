@@ -9,9 +9,10 @@ Vectors are stored next to :data:`MODEL_ID`; any change to the shipped model fil
 :func:`paper_text` or to the pooling changes the vectors, so it must come with a new ``MODEL_ID``.
 The activations are quantised per model run, so a text's vector would move slightly with batch
 mates (cosine >= ~0.99 to the same text alone). On CPU each run is one text, so a vector depends
-on its text only, and the cores run several texts at once (``bench/bench_embed.py``: ~2x the
-abstracts/s of batches of 32 split over 2 cores). Importing this module is cheap: onnxruntime and
-the model load on first use only.
+on its text only, and the cores run several texts at once: on an idle 2-core machine ~71
+abstracts/s vs ~42 for the previous model in batches of 32 split over both cores, and more
+than that on a busy one (``bench/bench_embed.py``). Importing this module is cheap: onnxruntime
+and the model load on first use only.
 
 GPUs: install ``onnxruntime-gpu`` in place of ``onnxruntime`` and set
 ``PAPERFEED_EMBED_PROVIDERS=CUDAExecutionProvider,CPUExecutionProvider``; papers are then

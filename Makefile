@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install serve test test-all lint format bench fuzz clean
+.PHONY: install serve test test-all lint typecheck format bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,10 @@ serve: install  ## initialise ./data, import the demo corpus if empty, serve on 
 	$(BIN)/paperfeed serve
 
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test.
-test: install $(CHROMIUM)  ## lint, then every test except those marked slow
+test: install $(CHROMIUM)  ## lint and type-check, then every test except those marked slow
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow and not reference" -q; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 test-all: install $(CHROMIUM)  ## every test, slow ones included
@@ -41,6 +42,9 @@ test-all: install $(CHROMIUM)  ## every test, slow ones included
 
 lint: install
 	$(BIN)/ruff check .
+
+typecheck: install  ## mypy, strict, on paperfeed/ (settings in pyproject.toml)
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .
@@ -62,4 +66,4 @@ fuzz: install  ## fuzz each input parser and the query parser for FUZZ_SECONDS e
 	$(BIN)/python tools/fuzz.py --seconds $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache

@@ -39,6 +39,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Search titles and abstracts by words and by meaning."""
+    from paperfeed.search import parse_mode
     from paperfeed.search import search as run_search
 
     workspace = _open()
@@ -48,8 +49,8 @@ def search(
         query,
         limit=limit,
         offset=offset,
-        mode=mode,
-        explain=explain,  # type: ignore[arg-type]
+        mode=parse_mode(mode),
+        explain=explain,
     )
     if as_json:
         items = []

@@ -88,6 +88,14 @@ class SearchResults:
     limit: int
 
 
+def parse_mode(value: str) -> Mode:
+    """``value`` as a search mode, for modes that arrive as text (a form field, a CLI option)."""
+    for mode in MODES:
+        if value == mode:
+            return mode
+    raise QueryError(f"unknown search mode {value!r}; use one of {', '.join(MODES)}")
+
+
 def search(
     workspace: Workspace,
     query: str,
@@ -108,8 +116,7 @@ def search(
     """
     trace = UNTRACED if trace is None else trace
     trace.start()
-    if mode not in MODES:
-        raise QueryError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+    mode = parse_mode(mode)  # a caller without a type checker may pass any string
     if limit < 1 or offset < 0:
         raise QueryError("limit must be at least 1 and offset at least 0")
     if offset + limit > MAX_SEARCH_DEPTH:

@@ -7,8 +7,9 @@ logging in. Errors are ``{"error": message}`` with a fitting status.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FastPath
@@ -159,10 +160,13 @@ class SubmitIn(TextIn):
     ]
 
 
+SubmissionStatus = Literal["queued", "done", "failed"]
+
+
 class SubmissionOut(BaseModel):
     number: int
     arxiv_id: str
-    status: Literal["queued", "done", "failed"]
+    status: SubmissionStatus
     paper_id: str | None  # when done
     error: str | None  # when failed: arXiv's answer
     requested_at: datetime
@@ -174,7 +178,9 @@ class MeOut(BaseModel):
     csrf_token: str
 
 
-def paper_out(request: Request, papers: list[Paper], scores: list[float | None] | None = None):
+def paper_out(
+    request: Request, papers: list[Paper], scores: Sequence[float | None] | None = None
+) -> list[ScoredPaperOut]:
     user = current_user(request)
     signals = activity.paper_signals(workspace_of(request), papers, user.pk if user else None)
     scores = scores or [None] * len(papers)
@@ -277,7 +283,7 @@ def api_library(
     """The logged-in user's saved papers, most recently saved first."""
     user = require_user(request)
     papers, total = activity.library(workspace_of(request), user.pk, limit, offset)
-    return LibraryOut(total=total, papers=paper_out(request, papers))
+    return LibraryOut(total=total, papers=list[PaperOut](paper_out(request, papers)))
 
 
 @router.put(
@@ -340,7 +346,8 @@ def _submission_out(found: SubmissionRequest) -> SubmissionOut:
     return SubmissionOut(
         number=found.pk,
         arxiv_id=found.arxiv_id,
-        status=found.status,
+        # The column is a plain string; community.submit writes only these three values.
+        status=cast(SubmissionStatus, found.status),
         paper_id=found.paper_id,
         error=found.error,
         requested_at=found.requested_at,

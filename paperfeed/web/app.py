@@ -91,9 +91,16 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.add_middleware(ServerTiming)
 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    routers = (pages.router, account.router, api.router, feeds.router)
-    routers += (subscriptions.pages, subscriptions.api)
-    for router in (*routers, admin.pages, admin.api):
+    for router in (
+        pages.router,
+        account.router,
+        api.router,
+        feeds.router,
+        subscriptions.pages,
+        subscriptions.api,
+        admin.pages,
+        admin.api,
+    ):
         app.include_router(router)
 
     @app.exception_handler(PaperfeedError)

@@ -90,7 +90,9 @@ class VersionedCache:
             self._forget_older_than(version)
             if version == self._entries_version and key in self._entries:
                 self._entries.move_to_end(key)
-                return self._entries[key]
+                # One key is always computed by the same ``compute``: the entry is a T.
+                cached: T = self._entries[key]
+                return cached
         value = compute()
         with self._lock:
             self._forget_older_than(version)

@@ -65,20 +65,27 @@ def http_status(error: PaperfeedError) -> int:
     return next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 400)
 
 
+# Starlette's ``State`` holds untyped attributes; ``create_app`` sets these two and the request
+# state's ``user`` is set only by the functions below, so the annotations here are the truth.
+
+
 def workspace_of(request: Request) -> Workspace:
-    return request.app.state.workspace
+    workspace: Workspace = request.app.state.workspace
+    return workspace
 
 
 def cache_of(request: Request) -> VersionedCache:
     """The app's cache of values valid while the data is unchanged (``web.cache``)."""
-    return request.app.state.cache
+    cache: VersionedCache = request.app.state.cache
+    return cache
 
 
 def current_user(request: Request) -> User | None:
     """The logged-in user, or None: one query per request, none for anonymous visitors. A
     cookie whose session has ended (log-out, password change, expiry) is dropped."""
     if "user" in request.state._state:
-        return request.state.user
+        known: User | None = request.state.user
+        return known
     user = None
     session_id = request.session.get("sid")
     if isinstance(session_id, str):
@@ -139,7 +146,8 @@ async def verify_csrf(request: Request) -> None:
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        sent = (await request.form()).get("csrf_token")
+        field = (await request.form()).get("csrf_token")
+        sent = field if isinstance(field, str) else None  # a file upload is no token
     expected = request.session.get("csrf")
     if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
         raise ForbiddenError(

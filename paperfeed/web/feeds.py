@@ -28,14 +28,13 @@ from paperfeed.web.context import workspace_of
 
 router = APIRouter()
 ATOM = "application/atom+xml; charset=utf-8"
-ATOM_RESPONSE = {
-    "response_class": Response,
-    "responses": {200: {"content": {"application/atom+xml": {}}, "description": "an Atom feed"}},
+ATOM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/atom+xml": {}}, "description": "an Atom feed"}
 }
 FEED_SIZE = 50
 
 
-@router.get("/feeds/daily.atom", tags=["feeds"], **ATOM_RESPONSE)
+@router.get("/feeds/daily.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES)
 def daily_atom(request: Request, period: rank.Period = "day") -> Response:
     """Atom feed of the latest day's (or week's, month's) papers, most upvoted first."""
     feed = rank.feed(workspace_of(request), None, period, "votes", limit=FEED_SIZE)
@@ -43,14 +42,16 @@ def daily_atom(request: Request, period: rank.Period = "day") -> Response:
     return _atom(request, title, [i.paper for i in feed.items])
 
 
-@router.get("/feeds/trending.atom", tags=["feeds"], **ATOM_RESPONSE)
+@router.get(
+    "/feeds/trending.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES
+)
 def trending_atom(request: Request, period: rank.Period = "week") -> Response:
     """Atom feed of trending papers."""
     feed = rank.trending(workspace_of(request), period, limit=FEED_SIZE)
     return _atom(request, f"Trending papers ({period})", [i.paper for i in feed.items])
 
 
-@router.get("/feeds/search.atom", tags=["feeds"], **ATOM_RESPONSE)
+@router.get("/feeds/search.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES)
 def search_atom(request: Request, q: str = Query(description="a saved search")) -> Response:
     """Atom feed of a saved search: subscribe to a query in any feed reader."""
     results = search(workspace_of(request), q, limit=FEED_SIZE)

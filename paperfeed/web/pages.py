@@ -21,7 +21,7 @@ from paperfeed.community import activity, rank
 from paperfeed.community.submit import submit_paper
 from paperfeed.db import Paper
 from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError, QueryError
-from paperfeed.search import MODES, search, similar_to
+from paperfeed.search import MODES, parse_mode, search, similar_to
 from paperfeed.search.highlight import highlight, query_tokens
 from paperfeed.web.api import MAX_REF_LENGTH, printable
 from paperfeed.web.context import (
@@ -152,7 +152,7 @@ def search_page(
             full,
             limit=PAGE_SIZE,
             offset=_offset(page, LAST_SEARCH_PAGE, QueryError),
-            mode=mode,  # type: ignore[arg-type]
+            mode=parse_mode(mode),
         )
     except QueryError as exc:
         return render(request, "search.html", status=400, error=str(exc), **context)

@@ -199,9 +199,9 @@ def fuse(
             e.fused_score += (1.0 - config.dense_weight) * 2 / (config.rrf_k + rank)
         else:
             e.fused_score += (1.0 - config.dense_weight) * norm
-    for rank, (hit, norm) in enumerate(zip(dense, dense_norm, strict=True), 1):
-        e = explanations.setdefault(hit.pk, Explanation(0, 0.0))
-        e.dense_rank, e.similarity = rank, hit.similarity
+    for rank, (dense_hit, norm) in enumerate(zip(dense, dense_norm, strict=True), 1):
+        e = explanations.setdefault(dense_hit.pk, Explanation(0, 0.0))
+        e.dense_rank, e.similarity = rank, dense_hit.similarity
         if config.fusion == "rrf":
             e.fused_score += config.dense_weight * 2 / (config.rrf_k + rank)
         else:
@@ -252,7 +252,9 @@ def similar_to(
             f"paper {paper_id or paper_pk} has no embedding yet; "
             "run `paperfeed reindex` to build it"
         )
-    neighbours = [h for h in backend.dense(vector, limit + 1, _NO_QUERY) if h.pk != paper_pk]
+    neighbours = [
+        h for h in backend.dense(vector, limit + 1, _NO_QUERY, UNTRACED) if h.pk != paper_pk
+    ]
     ranked = [
         (h.pk, h.similarity, Explanation(i, h.similarity, dense_rank=i, similarity=h.similarity))
         for i, h in enumerate(neighbours[:limit], 1)

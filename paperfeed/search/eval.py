@@ -22,7 +22,7 @@ from paperfeed.errors import QueryError, SourceError
 from paperfeed.formats import get_format
 from paperfeed.formats.beir import ID_PREFIX
 from paperfeed.search import Mode, SearchConfig, search
-from paperfeed.search.catchup import catch_up
+from paperfeed.search.catchup import Progress, catch_up
 from paperfeed.workspace import Workspace
 
 Qrels = dict[str, dict[str, int]]  # query id -> {doc id -> relevance}
@@ -106,7 +106,7 @@ def mrr_at_10(ranked: Sequence[str], judged: dict[str, int]) -> float:
     return 0.0
 
 
-def prepare(dataset: Dataset, workspace: Workspace, progress: Callable | None = None) -> None:
+def prepare(dataset: Dataset, workspace: Workspace, progress: Progress | None = None) -> None:
     """Ingest and index the corpus (idempotent: a kept workspace is reused as it is)."""
     report = ingest_files(workspace.db, get_format("beir"), [dataset.corpus], batch_size=2000)
     if report.problems:

@@ -32,7 +32,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -65,6 +65,7 @@ EXACT_FILTERED_BELOW = 32_000
 LOAD_INLINE_BELOW = 20_000
 
 Part = TypeVar("Part", LexicalIndex, VectorIndex)
+T = TypeVar("T")
 _CURRENT_MODEL = Embedding.model == embed.MODEL_ID
 Progress = Callable[[str, int, int], None]  # (stage, done in this step, total for stage)
 
@@ -200,6 +201,7 @@ class Indexes:
             reloaded = True
         wanted = (state.get("vectors_seq"), state.get("vectors_count"))
         if wanted != (self._state.get("vectors_seq"), self._state.get("vectors_count")):
+            fresh: VectorIndex | None
             if loaded is not None and loaded[0] == wanted:
                 fresh = loaded[1]  # read by the background thread from these very files
             elif background and _as_int(wanted[1]) >= LOAD_INLINE_BELOW:
@@ -523,8 +525,8 @@ def _as_int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _chunks(rows: Iterator, size: int = _BATCH) -> Iterator[list]:  # type: ignore[type-arg]
-    batch = []
+def _chunks(rows: Iterable[T], size: int = _BATCH) -> Iterator[list[T]]:
+    batch: list[T] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= size:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import tantivy
@@ -99,6 +100,13 @@ class Allowed:
         return out
 
 
+def _pks(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> list[int]:
+    """The ``pk`` of each document at ``addresses``."""
+    # tantivy types any fast field's values as int | float | bool | None; ``pk`` is an unsigned
+    # field that every document sets (``_document``), so each value is an int.
+    return cast(list[int], searcher.fast_field_values("pk", addresses))
+
+
 def _filter_key(query: ParsedQuery) -> tuple[object, ...]:
     """What ``_constraints`` depends on: queries with equal keys select the same papers."""
     return (
@@ -116,6 +124,11 @@ class LexicalIndex:
 
     def __init__(self, path: Path, verify: bool = False) -> None:
         self.path = path
+        self._open(verify)
+
+    def _open(self, verify: bool) -> None:
+        """Open the index in ``self.path``, with the state that belongs to one opening."""
+        path = self.path
         self.schema = _schema()
         path.mkdir(parents=True, exist_ok=True)
         if verify:
@@ -155,7 +168,7 @@ class LexicalIndex:
         """Drop every document (used by a full rebuild)."""
         del self._searcher, self._index
         shutil.rmtree(self.path, ignore_errors=True)
-        self.__init__(self.path)  # type: ignore[misc]
+        self._open(verify=False)
 
     def reload(self) -> None:
         self._index.reload()
@@ -169,7 +182,7 @@ class LexicalIndex:
         if searcher.num_docs == 0:
             return []
         result = searcher.search(tantivy.Query.all_query(), searcher.num_docs, count=False)
-        return searcher.fast_field_values("pk", [address for _, address in result.hits])
+        return _pks(searcher, [address for _, address in result.hits])
 
     def _pk_query(self, pk: int) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, "pk", pk)
@@ -230,7 +243,7 @@ class LexicalIndex:
         )
         clauses = [(tantivy.Occur.Must, scope), *constraints]
         result = searcher.search(tantivy.Query.boolean_query(clauses), limit, count=False)
-        return searcher.fast_field_values("pk", [address for _, address in result.hits])
+        return _pks(searcher, [address for _, address in result.hits])
 
     def allowed(self, query: ParsedQuery, limit: int) -> Allowed | None:
         """``filter_pks(query, limit)`` over the whole index, as an ``Allowed``; None when the
@@ -262,13 +275,15 @@ class LexicalIndex:
             order_by_field="published",
         )
         addresses = [address for _, address in result.hits]
-        return self._searcher.fast_field_values("pk", addresses), result.count or 0
+        # tantivy's stub leaves out SearchResult.count (set when searched with count=True).
+        total: int | None = result.count  # type: ignore[attr-defined]
+        return _pks(self._searcher, addresses), total or 0
 
     def _run(self, query: tantivy.Query, limit: int) -> list[LexicalHit]:
         if limit <= 0:
             return []
         hits = self._searcher.search(query, limit, count=False).hits  # read once: it copies
-        pks = self._searcher.fast_field_values("pk", [address for _, address in hits])
+        pks = _pks(self._searcher, [address for _, address in hits])
         return [LexicalHit(pk, float(score)) for (score, _), pk in zip(hits, pks, strict=True)]
 
     def _scoring_query(self, query: ParsedQuery, title_boost: float) -> tantivy.Query | None:
@@ -293,7 +308,7 @@ class LexicalIndex:
         if not tokens:
             return None
         per_field = [
-            tantivy.Query.phrase_query(self.schema, field, tokens)
+            tantivy.Query.phrase_query(self.schema, field, [*tokens])
             if len(tokens) > 1
             else tantivy.Query.term_query(self.schema, field, tokens[0])
             for field in _TEXT_FIELDS
@@ -315,7 +330,7 @@ class LexicalIndex:
                 out.append(
                     (
                         Must,
-                        tantivy.Query.phrase_query(self.schema, "authors", tokens, slop=2)
+                        tantivy.Query.phrase_query(self.schema, "authors", [*tokens], slop=2)
                         if len(tokens) > 1
                         else tantivy.Query.term_query(self.schema, "authors", tokens[0]),
                     )

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from usearch.index import Index as HNSW
@@ -46,8 +47,8 @@ class VectorIndex:
         self.path = path
         self.dim = dim
         path.mkdir(parents=True, exist_ok=True)
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._matrix = np.zeros((0, dim), dtype=np.float32)
+        self._keys: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._matrix: np.ndarray = np.zeros((0, dim), dtype=np.float32)
         self._row: dict[int, int] = {}
         self._hnsw: HNSW | None = None
         self._order: np.ndarray | None = None  # argsort of keys, for pk -> row lookups
@@ -108,23 +109,25 @@ class VectorIndex:
         graph = None
         if hnsw_file.exists():
             try:
-                graph = HNSW.restore(str(hnsw_file))
+                # (restore passes expansion_search on to the Index it makes; load keeps it)
+                graph = HNSW.restore(str(hnsw_file), expansion_search=EXPANSION_SEARCH)
             except (ValueError, RuntimeError) as exc:
                 raise IndexDamagedError(f"{hnsw_file}: unreadable ({exc})") from None
             if graph is None or len(graph) != len(keys) or graph.ndim != self.dim:
                 raise IndexDamagedError(f"{hnsw_file}: does not match the vectors beside it")
-            graph.expansion_search = EXPANSION_SEARCH
         self._keys, self._matrix, self._hnsw = keys, matrix, graph
         self._row = {int(k): i for i, k in enumerate(keys)}
 
-    def _read_manifest(self) -> dict | None:  # type: ignore[type-arg]
+    def _read_manifest(self) -> dict[str, Any] | None:
         try:
             manifest = json.loads(self._manifest_file.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             raise IndexDamagedError(f"{self._manifest_file}: unreadable ({exc})") from None
-        files = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(manifest, dict):
+            raise IndexDamagedError(f"{self._manifest_file}: not a vector manifest")
+        files = manifest.get("files")
         if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
             raise IndexDamagedError(f"{self._manifest_file}: not a vector manifest")
         return manifest
@@ -294,7 +297,8 @@ class VectorIndex:
             self._order = np.argsort(self._keys, kind="stable")
         sorted_keys = self._keys[self._order]
         positions = np.clip(np.searchsorted(sorted_keys, pks), 0, len(sorted_keys) - 1)
-        return self._order[positions[sorted_keys[positions] == pks]]
+        rows: np.ndarray = self._order[positions[sorted_keys[positions] == pks]]
+        return rows
 
     def exact_search(self, query: np.ndarray, k: int) -> list[VectorHit]:
         """Brute force over every row: the baseline the benchmarks compare the graph with."""
@@ -318,7 +322,8 @@ def _scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     product on this thread (``SCORE_BLOCK``): the same dot products, no thread wake-ups."""
     block = max(1, SCORE_BLOCK // max(1, matrix.shape[1]))
     if len(matrix) <= block:
-        return matrix @ query
+        scores: np.ndarray = matrix @ query
+        return scores
     out = np.empty(len(matrix), dtype=np.float32)
     for start in range(0, len(matrix), block):
         np.matmul(matrix[start : start + block], query, out=out[start : start + block])

@@ -20,9 +20,9 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from paperfeed.bounds import check_page, date_in_range, date_range_text
 from paperfeed.db import Listing, Paper
@@ -97,16 +97,16 @@ def feed(
         start, end = period_bounds(day, period)
         previous = session.scalar(select(func.max(Listing.day)).where(Listing.day < start))
         following = session.scalar(select(func.min(Listing.day)).where(Listing.day > end))
-        upvotes = _upvotes()
+        votes = upvotes()
         listed = _listed_between(start, end)
         total = session.scalar(select(func.count()).select_from(listed.subquery()))
         order = (
-            (upvotes.desc(), Paper.published.desc(), Paper.pk.desc())
+            (votes.desc(), Paper.published.desc(), Paper.pk.desc())
             if sort == "votes"
             else (Paper.published.desc(), Paper.pk.desc())
         )
         rows = session.execute(
-            select(Paper, upvotes)
+            select(Paper, votes)
             .join(Listing, Listing.paper_pk == Paper.pk)
             .where(Paper.pk.in_(listed))
             .group_by(Paper.pk)
@@ -139,9 +139,8 @@ def trending(
         span = {"day": 1, "week": 7, "month": 30}[period]
         start = reference - timedelta(days=span - 1)
         first_day = func.min(Listing.day)
-        upvotes = _upvotes()
         rows = session.execute(
-            select(Paper.pk, first_day, upvotes)
+            select(Paper.pk, first_day, upvotes())
             .join(Listing, Listing.paper_pk == Paper.pk)
             .where(Paper.pk.in_(_listed_between(start, reference)))
             .group_by(Paper.pk)
@@ -168,14 +167,17 @@ def check_day(name: str, day: date | None) -> None:
 
 
 def _trend_score(upvotes: int, age_days: int) -> float:
-    return upvotes / (max(age_days, 0) + 2) ** GRAVITY
+    score: float = upvotes / (max(age_days, 0) + 2) ** GRAVITY
+    return score
 
 
-def _upvotes():
-    return func.coalesce(func.max(Listing.upvotes), 0) + Paper.votes
+def upvotes() -> ColumnElement[int]:
+    """A paper's upvotes, grouped by paper: the most any listing of it had, plus our votes."""
+    # Never NULL (the coalesce); its stub types it as its first argument, which may be.
+    return cast(ColumnElement[int], func.coalesce(func.max(Listing.upvotes), 0) + Paper.votes)
 
 
-def _listed_between(start: date, end: date) -> Select[tuple[int]]:
+def _listed_between(start: date, end: date) -> Select[int]:
     """The pks of the visible papers listed in ``[start, end]``.
 
     Shaped so the plan starts from the period's listings (``ix_listings_day``) whatever the

@@ -25,6 +25,7 @@ from paperfeed.db.session import (
     DatabaseBusyError,
     DatabaseDamagedError,
     DiskFullError,
+    rowcount,
 )
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "User",
     "Vote",
     "WorkerLease",
+    "rowcount",
 ]

@@ -18,14 +18,17 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from paperfeed.db import changes
 from paperfeed.errors import ConfigError, PaperfeedError
@@ -52,9 +55,18 @@ class DatabaseDamagedError(PaperfeedError):
     """The database file cannot be read (damaged on disk): restore a backup."""
 
 
-def _sqlite_pragmas(busy_timeout: float) -> Callable[[object, object], None]:
-    def apply(dbapi_connection: object, _record: object) -> None:
-        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE run by ``Session.execute`` matched."""
+    # The session types every result as ``Result``; that of an UPDATE or DELETE is a
+    # ``CursorResult``, which has the count.
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _sqlite_pragmas(
+    busy_timeout: float,
+) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+    def apply(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
         # Set first: even switching to WAL below waits for a lock held by another process.
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         # WAL lets the web server read while an ingest writes; foreign keys are off by default.

@@ -23,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed.community import recommend
-from paperfeed.community.rank import GRAVITY
-from paperfeed.db import Embedding, Listing, OutboxMessage, Paper, Subscription
+from paperfeed.community.rank import GRAVITY, upvotes
+from paperfeed.db import Embedding, Listing, OutboxMessage, Paper, Subscription, rowcount
 from paperfeed.db.models import utcnow
 from paperfeed.db.session import DatabaseBusyError, DatabaseDamagedError, DiskFullError
 from paperfeed.errors import PaperfeedError
@@ -154,7 +154,7 @@ def _advance(
         .values(watermark=watermark, last_sent_at=last_sent_at)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise _Raced()
 
 
@@ -201,10 +201,9 @@ def _pick_trending(
     """New papers by the trending score of ``paperfeed.community.rank`` (upvotes, decayed by
     age)."""
     today = utcnow().date()
-    upvotes = func.coalesce(func.max(Listing.upvotes), 0) + Paper.votes
     with workspace.db.session() as session:
         rows = session.execute(
-            select(Paper.pk, upvotes, func.min(Listing.day), Paper.first_seen)
+            select(Paper.pk, upvotes(), func.min(Listing.day), Paper.first_seen)
             .outerjoin(Listing, Listing.paper_pk == Paper.pk)
             .where(Paper.pk.in_(candidates))
             .group_by(Paper.pk)

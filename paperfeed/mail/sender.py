@@ -32,11 +32,11 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
-from paperfeed.db import OutboxMessage
+from paperfeed.db import OutboxMessage, rowcount
 from paperfeed.db.models import utcnow
 from paperfeed.errors import InvalidInputError
 from paperfeed.mail import render
@@ -102,7 +102,10 @@ def drain_outbox(
     settings = workspace.settings
     smtp = smtp or SmtpConfig.from_settings(settings)
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-    clock = (lambda: now) if now is not None else utcnow
+
+    def clock() -> datetime:
+        return now if now is not None else utcnow()
+
     report = DrainReport()
     with workspace.db.session() as session:
         report.failed += _give_up_on_abandoned(session, clock(), settings.mail_max_attempts)
@@ -125,7 +128,8 @@ def drain_outbox(
                     client = _connect(smtp)
                 _send(client, row, smtp, settings)
             except _Failure as failure:
-                client = _close(client)
+                _close(client)
+                client = None
                 _record_failure(workspace, row, failure, clock(), report)
                 if failure.stop:
                     break
@@ -137,7 +141,7 @@ def drain_outbox(
     return report
 
 
-def _due(now: datetime):  # type: ignore[no-untyped-def]
+def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
@@ -158,7 +162,7 @@ def _claim(workspace: Workspace, pk: int, worker_id: str, now: datetime) -> Outb
             )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             return None
         row = session.get(OutboxMessage, pk)
         session.expunge_all()
@@ -182,7 +186,7 @@ def _give_up_on_abandoned(session: Session, now: datetime, max_attempts: int) ->
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def _tls_context(smtp: SmtpConfig) -> ssl.SSLContext:
@@ -371,7 +375,7 @@ def outbox_status(workspace: Workspace, errors: int = 10) -> OutboxStatus:
             .order_by(OutboxMessage.pk.desc())
             .limit(errors)
         ).all()
-        recent = [
+        recent: list[dict[str, object]] = [
             {
                 "message_id": r.message_id,
                 "to": r.to_addr,

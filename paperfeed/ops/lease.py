@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.db import Database, WorkerLease
+from paperfeed.db import Database, WorkerLease, rowcount
 from paperfeed.db.models import utcnow
 
 
@@ -72,7 +72,7 @@ class Lease:
                 )
                 .values(holder=self.holder, acquired_at=now, expires_at=expires)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def renew(self) -> bool:
         """Extend our lease; False if it is no longer ours (we stalled past its expiry)."""
@@ -83,7 +83,7 @@ class Lease:
                 .where(WorkerLease.name == self.name, WorkerLease.holder == self.holder)
                 .values(expires_at=now + timedelta(seconds=self.seconds))
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def release(self) -> None:
         """Give the lease up now (the next process need not wait for it to expire)."""

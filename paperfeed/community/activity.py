@@ -124,7 +124,7 @@ def set_comment_hidden(workspace: Workspace, comment_pk: int, hidden: bool) -> C
         session.flush()
         _recount_comments(session, comment.paper_pk)
         session.flush()
-        paper_id = session.get(Paper, comment.paper_pk).id  # type: ignore[union-attr]
+        paper_id = session.get_one(Paper, comment.paper_pk).id
         return _comment_view(comment, paper_id, session.get(User, comment.user_pk))
 
 

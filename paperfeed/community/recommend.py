@@ -65,9 +65,11 @@ def fit_and_score(
     if len(positives) < MIN_FOR_MODEL or len(negatives) == 0:
         centre = positives.mean(axis=0)
         norm = np.linalg.norm(centre)
-        return candidates @ (centre / norm if norm > 0 else centre)
+        scores: np.ndarray = candidates @ (centre / norm if norm > 0 else centre)
+        return scores
     w = _fit_logistic(positives, negatives)
-    return candidates @ w[:-1] + w[-1]
+    scores = candidates @ w[:-1] + w[-1]
+    return scores
 
 
 def _fit_logistic(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:

@@ -141,6 +141,7 @@ def _count(
     with workspace.db.session() as session:
         for key, limit in _keys(action, address, account):
             start = int(now) // limit.period * limit.period
+            count: int | None
             if add:
                 count = _increment(session, key, start, limit)
             else:

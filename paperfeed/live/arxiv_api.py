@@ -113,7 +113,7 @@ class ArxivApi:
         self.client.close()
 
     def _fetch_chunk(self, ids: list[str]) -> dict[str, PaperRecord]:
-        params = {"id_list": ",".join(ids), "max_results": len(ids)}
+        params: dict[str, str | int] = {"id_list": ",".join(ids), "max_results": len(ids)}
         try:
             result = self.client.get(self.base_url, params=params)
         except HttpStatusError as error:

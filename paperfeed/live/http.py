@@ -183,7 +183,8 @@ class PoliteClient:
             self._sleep(slot - now)
 
     def _backoff_wait(self, attempt: int) -> float:
-        return self._backoff * 2 ** (attempt - 1)
+        wait: float = self._backoff * 2 ** (attempt - 1)  # (int ** int is typed Any)
+        return wait
 
 
 def default_user_agent(settings: Settings) -> str:

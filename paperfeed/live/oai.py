@@ -94,12 +94,12 @@ def parse_response(text: str, origin: str) -> OaiResponse:
     if root.tag != f"{_OAI}OAI-PMH":
         raise SourceError(f"{origin}: not an OAI-PMH response (root element <{_local(root.tag)}>)")
     response_date = clean_text(root.findtext(f"{_OAI}responseDate"))
-    error = root.find(f"{_OAI}error")
-    if error is not None:
-        code = error.get("code", "")
+    oai_error = root.find(f"{_OAI}error")
+    if oai_error is not None:
+        code = oai_error.get("code", "")
         if code == "noRecordsMatch":
             return OaiResponse(response_date=response_date)
-        message = clean_text(error.text) or "no message"
+        message = clean_text(oai_error.text) or "no message"
         raise OaiError(f"{origin}: OAI-PMH error {code}: {message}", code=code)
     answer = root.find(f"{_OAI}ListRecords")
     if answer is None:

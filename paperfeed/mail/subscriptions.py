@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from paperfeed.db import OutboxMessage, Subscription, User
 from paperfeed.db.models import utcnow
@@ -146,14 +147,14 @@ def describe(subscription: Subscription) -> str:
     return f"{period} recommendations picked for you"
 
 
-def _load(session: Any, pk: int, email: str, what: str) -> Subscription:
+def _load(session: Session, pk: int, email: str, what: str) -> Subscription:
     subscription = session.get(Subscription, pk)
     if subscription is None or subscription.email != email:
         raise InvalidInputError(f"this {what} link is not valid (no such subscription)")
     return subscription
 
 
-def _check_rate(workspace: Workspace, session: Any, email: str) -> None:
+def _check_rate(workspace: Workspace, session: Session, email: str) -> None:
     limit = workspace.settings.subscribe_confirmations_per_hour
     key = mailbox_key(email)
     base, _, domain = key.rpartition("@")

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -163,9 +164,10 @@ def restore(settings: Settings, source: Path, force: bool = False) -> RestoreRep
     return RestoreReport(papers, schema, str(manifest.get("created", "")))
 
 
-def _read_manifest(source: Path) -> dict:  # type: ignore[type-arg]
+def _read_manifest(source: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((source / MANIFEST).read_text())
+        # Only a JSON object gets past ["files"]: any other value raises TypeError (or KeyError).
+        manifest: dict[str, Any] = json.loads((source / MANIFEST).read_text())
         files = manifest["files"]
     except FileNotFoundError:
         raise PaperfeedError(f"{source}: not a paperfeed backup (no {MANIFEST})") from None

@@ -1,15 +1,16 @@
 """Alembic environment: runs migrations on the connection handed in by ``Database.migrate``."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from paperfeed.db.models import Base
+from paperfeed.errors import ConfigError
 
 config = context.config
 connection = config.attributes.get("connection")
 
 
-def _run(conn) -> None:  # type: ignore[no-untyped-def]
+def _run(conn: Connection) -> None:
     context.configure(
         connection=conn,
         target_metadata=Base.metadata,
@@ -22,5 +23,8 @@ def _run(conn) -> None:  # type: ignore[no-untyped-def]
 if connection is not None:
     _run(connection)
 else:  # plain `alembic` command line, e.g. `alembic revision --autogenerate`
-    with create_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise ConfigError("alembic: set sqlalchemy.url to the database to migrate")
+    with create_engine(url).begin() as conn:
         _run(conn)

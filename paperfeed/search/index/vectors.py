@@ -46,7 +46,12 @@ class VectorIndex:
     def __init__(self, path: Path, dim: int) -> None:
         self.path = path
         self.dim = dim
-        path.mkdir(parents=True, exist_ok=True)
+        self._open()
+
+    def _open(self) -> None:
+        """Load the files in ``self.path``, with the state that belongs to one opening."""
+        dim = self.dim
+        self.path.mkdir(parents=True, exist_ok=True)
         self._keys: np.ndarray = np.zeros(0, dtype=np.int64)
         self._matrix: np.ndarray = np.zeros((0, dim), dtype=np.float32)
         self._row: dict[int, int] = {}
@@ -175,7 +180,7 @@ class VectorIndex:
 
     def clear(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
-        self.__init__(self.path, self.dim)  # type: ignore[misc]
+        self._open()
 
     # -- build ---------------------------------------------------------------------------
     def upsert(self, pks: np.ndarray, vectors: np.ndarray) -> None:

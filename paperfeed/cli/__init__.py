@@ -19,6 +19,8 @@ from paperfeed.cli import catalog, mail, ops, search, sources, users
 from paperfeed.cli._common import _escape, console, out
 from paperfeed.errors import PaperfeedError
 
+__all__ = ["main"]  # the `paperfeed` console script
+
 app = typer.Typer(
     help="paperfeed: a self-hostable research-paper discovery engine.\n\n"
     "Data lives in $PAPERFEED_DATA_DIR (default ./data). Start with `paperfeed init`, "

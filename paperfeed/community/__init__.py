@@ -5,3 +5,5 @@ moderation), ``rank`` (feeds and trending), ``recommend`` ("for you"), ``submit`
 arXiv id or URL) and ``throttle`` (rate limits). Nothing is re-exported here: import the
 module you need.
 """
+
+__all__: list[str] = []

@@ -3,7 +3,6 @@
 from paperfeed.db.models import (
     Base,
     Comment,
-    DataVersion,
     Embedding,
     EmbedQueue,
     IngestCheckpoint,
@@ -31,7 +30,6 @@ from paperfeed.db.session import (
 __all__ = [
     "Base",
     "Comment",
-    "DataVersion",
     "Database",
     "DatabaseBusyError",
     "DatabaseDamagedError",

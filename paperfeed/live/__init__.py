@@ -5,3 +5,5 @@ One connector module per kind yields pages of records with a resume cursor (``co
 RSS), ``hf_daily`` (Hugging Face daily papers). ``registry`` holds the configured sources and
 ``runner`` runs them: one transaction per page, runs recorded, indexes synced.
 """
+
+__all__: list[str] = []  # nothing is re-exported: import the module you need

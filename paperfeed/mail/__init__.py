@@ -9,3 +9,5 @@
 
 Guarantees and settings: docs/mail.md.
 """
+
+__all__: list[str] = []  # nothing is re-exported: import the module you need

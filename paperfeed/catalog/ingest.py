@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, title_key
 from paperfeed.catalog.validate import check_record
-from paperfeed.db import Database, IngestCheckpoint, IngestRun, Listing, Paper, changes
+from paperfeed.db import Base, Database, IngestCheckpoint, IngestRun, Listing, Paper, changes
 from paperfeed.errors import SourceError
 from paperfeed.formats import Format
 
@@ -51,6 +51,9 @@ _FIELDS = (
     "code_url",
 )
 ANALYZE_AFTER = 1000  # papers added or changed by one ingest that refresh the planner statistics
+
+_PAPERS: Table = Base.metadata.tables[Paper.__tablename__]
+_LISTINGS: Table = Base.metadata.tables[Listing.__tablename__]
 
 
 @dataclass
@@ -280,12 +283,12 @@ def _upsert(
         for p in session.scalars(select(Paper).where(Paper.id.in_(keys)).options(with_listings))
     }
     by_title: dict[str, Paper | _NewPaper] = {}
-    for paper in session.scalars(
+    for found in session.scalars(
         select(Paper).where(Paper.title_key.in_(title_keys)).options(with_listings)
     ):
         # Prefer a paper with an arXiv id when titles collide.
-        if paper.title_key not in by_title or by_title[paper.title_key].id.startswith("title:"):
-            by_title[paper.title_key] = paper
+        if found.title_key not in by_title or by_title[found.title_key].id.startswith("title:"):
+            by_title[found.title_key] = found
 
     now = datetime.now(UTC)
     new: list[_NewPaper] = []
@@ -429,7 +432,7 @@ def _store_new(session: Session, new: list[_NewPaper], report: IngestReport, now
             for x in paper.listings
         )
     if listings:
-        session.execute(insert(Listing.__table__), listings)
+        session.execute(insert(_LISTINGS), listings)
     if lost:
         _replay(session, lost, report, now)
 
@@ -445,9 +448,9 @@ def _insert_new_papers(session: Session, rows: list[dict[str, object]]) -> dict[
     """
     seq = changes.stamp(session)
     statement = (
-        changes.insert_for(session)(Paper.__table__)
+        changes.insert_for(session)(_PAPERS)
         .on_conflict_do_nothing()
-        .returning(Paper.__table__.c.pk, Paper.__table__.c.id)
+        .returning(_PAPERS.c.pk, _PAPERS.c.id)
     )
     stamped = [{**row, "change_seq": seq} for row in rows]
     inserted = {paper_id: pk for pk, paper_id in session.execute(statement, stamped)}
@@ -477,7 +480,9 @@ def _replay(session: Session, lost: list[_NewPaper], report: IngestReport, now: 
                 report.unchanged += 1
 
 
-def _match_by_title(candidate: Paper | None, record: PaperRecord) -> Paper | None:
+def _match_by_title(
+    candidate: Paper | _NewPaper | None, record: PaperRecord
+) -> Paper | _NewPaper | None:
     """Same title: one paper, unless both sides carry different arXiv ids."""
     if candidate is None:
         return None

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import BigInteger, Table, event, inspect, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from paperfeed.db.models import (
@@ -112,12 +113,9 @@ def queue_all_for_embedding(session: Session) -> int:
 
 def insert_for(session: Session) -> Any:
     """The dialect's ``insert`` (with ``on_conflict_do_update``), for this session's database."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def _changed(paper: Paper, fields: tuple[str, ...]) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.db import DatabaseDamagedError, Embedding, EmbedQueue, Paper
@@ -119,7 +119,7 @@ def _compare(workspace: Workspace, on_disk: OnDisk | None, report: CheckReport) 
         )
         queued = _stale_in_queue(session)
     to_embed = np.union1d(np.setdiff1d(papers, vectors), queued)
-    state = on_disk.state or {}
+    state = seen.state or {}
     report.counts = {
         "papers": len(papers),
         "hidden": hidden or 0,
@@ -232,7 +232,7 @@ def _compare_part(
         )
 
 
-def _current_model() -> object:
+def _current_model() -> ColumnElement[bool]:
     return Embedding.model == embed.MODEL_ID
 
 

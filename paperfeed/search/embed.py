@@ -226,7 +226,7 @@ class Embedder:
         return self._cached_query(" ".join(text.split()))
 
     def _embed_query(self, text: str) -> np.ndarray:
-        vector = self.embed([text])[0]
+        vector: np.ndarray = self.embed([text])[0]
         vector.flags.writeable = False  # shared by every caller of the cache
         return vector
 
@@ -271,7 +271,8 @@ class Embedder:
         pooled = (hidden.astype(np.float32, copy=False) * weights).sum(axis=1)
         pooled /= np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+        normalized: np.ndarray = pooled / np.maximum(norms, 1e-12)
+        return normalized
 
 
 def _load_tokenizer(path: Path) -> tokenizers.Tokenizer:

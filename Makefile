@@ -30,12 +30,21 @@ $(CHROMIUM):
 serve: install  ## initialise ./data, import the demo corpus if empty, serve on http://127.0.0.1:8000
 	$(BIN)/paperfeed serve
 
+# The suites run a second time on PostgreSQL (`--backend postgres`: the fixtures' workspaces
+# in one PostgreSQL with pgvector, search inside it): the web, mail and live paths that read
+# and write through the search backend. The rest of PostgreSQL's coverage runs in the first
+# pass (tests that start their own server: search on both backends, two nodes, migrations).
+PG_SUITES = tests/web/test_web_api.py tests/web/test_web_search.py tests/web/test_web_submit.py \
+	tests/web/test_web_votes.py tests/web/test_web_feed.py tests/web/test_web_security.py \
+	tests/mail/test_digests.py tests/mail/test_end_to_end.py tests/live/test_live_runner.py
+
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test.
 test: install $(CHROMIUM)  ## lint and type-check, then every test except those marked slow
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow and not reference" -q; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	$(BIN)/pytest --backend postgres -m "not slow and not reference" -q $(PG_SUITES)
 
 test-all: install $(CHROMIUM)  ## every test, slow ones included
 	$(BIN)/pytest -m "not reference" -q

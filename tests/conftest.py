@@ -47,6 +47,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _backends.backend() != "postgres":
+        return
+    for item in items:
+        if marker := item.get_closest_marker("sqlite_only"):
+            reason = marker.args[0] if marker.args else "about SQLite itself"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     chosen = config.getoption("--backend")
     if chosen:

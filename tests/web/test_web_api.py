@@ -230,6 +230,7 @@ def test_openapi_lists_the_whole_api(hf_client: TestClient) -> None:
         "/api/v1/library": {"get"},
         "/api/v1/library/{paper_id}": {"put", "delete"},
         "/api/v1/submit": {"post"},
+        "/api/v1/submissions/{number}": {"get"},
         "/api/v1/papers/{paper_id}": {"get"},
         "/api/v1/papers/{paper_id}/similar": {"get"},
         "/api/v1/papers/{paper_id}/vote": {"put", "delete"},

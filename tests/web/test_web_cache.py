@@ -11,6 +11,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+import pytest
 from _core_helpers import make_workspace
 from _web_helpers import PASSWORD, HfEntry, Site, api_write, cards, post_form, press
 from sqlalchemy import event, func, select
@@ -72,6 +73,7 @@ def test_anonymous_feed_shows_new_papers(
     assert site.client().get("/healthz").json() == {"status": "ok", "papers": total}
 
 
+@pytest.mark.sqlite_only("writes with a bare sqlite3 connection")
 def test_a_commit_from_outside_the_app_invalidates(site: Site, hf_listing: Listing) -> None:
     """Another process (here a bare sqlite3 connection) changing a counter is seen too."""
     entry = hf_listing[LATEST][0]
@@ -157,6 +159,7 @@ def test_no_version_no_caching() -> None:
     assert [cache.get_or_compute("k", lambda: next(values)) for _ in range(2)] == [0, 1]
 
 
+@pytest.mark.sqlite_only("PostgreSQL's data version is one query per page")
 def test_a_cached_page_asks_the_database_nothing(site: Site) -> None:
     statements: list[str] = []
 

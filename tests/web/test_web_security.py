@@ -68,7 +68,7 @@ def user_pk(workspace: Workspace, username: str) -> int:
 
 def reopen(site: Site, **settings: object) -> Workspace:
     """A second handle on the site's data directory: another web worker, other settings."""
-    return Workspace.open(Settings(data_dir=site.workspace.settings.data_dir, **settings))
+    return Workspace.open(site.workspace.settings.model_copy(update=settings))
 
 
 def use_up(
@@ -614,6 +614,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.sqlite_only("the modes of the SQLite database files")
 def test_data_files_are_private(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "data")
     create_app(ws)  # makes the secret key
@@ -628,6 +629,7 @@ def test_data_files_are_private(tmp_path: Path) -> None:
     assert index_files and all(mode(p) == 0o600 for p in index_files)
 
 
+@pytest.mark.sqlite_only("the modes of the SQLite database files")
 def test_opening_a_workspace_tightens_files_left_readable(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "data")
     create_app(ws)

@@ -56,8 +56,9 @@ def arxiv() -> Iterator[ReplayServer]:
 
 
 def site_with_arxiv(community: Community, data_dir: Path, arxiv_url: str) -> Site:
-    copy_workspace(community.workspace, data_dir).db.engine.dispose()
-    ws = Workspace.open(Settings(data_dir=data_dir, arxiv_api_url=arxiv_url))
+    copy = copy_workspace(community.workspace, data_dir)
+    copy.db.engine.dispose()
+    ws = Workspace.open(copy.settings.model_copy(update={"arxiv_api_url": arxiv_url}))
     return Site(ws, create_app(ws), community.cookies)
 
 
@@ -256,6 +257,7 @@ def test_submitting_needs_a_login(submit_site: Site, arxiv: ReplayServer) -> Non
     assert arxiv.requests == []
 
 
+@pytest.mark.sqlite_only("the embedded index files' lock")
 def test_a_submission_while_another_process_writes_the_indexes_is_stored_and_indexed_later(
     submit_site: Site, arxiv: ReplayServer
 ) -> None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +263,36 @@ def test_paperfeed_embed_once_empties_the_queue(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "embedded 2 papers (0 waiting)" in " ".join(result.stderr.split())  # the console
     assert queued(Workspace.open(Settings(data_dir=data))) == {}
+
+
+def test_a_read_replica_serves_feeds_and_search_results_and_takes_no_writes(
+    postgres_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """``PAPERFEED_DATABASE_READ_URL``: reads that may lag come from the replica, writes and
+    the reads that decide them from the primary. Here the "replica" is a second database
+    that lags for good (it never receives the primary's writes), so each read shows where
+    it came from."""
+    primary_url, replica_url = postgres_database(), postgres_database()
+    for url in (primary_url, replica_url):
+        ws = Workspace.create(Settings(data_dir=tmp_path / "setup", database_url=url))
+        ws.db.engine.dispose()
+    settings = Settings(
+        data_dir=tmp_path / "node",
+        database_url=primary_url,
+        database_read_url=replica_url,
+        secret_key="k" * 40,
+    )
+    node = Workspace.open(settings)
+    add(node, "written to the primary")
+    with node.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Paper)) == 1
+    with node.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Paper)) == 0  # the lagging copy
+    assert DataVersion(node.db).current() == 1  # the caches follow the replica's version
+    node.db.engine.dispose()
+    node.db.read_engine.dispose()
+
+
+def test_a_read_replica_needs_postgresql(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"read replica .* needs PostgreSQL"):
+        Workspace(Settings(data_dir=tmp_path, database_read_url="sqlite:///elsewhere.db"))

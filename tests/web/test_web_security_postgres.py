@@ -118,6 +118,8 @@ def test_identical_votes_and_saves_at_once_count_once(
             assert votes == int(up)
 
 
+# The halfvec column of the PostgreSQL search backend is pgvector's, unknown to SQLAlchemy.
+@pytest.mark.filterwarnings("ignore:Did not recognize type 'halfvec'")
 def test_the_migrations_build_the_models_tables_on_postgresql(
     workers: tuple[Workspace, Workspace],
 ) -> None:

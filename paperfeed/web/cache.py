@@ -25,12 +25,9 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import text
-
-from paperfeed.db import Database
+from paperfeed.db import Database, changes
 
 T = TypeVar("T")
-_COUNTER = text("SELECT seq FROM data_version WHERE id = 1")  # paperfeed.db.changes
 
 
 class DataVersion:
@@ -52,7 +49,7 @@ class DataVersion:
     def current(self) -> int | None:
         if self._db is not None:
             with self._db.read_engine.connect() as connection:  # as the pages are read
-                return int(connection.scalar(_COUNTER) or 0)
+                return changes.current(connection)
         if self._connection is None:
             return None
         with self._lock:

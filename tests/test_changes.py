@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -274,3 +275,28 @@ def test_a_read_replica_serves_feeds_and_search_results_and_takes_no_writes(
 def test_a_read_replica_needs_postgresql(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"read replica .* needs PostgreSQL"):
         Workspace(Settings(data_dir=tmp_path, database_read_url="sqlite:///elsewhere.db"))
+
+
+def test_vectors_of_another_model_queue_every_paper_once(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pks = add(ws, "paper one", "paper two")
+    unit = np.ones(embed.DIM, dtype=np.float32) / np.sqrt(embed.DIM)
+    monkeypatch.setattr(
+        embed, "get_embedder", lambda: SimpleNamespace(embed=lambda texts: [unit] * len(texts))
+    )
+    assert catchup.embed_pending(ws.db) == 2
+    with ws.db.session() as session:  # as if made by the model shipped before this one
+        session.execute(update(Embedding).values(model="an-older-model"))
+    monkeypatch.setattr(catchup, "_checked_models", set())  # a process started after that
+    assert catchup.embed_pending(ws.db) == 2  # both queued again, and re-embedded
+    with ws.db.session() as session:
+        models = set(session.scalars(select(Embedding.model).where(Embedding.paper_pk.in_(pks))))
+        assert models == {embed.MODEL_ID}
+    with ws.db.session() as session:
+        changes.queue_all_for_embedding(session)
+    first = queued(ws)
+    assert set(first) == set(pks)
+    with ws.db.session() as session:
+        changes.queue_all_for_embedding(session)
+    assert queued(ws) == first  # a second run keeps every place: it rewrites nothing

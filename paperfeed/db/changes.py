@@ -26,7 +26,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table, event, inspect, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Table,
+    event,
+    inspect,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
@@ -96,19 +106,18 @@ def queue_for_embedding(session: Session, paper_pks: Iterable[int]) -> None:
         )
 
 
-def queue_all_for_embedding(session: Session) -> int:
-    """Queue every paper (a new embedding model); returns how many were queued."""
+def queue_all_for_embedding(session: Session) -> None:
+    """Queue every paper not queued yet (a new embedding model).
+
+    Papers already waiting keep their place: every process that finds vectors of an older
+    model runs this once, and a second run must not rewrite the whole queue."""
     seq = stamp(session)
-    insert = insert_for(session)
-    statement = insert(_QUEUE).from_select(
-        ["paper_pk", "seq"], select(Paper.pk, literal(seq, BigInteger()))
+    statement = insert_for(session)(_QUEUE).from_select(
+        # WHERE true: SQLite parses an INSERT … SELECT … ON CONFLICT only with a WHERE.
+        ["paper_pk", "seq"],
+        select(Paper.pk, literal(seq, BigInteger())).where(true()),
     )
-    result = session.connection().execute(
-        statement.on_conflict_do_update(
-            index_elements=["paper_pk"], set_={"seq": statement.excluded.seq}
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    session.connection().execute(statement.on_conflict_do_nothing(index_elements=["paper_pk"]))
 
 
 def insert_for(session: Session) -> Any:

@@ -16,8 +16,11 @@ from paperfeed.errors import InvalidInputError
 MAX_SEARCH_DEPTH = 1_000  # offset + limit of a search
 MAX_LIST_OFFSET = 10_000  # offset into a feed, the trending list, a library
 
-# The longest query the search accepts.
+# The longest query in the query language (search box, saved searches); a search longer than
+# a few lines is read as a pasted title and abstract ("find related work", search.related),
+# up to MAX_RELATED_QUERY_LENGTH: an abstract with room to spare, not a whole paper.
 MAX_QUERY_LENGTH = 1_000
+MAX_RELATED_QUERY_LENGTH = 10_000
 
 # Dates a paper may carry, and the query syntax may name: nothing after 2199 is a publication
 # date, and the range sits inside what every library we hand dates to can represent

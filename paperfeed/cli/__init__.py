@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from paperfeed import __version__
-from paperfeed.cli import catalog, mail, ops, search, sources, users
+from paperfeed.cli import catalog, mail, ops, related, search, sources, users
 from paperfeed.cli._common import _escape, console, out
 from paperfeed.errors import PaperfeedError
 
@@ -46,6 +46,7 @@ app.command()(catalog.ingest)
 app.command()(search.search)
 app.command()(catalog.show)
 app.command()(search.similar)
+app.command()(related.related)
 app.command()(catalog.stats)
 app.command()(ops.reindex)
 app.command()(ops.check)

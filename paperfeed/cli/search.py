@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -26,6 +26,9 @@ from paperfeed.cli._common import (
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.workspace import Workspace
+
+if TYPE_CHECKING:
+    from paperfeed.search.engine import SearchResults
 
 
 def search(
@@ -52,6 +55,13 @@ def search(
         mode=parse_mode(mode),
         explain=explain,
     )
+    show_results(results, explain=explain, as_json=as_json)
+
+
+def show_results(results: SearchResults, *, explain: bool, as_json: bool) -> None:
+    """Print a page of results (as ``search`` and ``related`` do), with what the query became:
+    the pasted paper found in the collection, key terms, acronym expansions (``--explain``)."""
+    offset, limit = results.offset, results.limit
     if as_json:
         items = []
         for hit in results.hits:
@@ -59,8 +69,22 @@ def search(
             if explain:
                 item["explain"] = hit.explanation.as_dict()
             items.append(item)
-        out.print_json(data=items) if out.is_terminal else print(json.dumps(items))
+        if results.this_paper is None and not explain:
+            out.print_json(data=items) if out.is_terminal else print(json.dumps(items))
+            return
+        data: dict[str, object] = {"results": items}
+        if results.this_paper is not None:
+            data["this_paper"] = _paper_json(results.this_paper.paper, brief=True)
+        if explain:
+            data["query"] = _query_explained(results)
+        out.print_json(data=data) if out.is_terminal else print(json.dumps(data))
         return
+    if results.this_paper is not None:
+        paper = results.this_paper.paper
+        out.print(f"[bold]this paper:[/] {_escape(paper.title)} [dim]{paper.id}[/]")
+    if explain:
+        for line in _query_lines(results):
+            out.print(f"[cyan]{_escape(line)}[/]")
     if not results.hits:
         console.print("no results; try fewer words or drop a filter")
         return
@@ -87,6 +111,24 @@ def search(
             )
     shown = f"{offset + 1}–{offset + len(results.hits)}"
     console.print(f"[dim]{shown} of {results.total} ranked; --offset {offset + limit} for more[/]")
+
+
+def _query_explained(results: SearchResults) -> dict[str, object]:
+    return {
+        "related_work": results.related is not None,
+        **(results.related.as_dict() if results.related else {}),
+        "expanded": [{"written": a, "added": b} for a, b in results.expanded],
+    }
+
+
+def _query_lines(results: SearchResults) -> list[str]:
+    lines = []
+    if results.related is not None:
+        terms = ", ".join(f"{w}×{n}" if n > 1 else w for w, n in results.related.terms)
+        lines.append(f"find related work: whole text embedded; key terms: {terms or 'none'}")
+    for written, added in results.expanded:
+        lines.append(f"vocabulary: {written} → also {added}")
+    return lines
 
 
 def similar(

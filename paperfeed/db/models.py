@@ -423,3 +423,30 @@ class RateCounter(Base):
     window_start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PaperAcronym(Base):
+    """An acronym a paper defines in its abstract, as "long form (SHORT)", with that long form
+    (``paperfeed.search.vocabulary`` mines them and expands queries with them). The keys are
+    normalised (case, hyphens, compounds such as "text2image"), so lookups match any spelling.
+    Derived data: rebuilt from the papers whenever needed; written outside the data version."""
+
+    __tablename__ = "paper_acronyms"
+
+    paper_pk: Mapped[int] = mapped_column(
+        ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True
+    )
+    acronym_key: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    expansion_key: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    acronym: Mapped[str] = mapped_column(String(32))  # as the paper writes it
+    expansion: Mapped[str] = mapped_column(String(255))
+
+
+class VocabularyState(Base):
+    """How far the acronym vocabulary has read the papers: the data version (``change_seq``)
+    of the last paper mined, so each catch-up reads only papers changed since."""
+
+    __tablename__ = "vocabulary_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_seq: Mapped[int] = mapped_column(BigInteger, default=0)

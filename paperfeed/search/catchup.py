@@ -29,7 +29,7 @@ from sqlalchemy import Text, cast, column, delete, func, select, table, tuple_, 
 from sqlalchemy.types import UserDefinedType
 
 from paperfeed.db import Database, Embedding, EmbedQueue, Paper, changes
-from paperfeed.search import embed
+from paperfeed.search import embed, vocabulary
 
 if TYPE_CHECKING:
     from paperfeed.workspace import Workspace
@@ -60,6 +60,7 @@ def catch_up(
     """
     embedded = embed_pending(workspace.db, progress)
     report = workspace.indexes.sync(workspace.db, progress, wait=wait)
+    vocabulary.update(workspace.db)  # the acronyms new papers define
     return CatchUpReport(embedded, report.lexical, report.vectors)
 
 

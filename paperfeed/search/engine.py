@@ -8,7 +8,7 @@ qrels only (docs/quality.md). ``SearchTrace`` records where one search spent its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import bindparam, select
@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from paperfeed.bounds import MAX_SEARCH_DEPTH
 from paperfeed.db import Paper
 from paperfeed.errors import NotFoundError, QueryError
-from paperfeed.search import embed
+from paperfeed.search import embed, related, vocabulary
 from paperfeed.search.index.lexical import LexicalHit, matched_terms
 from paperfeed.search.index.vectors import VectorHit
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -44,6 +44,10 @@ class SearchConfig:
     dense_weight: float = 0.5  # weight of the dense list (convex: of its min-max scaled cosine)
     title_boost: float = 0.25  # extra BM25 weight of a title match, on top of the whole text
     candidates: int = 100  # per ranker, before fusion
+    related_dense_weight: float = 0.5  # ``dense_weight`` for a pasted abstract (search.related)
+    related_terms: int = related.KEY_TERMS  # key terms BM25 gets from a pasted abstract
+    expand_acronyms: bool = True  # search an acronym's expansion too, and back (vocabulary)
+    related: bool = True  # read a long query as a pasted abstract (search.related)
 
 
 @dataclass
@@ -86,6 +90,9 @@ class SearchResults:
     total: int  # candidates found (papers ranked), not every paper that shares a word
     offset: int
     limit: int
+    related: related.RelatedQuery | None = None  # set when the query was a pasted abstract
+    this_paper: SearchHit | None = None  # the pasted paper itself, found in the collection
+    expanded: list[tuple[str, str]] = field(default_factory=list)  # (written, added) terms
 
 
 def parse_mode(value: str) -> Mode:
@@ -124,16 +131,25 @@ def search(
             f"search results go {MAX_SEARCH_DEPTH} deep: offset + limit is {offset + limit}; "
             "narrow the query instead of paging further"
         )
-    parsed = parse_query(query)
-    if not parsed.text and not parsed.has_filters:
-        raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")
-    trace.lap("parse")
     backend = workspace.indexes
+    long_query = None  # a pasted title and abstract: "find related work" (search.related)
+    if config.related and related.is_long(query):
+        long_query = related.prepare(backend, query, config.related_terms)
+        config = replace(config, dense_weight=config.related_dense_weight)
+    parsed = long_query.parsed if long_query else parse_query(query)
+    if not parsed.text and not parsed.has_filters and not long_query:
+        raise QueryError("empty query: type some words, or a filter such as cat:cs.CL")
+    expansion = None
+    dense_text = long_query.text if long_query else parsed.text  # what the model reads
+    if config.expand_acronyms and parsed.text and not long_query:
+        expansion = vocabulary.expand(workspace.db, parsed)
+        parsed, dense_text = expansion.parsed, expansion.dense_text
+    trace.lap("parse")
     backend.refresh()  # what another process (a web worker, `paperfeed worker`) indexed
     trace.lap("refresh")
     depth = max(config.candidates, offset + limit)
 
-    if not parsed.text:  # filters only: newest first
+    if not parsed.text and not long_query:  # filters only: newest first
         pks, total = backend.browse(parsed, limit, offset)
         ranked = [
             (pk, 0.0, Explanation(fused_rank=offset + i + 1, fused_score=0.0))
@@ -152,7 +168,7 @@ def search(
         trace.count("lexical", len(lexical))
     dense = []
     if mode != "lexical":
-        query_vector = embed.get_query_embedder().embed_query(parsed.text)
+        query_vector = embed.get_query_embedder().embed_query(dense_text)
         trace.lap("embed query")
         dense = backend.dense(query_vector, depth, parsed, trace)
         trace.lap("dense")
@@ -161,6 +177,11 @@ def search(
     explanations = fuse(lexical, dense, config)
 
     order = sorted(explanations.items(), key=lambda item: (-item[1].fused_score, item[0]))
+    this_pk = None
+    if long_query:
+        best = [(pk, e.similarity) for pk, e in order]
+        if (this_pk := related.find_this_paper(workspace, long_query, best)) is not None:
+            order = [item for item in order if item[0] != this_pk]
     for rank, (_, e) in enumerate(order, 1):
         e.fused_rank = rank
     page = [(pk, e.fused_score, e) for pk, e in order[offset : offset + limit]]
@@ -169,11 +190,16 @@ def search(
     trace.lap("load papers")
     if explain:
         for hit in hits:
-            hit.explanation.matched_terms = matched_terms(
-                parsed, hit.paper.title, hit.paper.abstract
-            )
+            terms = matched_terms(parsed, hit.paper.title, hit.paper.abstract)
+            hit.explanation.matched_terms = list(dict.fromkeys(terms))
         trace.lap("explain")
-    return SearchResults(query, parsed, mode, hits, len(order), offset, limit)
+    this_paper = None
+    if this_pk is not None:
+        this_paper = next(iter(_hydrate(workspace, [(this_pk, 1.0, Explanation(0, 1.0))])), None)
+    expanded = expansion.added if expansion else []
+    return SearchResults(
+        query, parsed, mode, hits, len(order), offset, limit, long_query, this_paper, expanded
+    )
 
 
 def fuse(

@@ -4,6 +4,11 @@ The corpus is ingested with the ``beir`` source, indexed by ``Indexes.sync`` and
 goes through ``search.search`` exactly as a user's would; only the scoring is added here.
 Metrics follow the usual trec_eval definitions: nDCG@10 with graded gains ``rel`` and a
 ``log2(rank + 1)`` discount, Recall@100 over the judged-relevant documents, MRR@10.
+
+Each ranker's figures are also broken down by query kind (``query_kind``): a kind a query
+carries in its BEIR ``metadata.kind`` (tools/build_devsets.py sets them), else one guessed
+from its text: ``long`` (a pasted abstract), ``acronym``, ``question`` (a sentence) or
+``keyword``.
 """
 
 from __future__ import annotations
@@ -14,27 +19,47 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from paperfeed.bounds import MAX_QUERY_LENGTH
 from paperfeed.catalog.ingest import ingest_files
 from paperfeed.errors import QueryError, SourceError
 from paperfeed.formats import get_format
 from paperfeed.formats.beir import ID_PREFIX
-from paperfeed.search import Mode, SearchConfig, search
+from paperfeed.search import Mode, SearchConfig, related, search
 from paperfeed.search.catchup import Progress, catch_up
+from paperfeed.search.vocabulary import looks_like_acronym
 from paperfeed.workspace import Workspace
 
 Qrels = dict[str, dict[str, int]]  # query id -> {doc id -> relevance}
 
 # Ranker name -> the search mode and ranking knobs it runs with. "hybrid" is the product
-# default; "hybrid-rrf" is plain reciprocal rank fusion (k=60), the naive baseline.
+# default; "hybrid-rrf" is plain reciprocal rank fusion (k=60), the naive baseline;
+# "hybrid-plain" is the hybrid without the collection's vocabulary and with a long query read
+# as the query language (cut to ``MAX_QUERY_LENGTH``, every word ORed): the search before
+# ``search.related`` and ``search.vocabulary``.
 RANKERS: dict[str, tuple[Mode, SearchConfig]] = {
     "lexical": ("lexical", SearchConfig()),
     "dense": ("dense", SearchConfig()),
     "hybrid-rrf": ("hybrid", SearchConfig(fusion="rrf")),
     "hybrid": ("hybrid", SearchConfig()),
+    "hybrid-plain": ("hybrid", SearchConfig(related=False, expand_acronyms=False)),
 }
+KINDS = ("keyword", "question", "acronym", "expansion", "long")
+_QUESTION_WORDS = 6  # a query of this many words or more reads as a sentence
+
+
+def query_kind(text: str) -> str:
+    """The kind of a query, guessed from its text (see the module docstring)."""
+    if related.is_long(text):
+        return "long"
+    words = text.split()
+    if any(looks_like_acronym(w.strip(",.;:?!()")) for w in words):
+        return "acronym"
+    if text.rstrip().endswith("?") or len(words) >= _QUESTION_WORDS:
+        return "question"
+    return "keyword"
 
 
 @dataclass
@@ -43,6 +68,7 @@ class Dataset:
     corpus: Path
     queries: dict[str, str]
     qrels: dict[str, Qrels]  # split name -> judgements
+    kinds: dict[str, str] = field(default_factory=dict)  # query id -> kind, when the set says
 
     @classmethod
     def load(cls, directory: Path) -> Dataset:
@@ -54,15 +80,22 @@ class Dataset:
             if not needed.exists():
                 raise SourceError(f"{directory} is not a BEIR dataset: {needed.name} is missing")
         texts: dict[str, str] = {}
+        kinds: dict[str, str] = {}
         with open(queries, encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
                     item = json.loads(line)
                     texts[str(item["_id"])] = str(item["text"])
+                    kind = (item.get("metadata") or {}).get("kind")
+                    if kind:
+                        kinds[str(item["_id"])] = str(kind)
         qrels = {
             split.stem: _read_qrels(split) for split in sorted((directory / "qrels").glob("*.tsv"))
         }
-        return cls(directory.name, corpus, texts, qrels)
+        return cls(directory.name, corpus, texts, qrels, kinds)
+
+    def kind(self, query_id: str) -> str:
+        return self.kinds.get(query_id) or query_kind(self.queries[query_id])
 
 
 def _read_qrels(path: Path) -> Qrels:
@@ -84,6 +117,8 @@ class RankerResult:
     mrr_at_10: float
     p50_ms: float
     queries: int
+    # kind -> {"ndcg_at_10", "recall_at_100", "mrr_at_10", "queries"}
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def ndcg_at_10(ranked: Sequence[str], judged: dict[str, int]) -> float:
@@ -123,24 +158,35 @@ def evaluate(
     rankers: Sequence[str] = ("lexical", "dense", "hybrid"),
     limit_queries: int | None = None,
     progress: Callable[[int], None] | None = None,
+    configs: dict[str, tuple[Mode, SearchConfig]] | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> list[RankerResult]:
-    """Run every judged query of ``split`` through ``search`` per ranker; score the runs."""
+    """Run every judged query of ``split`` through ``search`` per ranker; score the runs.
+
+    ``configs`` adds rankers (name -> mode and knobs) to ``RANKERS``, for tuning; ``kinds``
+    keeps only the queries of those kinds.
+    """
     if split not in dataset.qrels:
         known = ", ".join(sorted(dataset.qrels))
         raise SourceError(f"{dataset.name} has no qrels/{split}.tsv (it has: {known})")
     qrels = dataset.qrels[split]
-    query_ids = [q for q in qrels if q in dataset.queries][:limit_queries]
+    query_ids = [q for q in qrels if q in dataset.queries]
+    if kinds is not None:
+        query_ids = [q for q in query_ids if dataset.kind(q) in kinds]
+    query_ids = query_ids[:limit_queries]
+    available = {**RANKERS, **(configs or {})}
     results = []
     for ranker in rankers:
-        mode, config = RANKERS[ranker]
+        mode, config = available[ranker]
         scores: list[tuple[float, float, float]] = []
         timings: list[float] = []
         for qid in query_ids:
             started = time.perf_counter()
+            text = dataset.queries[qid]
+            if not config.related:
+                text = text[:MAX_QUERY_LENGTH]  # the query language's own limit
             try:
-                hits = search(
-                    workspace, dataset.queries[qid], limit=100, mode=mode, config=config
-                ).hits
+                hits = search(workspace, text, limit=100, mode=mode, config=config).hits
             except QueryError:
                 hits = []  # e.g. a query of punctuation only: nothing found, scored as such
             timings.append(time.perf_counter() - started)
@@ -156,6 +202,9 @@ def evaluate(
             if progress:
                 progress(1)
         n = max(len(scores), 1)
+        per_kind: dict[str, list[tuple[float, float, float]]] = {}
+        for qid, score in zip(query_ids, scores, strict=True):
+            per_kind.setdefault(dataset.kind(qid), []).append(score)
         results.append(
             RankerResult(
                 ranker=ranker,
@@ -164,9 +213,24 @@ def evaluate(
                 mrr_at_10=sum(s[2] for s in scores) / n,
                 p50_ms=statistics.median(timings) * 1000 if timings else 0.0,
                 queries=len(scores),
+                by_kind={
+                    kind: {
+                        "ndcg_at_10": sum(s[0] for s in kind_scores) / len(kind_scores),
+                        "recall_at_100": sum(s[1] for s in kind_scores) / len(kind_scores),
+                        "mrr_at_10": sum(s[2] for s in kind_scores) / len(kind_scores),
+                        "queries": len(kind_scores),
+                    }
+                    for kind, kind_scores in sorted(
+                        per_kind.items(), key=lambda item: _kind_order(item[0])
+                    )
+                },
             )
         )
     return results
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    return (KINDS.index(kind) if kind in KINDS else len(KINDS), kind)
 
 
 def as_json(dataset: Dataset, split: str, results: list[RankerResult]) -> dict[str, object]:

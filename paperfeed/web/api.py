@@ -122,6 +122,11 @@ class SearchOut(BaseModel):
     total: int
     offset: int
     results: list[ScoredPaperOut]
+    # A long query is read as a pasted title and abstract ("find related work"); the paper
+    # it came from, when in the collection, is given here rather than among the results.
+    related_work: bool = False
+    this_paper: ScoredPaperOut | None = None
+    expanded: dict[str, str] = {}  # acronyms and long forms the query also searched
 
 
 class VoteOut(BaseModel):
@@ -248,7 +253,10 @@ def api_trending(
 @router.get("/search", response_model=SearchOut)
 def api_search(
     request: Request,
-    q: str = Query(description='words, "phrases", -exclusions, author:, cat:, since:, until:'),
+    q: str = Query(
+        description='words, "phrases", -exclusions, author:, cat:, since:, until:; '
+        "or a pasted title and abstract (up to 10,000 characters) for related work"
+    ),
     mode: Mode = "hybrid",
     limit: int = Query(10, ge=1, le=100),
     offset: int = Query(0, ge=0),
@@ -262,6 +270,11 @@ def api_search(
         total=results.total,
         offset=offset,
         results=paper_out(request, [h.paper for h in hits], [h.score for h in hits]),
+        related_work=results.related is not None,
+        this_paper=paper_out(request, [results.this_paper.paper], [1.0])[0]
+        if results.this_paper
+        else None,
+        expanded=dict(results.expanded),
     )
 
 

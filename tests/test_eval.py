@@ -76,3 +76,67 @@ def test_hybrid_beats_each_of_its_parts_on_a_scifact_slice(
     best_part = max(results["lexical"].ndcg_at_10, results["dense"].ndcg_at_10)
     assert results["hybrid"].ndcg_at_10 >= best_part, results
     assert results["hybrid"].recall_at_100 >= results["lexical"].recall_at_100
+
+
+def test_query_kinds_are_read_from_the_text() -> None:
+    from paperfeed.search.eval import query_kind
+
+    assert query_kind("retrieval augmented generation") == "keyword"
+    assert query_kind("RLHF reward hacking") == "acronym"
+    assert query_kind("does dropout help small transformer models generalise?") == "question"
+    assert query_kind("Vitamin D deficiency is associated with higher risk of fractures") == (
+        "question"
+    )
+    assert query_kind("A title\n" + "an abstract sentence of several words. " * 20) == "long"
+
+
+def test_results_are_broken_down_by_the_kind_a_query_carries(
+    scifact_slice: Path, tmp_path: Path
+) -> None:
+    """Kinds from the queries' ``metadata.kind`` win over the guessed ones; the breakdown
+    averages each kind's own queries."""
+    lines = (scifact_slice / "queries.jsonl").read_text().splitlines()
+    tagged = tmp_path / "tagged"
+    (tagged / "qrels").mkdir(parents=True)
+    (tagged / "corpus.jsonl").symlink_to(scifact_slice / "corpus.jsonl")
+    (tagged / "qrels" / "test.tsv").write_text((scifact_slice / "qrels" / "test.tsv").read_text())
+    items = [json.loads(line) for line in lines]
+    for i, item in enumerate(items):
+        if i % 2:
+            item["metadata"] = {"kind": "expansion"}
+    (tagged / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in items))
+    dataset = Dataset.load(tagged)
+    workspace = Workspace.create(Settings(data_dir=tmp_path / "data"))
+    prepare(dataset, workspace)
+    (result,) = evaluate(workspace, dataset, "test", ["lexical"], limit_queries=40)
+    assert sum(int(k["queries"]) for k in result.by_kind.values()) == result.queries == 40
+    assert "expansion" in result.by_kind and list(result.by_kind)[-1] in ("expansion", "long")
+    mean = sum(k["ndcg_at_10"] * k["queries"] for k in result.by_kind.values()) / 40
+    assert mean == pytest.approx(result.ndcg_at_10)
+    (only,) = evaluate(workspace, dataset, "test", ["lexical"], kinds=["expansion"])
+    assert list(only.by_kind) == ["expansion"]
+    assert only.queries == sum(1 for q in dataset.qrels["test"] if dataset.kind(q) == "expansion")
+
+
+def test_build_devsets_writes_beir_sets_without_hand_labels(tmp_path: Path) -> None:
+    import importlib.util
+
+    if not (SCIFACT / "corpus.jsonl").exists():
+        pytest.skip(f"shared data not found at {SCIFACT.parent}")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "build_devsets.py"
+    spec = importlib.util.spec_from_file_location("build_devsets", tool)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(tmp_path), "--data", str(SCIFACT.parent), "--arxiv-papers", "800"]) == 0
+    for name in ("scifact-long", "arxiv-cs"):
+        dataset = Dataset.load(tmp_path / name)
+        assert set(dataset.qrels) == {"train", "dev", "test"}
+        splits = [set(dataset.qrels[s]) for s in ("train", "dev", "test")]
+        assert not (splits[0] & splits[2]) and not (splits[1] & splits[2])
+    long_set = Dataset.load(tmp_path / "scifact-long")
+    qid, judged = next(iter(long_set.qrels["test"].items()))
+    assert long_set.kind(qid) == "long" and qid.removeprefix("long-") not in judged
+    arxiv = Dataset.load(tmp_path / "arxiv-cs")
+    kinds = {arxiv.kind(q) for split in arxiv.qrels.values() for q in split}
+    assert {"acronym", "expansion"} <= kinds

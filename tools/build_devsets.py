@@ -10,14 +10,16 @@ eval`` reports separately:
   abstract; its relevant papers are the ones SciFact's annotators judged relevant to the same
   claim (co-cited for one statement). Pairs from the train claims are split into train and
   dev (by a hash of the query id); pairs from the test claims make the test split, which
-  stays unseen while choosing anything. The corpus is SciFact's (a symlink).
+  stays unseen while choosing anything (a paper that is a test query is no train query).
+  The corpus is SciFact's (a symlink).
 - ``arxiv-cs``: the first ``--arxiv-papers`` distinct papers of the daily arXiv cs listings.
   Acronyms the papers define ("large language models (LLMs)", mined with
   ``search.vocabulary.definitions``) with one dominant long form give two queries each: the
   acronym (kind ``acronym``) and its long form (kind ``expansion``); the relevant papers are
   those using either (3 to 60 of them). Papers defining a rare acronym (2 to 10 papers define
   it the same way) give ``long`` queries: the paper's title and abstract, relevant = the other
-  papers defining it (they build on the same method). Split train/dev/test 2:1:1 by a hash.
+  papers defining it (they build on the same method). Split train/dev/test 2:1:1 by a hash
+  (of the acronym, of the query paper).
 """
 
 from __future__ import annotations
@@ -76,12 +78,18 @@ def scifact_long(data: Path, out: Path) -> str:
             docs[str(item["_id"])] = item
     queries: dict[str, tuple[str, str]] = {}
     qrels: dict[str, dict[str, dict[str, int]]] = collections.defaultdict(dict)
-    for claims_split in ("train", "test"):
-        for relevant in _read_qrels(source / "qrels" / f"{claims_split}.tsv").values():
+    claims = {split: _read_qrels(source / "qrels" / f"{split}.tsv") for split in ("test", "train")}
+    held_out = {
+        doc for relevant in claims["test"].values() if len(relevant) > 1 for doc in relevant
+    }
+    for claims_split in ("test", "train"):
+        for relevant in claims[claims_split].values():
             for doc in relevant:
                 others = relevant - {doc}
                 if not others or doc not in docs:
                     continue
+                if claims_split == "train" and doc in held_out:
+                    continue  # a test query: never seen while choosing
                 qid = f"long-{doc}"
                 item = docs[doc]
                 queries[qid] = (f"{item['title']}\n{item['text']}", "long")
@@ -155,7 +163,8 @@ def arxiv_cs(data: Path, out: Path, limit: int) -> str:
             qid = f"long-{pid}-{a_key}"
             paper = papers[pid]
             queries[qid] = (f"{paper['title']}\n{paper['text']}", "long")
-            qrels[_split(qid, parts)][qid] = dict.fromkeys(sorted(pids - {pid}), 1)
+            split = _split(f"long-{pid}", parts)  # a paper's queries share one split
+            qrels[split][qid] = dict.fromkeys(sorted(pids - {pid}), 1)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "corpus.jsonl", "w", encoding="utf-8") as handle:
         for pid, paper in papers.items():

@@ -44,7 +44,7 @@ class SearchConfig:
     dense_weight: float = 0.5  # weight of the dense list (convex: of its min-max scaled cosine)
     title_boost: float = 0.25  # extra BM25 weight of a title match, on top of the whole text
     candidates: int = 100  # per ranker, before fusion
-    related_dense_weight: float = 0.5  # ``dense_weight`` for a pasted abstract (search.related)
+    related_dense_weight: float = 0.6  # ``dense_weight`` for a pasted abstract (search.related)
     related_terms: int = related.KEY_TERMS  # key terms BM25 gets from a pasted abstract
     expand_acronyms: bool = True  # search an acronym's expansion too, and back (vocabulary)
     related: bool = True  # read a long query as a pasted abstract (search.related)

@@ -31,8 +31,9 @@ BATCH = 2000  # papers mined per transaction
 MAX_SHORT = 10  # characters of an acronym
 MAX_LONG = 255  # characters of an expansion (the column's width)
 MAX_NGRAM = 8  # words of an expansion looked for in a query
-ORIGINAL_WEIGHT = 1  # the query's own words count this many times, an added term once
+ORIGINAL_WEIGHT = 3  # the query's own words count this many times, an added term once
 EXPAND_DENSE = True  # the embedding model reads the added terms too
+MIN_PAPERS = 1  # papers that must define a pair before queries are expanded with it
 MIN_SHARE = 0.5  # an acronym expands only to a long form at least this share of papers use
 _STATE = "acronyms"
 _PAREN = re.compile(r"\(\s*([^()\s;,]{2,12})\s*\)")
@@ -243,7 +244,7 @@ def _best(rows: Iterable[tuple[str, str, str, int]]) -> dict[str, str]:
     best = {}
     for this, counts in per_key.items():
         other, count = counts.most_common(1)[0]
-        if count >= MIN_SHARE * sum(counts.values()):
+        if count >= MIN_SHARE * sum(counts.values()) and count >= MIN_PAPERS:
             best[this] = written[this, other]
     return best
 

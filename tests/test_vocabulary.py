@@ -32,6 +32,9 @@ def seeded(request: pytest.FixtureRequest) -> Workspace:
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
+EXPAND = SearchConfig(expand_acronyms=True)
+
+
 def test_definitions_are_found_in_running_text() -> None:
     text = (
         "We revisit reinforcement learning from human feedback (RLHF) for large language "
@@ -83,7 +86,7 @@ def test_catch_up_mines_new_and_changed_papers_only(
             ).all()
         assert [tuple(r) for r in mined] == [("WFN", "widget frobnication networks")]
         assert update(ws.db) == 0  # nothing changed since
-        found = search(ws, "WFN", limit=3, explain=True)
+        found = search(ws, "WFN", limit=3, explain=True, config=EXPAND)
         assert found.expanded == [("WFN", "widget frobnication networks")]
         assert found.hits[0].paper.pk == paper.pk
     finally:
@@ -132,9 +135,8 @@ def test_search_explains_the_expansion_and_finds_papers_using_either_form(
     seeded: Workspace,
 ) -> None:
     short, _, long_key = _common_acronym(seeded)
-    results = search(seeded, short, limit=20)
+    results = search(seeded, short, limit=20, config=EXPAND)
     assert [w for w, _ in results.expanded] == [short]
     texts = [f"{h.paper.title} {h.paper.abstract}" for h in results.hits]
     assert any(long_key in f" {key(t)} " for t in texts)
-    plain = search(seeded, short, limit=20, config=SearchConfig(expand_acronyms=False))
-    assert plain.expanded == []
+    assert search(seeded, short, limit=20).expanded == []  # off unless asked for

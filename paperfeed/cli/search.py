@@ -39,10 +39,13 @@ def search(
     offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
     mode: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
     explain: Annotated[bool, typer.Option(help="Show why each result matched.")] = False,
+    expand: Annotated[
+        bool, typer.Option(help="Also search acronyms' long forms and back (from the papers).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Search titles and abstracts by words and by meaning."""
-    from paperfeed.search import parse_mode
+    from paperfeed.search import SearchConfig, parse_mode
     from paperfeed.search import search as run_search
 
     workspace = _open()
@@ -54,6 +57,7 @@ def search(
         offset=offset,
         mode=parse_mode(mode),
         explain=explain,
+        config=SearchConfig(expand_acronyms=expand),
     )
     show_results(results, explain=explain, as_json=as_json)
 

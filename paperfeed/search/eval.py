@@ -36,6 +36,7 @@ Qrels = dict[str, dict[str, int]]  # query id -> {doc id -> relevance}
 
 # Ranker name -> the search mode and ranking knobs it runs with. "hybrid" is the product
 # default; "hybrid-rrf" is plain reciprocal rank fusion (k=60), the naive baseline;
+# "hybrid-vocab" expands queries with the collection's acronyms (search.vocabulary);
 # "hybrid-plain" is the hybrid without the collection's vocabulary and with a long query read
 # as the query language (cut to ``MAX_QUERY_LENGTH``, every word ORed): the search before
 # ``search.related`` and ``search.vocabulary``.
@@ -44,6 +45,7 @@ RANKERS: dict[str, tuple[Mode, SearchConfig]] = {
     "dense": ("dense", SearchConfig()),
     "hybrid-rrf": ("hybrid", SearchConfig(fusion="rrf")),
     "hybrid": ("hybrid", SearchConfig()),
+    "hybrid-vocab": ("hybrid", SearchConfig(expand_acronyms=True)),
     "hybrid-plain": ("hybrid", SearchConfig(related=False, expand_acronyms=False)),
 }
 KINDS = ("keyword", "question", "acronym", "expansion", "long")

@@ -31,8 +31,9 @@ BATCH = 2000  # papers mined per transaction
 MAX_SHORT = 10  # characters of an acronym
 MAX_LONG = 255  # characters of an expansion (the column's width)
 MAX_NGRAM = 8  # words of an expansion looked for in a query
-ORIGINAL_WEIGHT = 3  # the query's own words count this many times, an added term once
+ORIGINAL_WEIGHT = 1  # the query's own words count this many times, an added term once
 EXPAND_DENSE = True  # the embedding model reads the added terms too
+MAX_QUERY_WORDS = 5  # longer queries (sentences) carry their own context: not expanded
 MIN_PAPERS = 1  # papers that must define a pair before queries are expanded with it
 MIN_SHARE = 0.5  # an acronym expands only to a long form at least this share of papers use
 _STATE = "acronyms"
@@ -174,6 +175,8 @@ def expand(db: Database, parsed: ParsedQuery) -> Expansion:
     """``parsed`` with the expansions of its acronyms and the acronyms of its long forms
     added as free terms (both rankers see them); filters are left as they are."""
     words = [w for text in [*parsed.terms, *parsed.phrases] for w in text.split()]
+    if len(words) > MAX_QUERY_WORDS:
+        return Expansion(parsed, parsed.text)  # a sentence: its other words give the context
     acronyms = {
         acronym_key(w): w.strip(",.;:") for w in words if looks_like_acronym(w.strip(",.;:"))
     }

@@ -64,7 +64,9 @@ def search(
 
 def show_results(results: SearchResults, *, explain: bool, as_json: bool) -> None:
     """Print a page of results (as ``search`` and ``related`` do), with what the query became:
-    the pasted paper found in the collection, key terms, acronym expansions (``--explain``)."""
+    the pasted paper found in the collection, key terms, acronym expansions (``--explain``).
+    JSON is a list of results, or for a pasted abstract an object: ``results``,
+    ``this_paper`` and (``--explain``) ``query``."""
     offset, limit = results.offset, results.limit
     if as_json:
         items = []
@@ -73,12 +75,14 @@ def show_results(results: SearchResults, *, explain: bool, as_json: bool) -> Non
             if explain:
                 item["explain"] = hit.explanation.as_dict()
             items.append(item)
-        if results.this_paper is None and not explain:
+        if results.related is None:  # the query language: a list, as always
             out.print_json(data=items) if out.is_terminal else print(json.dumps(items))
             return
-        data: dict[str, object] = {"results": items}
-        if results.this_paper is not None:
-            data["this_paper"] = _paper_json(results.this_paper.paper, brief=True)
+        this = results.this_paper
+        data: dict[str, object] = {
+            "this_paper": None if this is None else _paper_json(this.paper, brief=True),
+            "results": items,
+        }
         if explain:
             data["query"] = _query_explained(results)
         out.print_json(data=data) if out.is_terminal else print(json.dumps(data))

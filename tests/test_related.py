@@ -99,6 +99,13 @@ def test_key_terms_are_weighted_by_tf_idf_not_every_word(seeded: Workspace) -> N
     assert all(1 <= n <= MAX_TERM_WEIGHT for _, n in query.terms)
     assert max(n for _, n in query.terms) > 1  # repeated words weigh more
     assert len(query.parsed.terms) == sum(n for _, n in query.terms)
+    assert len(set(words)) == len(words)
+
+
+def test_a_hyphenated_word_is_one_key_term(seeded: Workspace) -> None:
+    text = "Surface-based models of articulated bodies. " * 12
+    words = [w for w, _ in prepare(seeded.indexes, text).terms]
+    assert len(set(words)) == len(words)
 
 
 def test_lengths_over_the_query_language_limit_are_taken_up_to_the_hard_limit(

@@ -108,7 +108,12 @@ def weighted_terms(backend: SearchBackend, text: str, k: int) -> list[tuple[str,
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         scored.append((counts[stem] * idf, word, min(counts[stem], MAX_TERM_WEIGHT)))
     scored.sort(key=lambda item: (-item[0], item[1]))
-    return [(word, weight) for _, word, weight in scored[:k]]
+    chosen: dict[str, int] = {}  # a hyphenated word stands for each of its stems: once
+    for _, word, weight in scored:
+        if len(chosen) == k:
+            break
+        chosen.setdefault(word, weight)
+    return list(chosen.items())
 
 
 def document_frequency(backend: SearchBackend, word: str) -> int:

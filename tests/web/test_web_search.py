@@ -160,7 +160,7 @@ def test_results_link_an_atom_feed_of_the_same_search(hf_client: TestClient) -> 
         ({"q": "agents", "since": "2026-05", "until": "2026-04"}, "since:2026-05-01 is after"),
         ({"q": "agents", "mode": "fuzzy"}, "unknown search mode 'fuzzy'; use one of hybrid"),
         ({"q": "-author:someone agents"}, "'-author:' is not supported"),
-        ({"q": "agent" * 201}, "query is too long (1005 characters; at most 1000)"),
+        ({"q": "agent" * 2001}, "query is too long (10,005 characters; at most 10,000)"),
     ],
 )
 def test_a_bad_query_is_a_400_that_says_what_is_wrong(

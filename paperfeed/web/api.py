@@ -31,6 +31,7 @@ from paperfeed.web.context import (
     workspace_of,
 )
 from paperfeed.web.limits import limit
+from paperfeed.web.media import media_url
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 write = [Depends(verify_csrf)]
@@ -96,6 +97,15 @@ class PaperOut(BaseModel):
     abs_url: str | None
     pdf_url: str | None
     code_url: str | None
+    github_stars: int | None = Field(None, description="stars of the code_url repository")
+    project_page: str | None = None
+    ai_summary: str | None = Field(None, description="Hugging Face's one-line AI summary")
+    ai_keywords: list[str] = []
+    organization: str | None = Field(None, description="Hugging Face organisation (name)")
+    organization_name: str | None = Field(None, description="the organisation's full name")
+    submitter: str | None = Field(None, description="Hugging Face user who submitted it")
+    thumbnail: str | None = Field(None, description="this site's URL of its cached thumbnail")
+    media: list[str] = Field([], description="this site's URLs of its cached images")
     upvotes: int = Field(description="external (e.g. Hugging Face) upvotes + this site's votes")
     num_comments: int
     voted: bool = Field(False, description="the logged-in user upvoted it")
@@ -195,6 +205,15 @@ def paper_out(
             abs_url=p.abs_url,
             pdf_url=p.pdf_url,
             code_url=p.code_url,
+            github_stars=p.github_stars,
+            project_page=p.project_page,
+            ai_summary=p.ai_summary,
+            ai_keywords=p.ai_keywords or [],
+            organization=p.org_name,
+            organization_name=p.org_fullname,
+            submitter=p.submitter,
+            thumbnail=media_url(p.thumbnail),
+            media=[url for url in map(media_url, p.media or []) if url],
             upvotes=signals[p.pk].upvotes,
             num_comments=signals[p.pk].num_comments,
             voted=signals[p.pk].voted,

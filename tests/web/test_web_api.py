@@ -16,6 +16,9 @@ LATEST = date(2026, 5, 5)
 PAPER_FIELDS = {
     "id", "title", "abstract", "authors", "categories", "published", "abs_url", "pdf_url",
     "code_url", "upvotes", "num_comments", "voted", "saved",
+    # What Hugging Face says of it (test_web_hf_details.py)
+    "github_stars", "project_page", "ai_summary", "ai_keywords", "organization",
+    "organization_name", "submitter", "thumbnail", "media",
 }  # fmt: skip
 
 
@@ -240,6 +243,8 @@ def test_openapi_lists_the_whole_api(hf_client: TestClient) -> None:
         "/api/v1/subscriptions": {"get", "post"},
         "/api/v1/subscriptions/{pk}": {"delete"},
         "/api/v1/mail/status": {"get"},
+        "/api/v1/authors/{name}": {"get"},
+        "/api/v1/orgs/{name}": {"get"},
         "/api/daily_papers": {"get"},
         "/feeds/daily.atom": {"get"},
         "/feeds/trending.atom": {"get"},

@@ -35,7 +35,7 @@ def test_paper_page_shows_title_authors_abstract_and_links(
     page = response.text
     assert f"<h1>{escape(entry.title)}</h1>" in page
     assert f'<p class="abstract-full">{escape(entry.summary)}</p>' in page
-    author_links = re.findall(r'<a href="/search\?author=([^"]+)">', page)
+    author_links = re.findall(r'<a href="/authors/([^"]+)">', page)  # their pages
     assert [unquote(unescape(a)) for a in author_links] == entry.authors
     assert f'<time datetime="{entry.published}">' in page
     hrefs = {a.get("href") for a in tags(page, "a")}

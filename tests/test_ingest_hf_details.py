@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from _core_helpers import HF_DATA, paper_by_id
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from paperfeed.catalog.ingest import ingest_files, upsert_records
 from paperfeed.catalog.records import DETAIL_FIELDS, ListingRecord, PaperDetails, PaperRecord
@@ -124,3 +125,24 @@ def test_export_carries_the_details_but_not_the_local_image_names(
     back = next(r for r in records if r.arxiv_id == paper.id)
     assert back.details is not None
     assert dataclasses.replace(back.details, thumbnail=None).ai_keywords == paper.ai_keywords
+
+
+def test_author_pages_use_an_index_on_postgresql(
+    postgres_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """The author filter of the people pages is answered by the GIN index of migration 0012."""
+    from paperfeed.config import Settings
+    from paperfeed.web.people import _has_author
+
+    ws = Workspace.create(Settings(data_dir=tmp_path, database_url=postgres_database()))
+    ingest_files(ws.db, get_format("hf-daily"), [DAY])
+    with ws.db.session() as session:
+        author = paper_by_id(ws, "2608.14783").authors[0]
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # 29 rows: force the choice
+        query = select(Paper.id).where(_has_author(session, author))
+        sql = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = "\n".join(session.connection().exec_driver_sql(f"EXPLAIN {sql}").scalars())
+        found = session.scalars(query).all()
+    assert "ix_papers_authors_jsonb" in plan
+    assert "2608.14783" in found
+    ws.db.engine.dispose()

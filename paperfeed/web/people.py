@@ -9,6 +9,7 @@ names are matched exactly against the papers' author lists (``json_each`` on SQL
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, exists, func, literal_column, select
+from sqlalchemy import ColumnElement, String, and_, cast, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -60,8 +61,12 @@ def _has_author(session: Session, name: str) -> ColumnElement[bool]:
             func.jsonb_build_array(name)
         )
         return contained
+    # The JSON text holds the name as json.dumps writes it (SQLAlchemy's serializer): a
+    # LIKE on that text skips most rows before json_each looks inside the few left.
+    stored = cast(Paper.authors, String).contains(json.dumps(name), autoescape=True)
     each = func.json_each(Paper.authors).table_valued("value").alias("author")
-    return exists(select(1).select_from(each).where(literal_column("author.value") == name))
+    inside = exists(select(1).select_from(each).where(literal_column("author.value") == name))
+    return and_(stored, inside)
 
 
 def _listed(session: Session, where: ColumnElement[bool], page: int) -> tuple[list[Paper], int]:

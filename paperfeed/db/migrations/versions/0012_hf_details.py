@@ -9,6 +9,9 @@ and no paper is queued for a vector): ``ai_summary``, ``ai_keywords`` (JSON list
 ``thumbnail`` and ``media``, the names of our own cached copies under the data directory.
 Existing papers get empty lists and NULLs; the next ingest of their HF listings fills them.
 
+On PostgreSQL, a GIN index over ``authors::jsonb`` (``jsonb_path_ops``) answers the author
+pages' ``authors::jsonb @> '["name"]'`` without reading every paper; SQLite scans.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03
@@ -39,9 +42,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("submitter", sa.String(96), nullable=True))
         batch.add_column(sa.Column("thumbnail", sa.String(80), nullable=True))
         batch.create_index("ix_papers_org_name", ["org_name"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE INDEX ix_papers_authors_jsonb ON papers "
+            "USING gin ((authors::jsonb) jsonb_path_ops)"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_papers_authors_jsonb")
     with op.batch_alter_table("papers") as batch:
         batch.drop_index("ix_papers_org_name")
         for name in ("thumbnail", "submitter", "github_stars", "org_name", *_LISTS, *_TEXT):

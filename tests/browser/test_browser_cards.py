@@ -84,10 +84,16 @@ def test_feed_cards_with_thumbnails_at_phone_and_desktop_width(
         settle(tab)
         expect(tab.locator(".paper-thumb")).to_be_visible()
         expect(tab.locator(".paper .ai-summary")).to_contain_text("AI summary")
-        expect(tab.locator(".paper .authors a").first).to_have_attribute(
-            "href", re.compile("^/authors/")
-        )
+        first_author = tab.locator(".paper .authors a").first
+        expect(first_author).to_have_attribute("href", re.compile("^/authors/"))
         overflow = tab.evaluate(OVERFLOW_JS)
         assert overflow["scrollWidth"] <= overflow["innerWidth"], overflow
         tab.screenshot(path=tmp_path / f"paper-{scheme}-{size_name}.png", full_page=True)
+
+        first_author.click()  # the author's page: their papers and frequent co-authors
+        expect(tab.locator("article.card").first).to_be_visible()
+        expect(tab.locator(f'article.card[data-paper="{thumbnails[0]}"]')).to_have_count(1)
+        overflow = tab.evaluate(OVERFLOW_JS)
+        assert overflow["scrollWidth"] <= overflow["innerWidth"], overflow
+        tab.screenshot(path=tmp_path / f"author-{scheme}-{size_name}.png", full_page=False)
         traffic.assert_clean()  # no request left our origin

@@ -120,6 +120,11 @@ def test_a_harvest_stores_the_cached_thumbnail_and_the_site_serves_it(
         assert f'src="/media/{paper.thumbnail}"' in page
         image = web.get(f"/media/{paper.thumbnail}")
         assert image.content == PNG and image.headers["content-type"] == "image/png"
+        compat = web.get("/api/daily_papers", params={"date": DAY}).json()
+        [entry] = [e for e in compat if e["paper"]["id"] == paper.id]
+        assert entry["thumbnail"] == f"http://testserver/media/{paper.thumbnail}"
+        assert entry["mediaUrls"] == [f"http://testserver/media/{paper.media[0]}"]
+        assert not [e for e in compat if "huggingface.co" in e.get("thumbnail", "")]
         other = paper_by_id(live_workspace, entries[5]["paper"]["id"])
         assert (
             other.thumbnail is None and "cdn-thumbnails" not in web.get(f"/papers/{other.id}").text

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from paperfeed.db import Paper
 from paperfeed.live.media import media_dir
 from paperfeed.web.app import CONTENT_SECURITY_POLICY
+from paperfeed.workspace import Workspace
 
 # A 1x1 PNG.
 PNG = bytes.fromhex(
@@ -173,3 +174,16 @@ def test_pages_past_the_end_are_404_and_beyond_the_limit_400(
     author = _with_summary(hf_listing, hf_client)["authors"][0]
     assert hf_client.get(f"/authors/{quote(author)}", params={"page": 999999}).status_code == 400
     assert hf_client.get(f"/authors/{quote(author)}", params={"page": "x"}).status_code == 400
+
+
+def test_authors_with_accented_or_dotted_names_have_a_page(
+    hf_workspace: Workspace, hf_client: TestClient
+) -> None:
+    with hf_workspace.db.session() as session:
+        names = [a for authors in session.scalars(select(Paper.authors)) for a in authors]
+    special = sorted({n for n in names if not n.isascii()}) + [n for n in names if "." in n][:2]
+    assert len(special) > 2, "the eight days have authors with accents (Víctor, João)"
+    for name in special[:3] + special[-2:]:
+        answer = hf_client.get(f"/api/v1/authors/{quote(name)}")
+        assert answer.status_code == 200, name
+        assert all(name in p["authors"] for p in answer.json()["papers"])

@@ -3,8 +3,9 @@ papers (``/orgs/{name}``), and their JSON twins under ``/api/v1``.
 
 Names come from the URL as anyone typed them: one that no stored name could be (too long,
 control characters) or that has no visible paper is a 404, never a query that fails. Author
-names are matched exactly against the papers' author lists (``json_each`` on SQLite, a
-``jsonb`` containment on PostgreSQL); organisations by their Hugging Face name.
+names are matched exactly against the papers' author lists (on SQLite ``json_each`` after a
+LIKE on the stored JSON, a scan of the papers; on PostgreSQL a ``jsonb`` containment that the
+GIN index of migration 0012 answers); organisations by their indexed Hugging Face name.
 """
 
 from __future__ import annotations

@@ -78,12 +78,68 @@ def feed_page(
     period: rank.Period = "day",
     sort: rank.Sort = "votes",
     page: int = Query(1, ge=1),
+) -> Response:
+    """The day's papers. ``?period=week|month`` (older links, the date picker in those
+    views) redirects to the week's or month's own URL."""
+    if period != "day":
+        rank.check_day("day", day)
+        return RedirectResponse(feed_url(period, day, sort, page), status_code=303)
+    return _feed_response(request, day, "day", sort, page)
+
+
+@router.get("/week", response_class=HTMLResponse)
+@router.get("/month", response_class=HTMLResponse)
+def latest_period_page(
+    request: Request, sort: rank.Sort = "votes", page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """The latest week or month that lists papers."""
+    period: rank.Period = "week" if request.url.path == "/week" else "month"
+    return _feed_response(request, None, period, sort, page)
+
+
+@router.get("/week/{week}", response_class=HTMLResponse)
+def week_page(
+    request: Request, week: str, sort: rank.Sort = "votes", page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """The best papers of an ISO week (``2025-W10``) by upvotes."""
+    return _feed_response(request, rank.parse_period(week, "week"), "week", sort, page)
+
+
+@router.get("/month/{month}", response_class=HTMLResponse)
+def month_page(
+    request: Request, month: str, sort: rank.Sort = "votes", page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """The best papers of a month (``2025-03``) by upvotes."""
+    return _feed_response(request, rank.parse_period(month, "month"), "month", sort, page)
+
+
+def feed_url(period: rank.Period, day: date | None, sort: str = "votes", page: int = 1) -> str:
+    """The bookmarkable URL of a feed view: ``/?day=2025-03-04``, ``/week/2025-W10``,
+    ``/month/2025-03`` (``/week``, ``/month``: the latest), with ``sort`` and ``page`` when
+    they are not the defaults."""
+    query: dict[str, str | int] = {}
+    if period == "day":
+        path = "/"
+        if day is not None:
+            query["day"] = day.isoformat()
+    else:
+        path = f"/{period}" + (f"/{rank.period_name(day, period)}" if day is not None else "")
+    if sort != "votes":
+        query["sort"] = sort
+    if page > 1:
+        query["page"] = page
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def _feed_response(
+    request: Request, day: date | None, period: rank.Period, sort: rank.Sort, page: int
 ) -> HTMLResponse:
     offset = _offset(page, LAST_LIST_PAGE)
     key = ("feed", day, period, sort, page)
 
     def context() -> dict[str, Any]:
-        feed = cache_of(request).get_or_compute(
+        cache = cache_of(request)
+        feed = cache.get_or_compute(
             key,
             lambda: rank.feed(
                 workspace_of(request),
@@ -94,6 +150,9 @@ def feed_page(
                 offset=offset,
             ),
         )
+        first, last = cache.get_or_compute(
+            "listed_span", lambda: rank.listed_span(workspace_of(request))
+        )
         return {
             "feed": feed,
             "cards": cards(request, [i.paper for i in feed.items]),
@@ -101,6 +160,10 @@ def feed_page(
             "sort": sort,
             "page": page,
             "pages": _pages(feed.total, LAST_LIST_PAGE),
+            "first_day": first,
+            "last_day": last,
+            "feed_url": feed_url,
+            "period_name": rank.period_name,
         }
 
     return render_public(request, key, "feed.html", context)

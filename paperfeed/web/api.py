@@ -236,7 +236,7 @@ def _feed_out(request: Request, feed: rank.Feed) -> FeedOut:
     )
 
 
-@router.get("/feed", response_model=FeedOut)
+@router.get("/feed", response_model=FeedOut, summary="Daily, weekly or monthly feed")
 def api_feed(
     request: Request,
     day: date | None = Query(None, description="any day of the period; default the latest"),
@@ -251,7 +251,7 @@ def api_feed(
     )
 
 
-@router.get("/trending", response_model=FeedOut)
+@router.get("/trending", response_model=FeedOut, summary="Trending papers")
 def api_trending(
     request: Request,
     period: rank.Period = "week",
@@ -264,7 +264,7 @@ def api_trending(
     )
 
 
-@router.get("/search", response_model=SearchOut)
+@router.get("/search", response_model=SearchOut, summary="Search papers")
 def api_search(
     request: Request,
     q: str = Query(description='words, "phrases", -exclusions, author:, cat:, since:, until:'),
@@ -284,7 +284,7 @@ def api_search(
     )
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, summary="Current user and CSRF token")
 def api_me(request: Request) -> MeOut:
     """Who is logged in, and the CSRF token their writes must send as ``X-CSRF-Token``."""
     user = current_user(request)
@@ -295,7 +295,7 @@ def api_me(request: Request) -> MeOut:
     )
 
 
-@router.get("/library", response_model=LibraryOut)
+@router.get("/library", response_model=LibraryOut, summary="Your library")
 def api_library(
     request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
 ) -> LibraryOut:
@@ -306,7 +306,10 @@ def api_library(
 
 
 @router.put(
-    "/library/{paper_id:path}", response_model=PaperOut, dependencies=[*write, limit("save")]
+    "/library/{paper_id:path}",
+    response_model=PaperOut,
+    dependencies=[*write, limit("save")],
+    summary="Save a paper",
 )
 def api_save(request: Request, paper_id: str) -> PaperOut:
     """Save a paper to the library (idempotent)."""
@@ -314,7 +317,10 @@ def api_save(request: Request, paper_id: str) -> PaperOut:
 
 
 @router.delete(
-    "/library/{paper_id:path}", response_model=PaperOut, dependencies=[*write, limit("save")]
+    "/library/{paper_id:path}",
+    response_model=PaperOut,
+    dependencies=[*write, limit("save")],
+    summary="Unsave a paper",
 )
 def api_unsave(request: Request, paper_id: str) -> PaperOut:
     """Remove a paper from the library (idempotent)."""
@@ -332,6 +338,7 @@ def _set_saved(request: Request, paper_id: str, saved: bool) -> PaperOut:
     response_model=PaperOut,
     responses={202: {"model": SubmissionOut, "description": "Queued for the worker."}},
     dependencies=[*write, limit("submit")],
+    summary="Submit a paper",
 )
 def api_submit(request: Request, body: SubmitIn) -> PaperOut | JSONResponse:
     """Add a paper to today's feed by arXiv id or URL.
@@ -349,7 +356,7 @@ def api_submit(request: Request, body: SubmitIn) -> PaperOut | JSONResponse:
     return _one(request, submitted.paper_id)
 
 
-@router.get("/submissions/{number}", response_model=SubmissionOut)
+@router.get("/submissions/{number}", response_model=SubmissionOut, summary="Submission status")
 def api_submission(
     request: Request, number: Annotated[int, FastPath(ge=1, le=2**31 - 1)]
 ) -> SubmissionOut:
@@ -373,7 +380,9 @@ def _submission_out(found: SubmissionRequest) -> SubmissionOut:
     )
 
 
-@router.get("/papers/{paper_id:path}/similar", response_model=list[ScoredPaperOut])
+@router.get(
+    "/papers/{paper_id:path}/similar", response_model=list[ScoredPaperOut], summary="Similar papers"
+)
 def api_similar(
     request: Request, paper_id: str, limit: int = Query(10, ge=1, le=50)
 ) -> list[ScoredPaperOut]:
@@ -383,7 +392,10 @@ def api_similar(
 
 
 @router.put(
-    "/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=[*write, limit("vote")]
+    "/papers/{paper_id:path}/vote",
+    response_model=VoteOut,
+    dependencies=[*write, limit("vote")],
+    summary="Upvote a paper",
 )
 def api_vote(request: Request, paper_id: str) -> VoteOut:
     """Upvote (one vote per user per paper; voting again changes nothing)."""
@@ -391,7 +403,10 @@ def api_vote(request: Request, paper_id: str) -> VoteOut:
 
 
 @router.delete(
-    "/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=[*write, limit("vote")]
+    "/papers/{paper_id:path}/vote",
+    response_model=VoteOut,
+    dependencies=[*write, limit("vote")],
+    summary="Withdraw an upvote",
 )
 def api_unvote(request: Request, paper_id: str) -> VoteOut:
     """Withdraw the upvote."""
@@ -404,7 +419,11 @@ def _vote(request: Request, paper_id: str, up: bool) -> VoteOut:
     return VoteOut(paper_id=_visible(request, paper_id).id, upvotes=signals.upvotes, voted=up)
 
 
-@router.get("/papers/{paper_id:path}/comments", response_model=list[CommentOut])
+@router.get(
+    "/papers/{paper_id:path}/comments",
+    response_model=list[CommentOut],
+    summary="A paper's comments",
+)
 def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
     """The discussion, oldest first (hidden comments left out)."""
     return [_comment_out(c) for c in activity.list_comments(workspace_of(request), paper_id)]
@@ -415,6 +434,7 @@ def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
     response_model=CommentOut,
     status_code=201,
     dependencies=[*write, limit("comment")],
+    summary="Comment on a paper",
 )
 def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> CommentOut:
     """Comment as the logged-in user."""
@@ -422,7 +442,7 @@ def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> Comment
     return _comment_out(activity.add_comment(workspace_of(request), user.pk, paper_id, body.body))
 
 
-@router.get("/papers/{paper_id:path}", response_model=PaperOut)
+@router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper")
 def api_paper(request: Request, paper_id: str) -> PaperOut:
     """One paper by arXiv id (a version suffix is ignored)."""
     return _one(request, paper_id)

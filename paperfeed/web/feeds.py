@@ -38,7 +38,13 @@ ATOM_RESPONSES: dict[int | str, dict[str, Any]] = {
 FEED_SIZE = 50
 
 
-@router.get("/feeds/daily.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES)
+@router.get(
+    "/feeds/daily.atom",
+    tags=["feeds"],
+    response_class=Response,
+    responses=ATOM_RESPONSES,
+    summary="Daily papers (Atom)",
+)
 def daily_atom(request: Request, period: rank.Period = "day") -> Response:
     """Atom feed of the latest day's (or week's, month's) papers, most upvoted first."""
     feed = rank.feed(workspace_of(request), None, period, "votes", limit=FEED_SIZE)
@@ -47,7 +53,11 @@ def daily_atom(request: Request, period: rank.Period = "day") -> Response:
 
 
 @router.get(
-    "/feeds/trending.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES
+    "/feeds/trending.atom",
+    tags=["feeds"],
+    response_class=Response,
+    responses=ATOM_RESPONSES,
+    summary="Trending papers (Atom)",
 )
 def trending_atom(request: Request, period: rank.Period = "week") -> Response:
     """Atom feed of trending papers."""
@@ -55,7 +65,13 @@ def trending_atom(request: Request, period: rank.Period = "week") -> Response:
     return _atom(request, f"Trending papers ({period})", [i.paper for i in feed.items])
 
 
-@router.get("/feeds/search.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES)
+@router.get(
+    "/feeds/search.atom",
+    tags=["feeds"],
+    response_class=Response,
+    responses=ATOM_RESPONSES,
+    summary="A saved search (Atom)",
+)
 def search_atom(request: Request, q: str = Query(description="a saved search")) -> Response:
     """Atom feed of a saved search: subscribe to a query in any feed reader."""
     results = search(workspace_of(request), q, limit=FEED_SIZE)
@@ -63,7 +79,7 @@ def search_atom(request: Request, q: str = Query(description="a saved search")) 
     return _atom(request, f"Search: {q}", [h.paper for h in results.hits], {"q": q})
 
 
-@router.get("/api/daily_papers", tags=["compat"])
+@router.get("/api/daily_papers", tags=["compat"], summary="Daily papers, Hugging Face format")
 def hf_daily_papers(
     request: Request,
     date_: date | None = Query(None, alias="date", description="YYYY-MM-DD; default latest"),

@@ -78,10 +78,12 @@ def feed_page(
     period: rank.Period = "day",
     sort: rank.Sort = "votes",
     page: int = Query(1, ge=1),
+    on: date | None = Query(None, alias="date", description="the same as day (as on HF)"),
 ) -> Response:
     """The day's papers. ``?period=week|month`` (older links, the date picker in those
-    views) redirects to the week's or month's own URL."""
-    if period != "day":
+    views) redirects to the week's or month's own URL; ``?date=`` to ``?day=``."""
+    if period != "day" or (on is not None and day is None):
+        day = day or on
         rank.check_day("day", day)
         return RedirectResponse(feed_url(period, day, sort, page), status_code=303)
     return _feed_response(request, day, "day", sort, page)

@@ -280,3 +280,10 @@ def test_day_links_skip_days_whose_papers_are_all_hidden(site: Site, hf_listing:
     assert day_href(client.get("/", params={"day": before.isoformat()}).text, "next") == (
         f"/?day={after}"
     )
+
+
+def test_date_is_a_synonym_of_day_as_on_hugging_face(hf_client: TestClient) -> None:
+    moved = hf_client.get("/", params={"date": "2026-04-29"}, follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/?day=2026-04-29"
+    bad = hf_client.get("/", params={"date": "2026-02-30"})
+    assert bad.status_code == 400 and (alert(bad.text) or "").startswith("date:")

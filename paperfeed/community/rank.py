@@ -86,8 +86,8 @@ def listed_span(workspace: Workspace) -> tuple[date | None, date | None]:
     return row[0], row[1]
 
 
-_WEEK = re.compile(r"(\d{4})-W(\d{1,2})")
-_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+_WEEK = re.compile(r"(\d{4})-W(\d{1,2})", re.ASCII)
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})", re.ASCII)
 
 
 def period_name(day: date, period: Period) -> str:

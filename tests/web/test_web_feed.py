@@ -236,6 +236,7 @@ def test_papers_without_listing_days_are_pointed_to_search(
         ("/month/2026-13", "month"),
         ("/month/April", "month"),
         ("/month/2026-04-01", "month"),
+        ("/month/\uff12\uff10\uff12\uff16-04", "month"),  # fullwidth digits
         ("/?day=0001-01-01", "day"),
         ("/?day=9999-12-31&period=week", "day"),
     ],

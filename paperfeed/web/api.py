@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from paperfeed.bounds import has_unprintable
+from paperfeed.catalog import lookup
 from paperfeed.community import activity, rank
 from paperfeed.community.submit import submission, submit_paper
 from paperfeed.db import Paper
 from paperfeed.db.models import SubmissionRequest
 from paperfeed.errors import InvalidInputError, NotFoundError
-from paperfeed.search import Mode, search, similar
+from paperfeed.search import Mode, SearchResults, search, similar
 from paperfeed.web.context import (
     csrf_token,
     current_user,
@@ -32,6 +33,7 @@ from paperfeed.web.context import (
 )
 from paperfeed.web.limits import limit
 from paperfeed.web.media import media_url
+from paperfeed.workspace import Workspace
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 write = [Depends(verify_csrf)]
@@ -129,9 +131,21 @@ class FeedOut(BaseModel):
 class SearchOut(BaseModel):
     query: str
     mode: str
-    total: int
+    total: int = Field(
+        description="papers matching: a query word found in them, or close enough in meaning "
+        "(the same on every page)"
+    )
+    total_exact: bool = Field(
+        True, description="false when counting stopped early: at least `total` match"
+    )
     offset: int
+    next_offset: int | None = Field(None, description="the next page's offset; null at the end")
     results: list[ScoredPaperOut]
+    nearest: list[ScoredPaperOut] = Field(
+        default_factory=list,
+        description="only when nothing matches: the papers nearest by meaning, which are "
+        "not matches (score: their cosine similarity)",
+    )
 
 
 class VoteOut(BaseModel):
@@ -188,11 +202,15 @@ class MeOut(BaseModel):
     csrf_token: str
 
 
-def paper_out(
-    request: Request, papers: list[Paper], scores: Sequence[float | None] | None = None
+def papers_out(
+    workspace: Workspace,
+    papers: list[Paper],
+    user_pk: int | None = None,
+    scores: Sequence[float | None] | None = None,
 ) -> list[ScoredPaperOut]:
-    user = current_user(request)
-    signals = activity.paper_signals(workspace_of(request), papers, user.pk if user else None)
+    """Papers in the one JSON shape of a paper: ``/api/v1`` and the CLI's ``--json`` alike
+    (``user_pk``: whose vote and save to show; None for nobody's)."""
+    signals = activity.paper_signals(workspace, papers, user_pk)
     scores = scores or [None] * len(papers)
     return [
         ScoredPaperOut(
@@ -222,6 +240,33 @@ def paper_out(
         )
         for p, s in zip(papers, scores, strict=True)
     ]
+
+
+def paper_out(
+    request: Request, papers: list[Paper], scores: Sequence[float | None] | None = None
+) -> list[ScoredPaperOut]:
+    """``papers_out`` for the logged-in user of ``request``."""
+    user = current_user(request)
+    return papers_out(workspace_of(request), papers, user.pk if user else None, scores)
+
+
+def search_out(
+    workspace: Workspace, results: SearchResults, user_pk: int | None = None
+) -> SearchOut:
+    """A search's results as ``/api/v1/search`` and ``paperfeed search --json`` give them."""
+    hits, nearest = results.hits, results.nearest
+    return SearchOut(
+        query=results.query,
+        mode=results.mode,
+        total=results.total,
+        total_exact=results.total_exact,
+        offset=results.offset,
+        next_offset=results.offset + results.limit if results.has_more else None,
+        results=papers_out(workspace, [h.paper for h in hits], user_pk, [h.score for h in hits]),
+        nearest=papers_out(
+            workspace, [h.paper for h in nearest], user_pk, [h.score for h in nearest]
+        ),
+    )
 
 
 def _feed_out(request: Request, feed: rank.Feed) -> FeedOut:
@@ -272,16 +317,11 @@ def api_search(
     limit: int = Query(10, ge=1, le=100),
     offset: int = Query(0, ge=0),
 ) -> SearchOut:
-    """Search with the CLI's query syntax."""
-    results = search(workspace_of(request), q, limit=limit, offset=offset, mode=mode)
-    hits = results.hits
-    return SearchOut(
-        query=q,
-        mode=mode,
-        total=results.total,
-        offset=offset,
-        results=paper_out(request, [h.paper for h in hits], [h.score for h in hits]),
-    )
+    """Search with the CLI's query syntax: the matching papers, one page of them."""
+    workspace = workspace_of(request)
+    user = current_user(request)
+    results = search(workspace, q, limit=limit, offset=offset, mode=mode)
+    return search_out(workspace, results, user.pk if user else None)
 
 
 @router.get("/me", response_model=MeOut, summary="Current user and CSRF token")
@@ -444,15 +484,13 @@ def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> Comment
 
 @router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper")
 def api_paper(request: Request, paper_id: str) -> PaperOut:
-    """One paper by arXiv id (a version suffix is ignored)."""
+    """One paper by id: an arXiv id (with or without ``arXiv:`` or a version), an arxiv.org
+    link, a DOI, or our numeric key."""
     return _one(request, paper_id)
 
 
 def _visible(request: Request, paper_id: str) -> Paper:
-    with workspace_of(request).db.session() as session:
-        paper = activity.find_paper(session, paper_id)
-        session.expunge(paper)
-    return paper
+    return lookup.get_paper(workspace_of(request), paper_id)
 
 
 def _one(request: Request, paper_id: str) -> PaperOut:

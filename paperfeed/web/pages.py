@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from paperfeed.bounds import MAX_LIST_OFFSET, MAX_SEARCH_DEPTH
+from paperfeed.catalog import lookup
 from paperfeed.catalog.bibtex import to_bibtex
 from paperfeed.community import activity, rank
 from paperfeed.community.submit import submit_paper
@@ -223,13 +224,14 @@ def search_page(
         return render(request, "search.html", status=400, error=str(exc), **context)
     tokens = query_tokens(results.parsed)
     listed = cards(request, [h.paper for h in results.hits], tokens)
+    nearest = cards(request, [h.paper for h in results.nearest], tokens)
     base = {k: v for k, v in form.items() if v and not (k == "mode" and v == "hybrid")}
     return render(
         request,
         "search.html",
-        **{**context, "results": results, "cards": listed},
+        **{**context, "results": results, "cards": listed, "nearest": nearest},
         page=page,
-        pages=_pages(results.total, LAST_SEARCH_PAGE),
+        pages=_pages(results.pageable, LAST_SEARCH_PAGE),
         page_url=lambda n: "/search?" + urlencode({**base, "page": n}),
     )
 
@@ -253,7 +255,7 @@ def build_query(
 @router.get("/papers/{paper_id:path}/bibtex")
 def paper_bibtex(request: Request, paper_id: str) -> Response:
     with workspace_of(request).db.session() as session:
-        paper = activity.find_paper(session, paper_id)
+        paper = lookup.find_paper(session, paper_id)
         return Response(to_bibtex([paper]), media_type="application/x-bibtex; charset=utf-8")
 
 
@@ -315,7 +317,7 @@ def _paper_response(
     user = current_user(request)
     admin = bool(user and user.is_admin)
     with workspace.db.session() as session:  # the paper looked up once, for everything
-        paper = activity.find_paper(session, paper_id, include_hidden=admin)
+        paper = lookup.find_paper(session, paper_id, include_hidden=admin)
         signals = activity.signals(session, [paper], user.pk if user else None)
         comments = activity.paper_comments(session, paper, include_hidden=admin)
         session.expunge(paper)

@@ -102,8 +102,11 @@ def test_search(hf_client: TestClient, hf_listing: Listing) -> None:
         "/api/v1/search", params={"q": entry.title, "limit": 2, "offset": 1}
     ).json()
     assert [r["id"] for r in shifted["results"]] == [r["id"] for r in data["results"][1:]]
+    assert data["next_offset"] == 3 and data["nearest"] == []
     lexical = hf_client.get("/api/v1/search", params={"q": "qwzxvbnm", "mode": "lexical"}).json()
     assert (lexical["total"], lexical["results"]) == (0, [])
+    assert all(set(p) == PAPER_FIELDS | {"score"} for p in lexical["nearest"])
+    assert lexical["nearest"], "nothing matches: the nearest by meaning are offered apart"
 
 
 @pytest.mark.parametrize(

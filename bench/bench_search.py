@@ -69,10 +69,11 @@ from _common import (
 from sqlalchemy import func, select
 
 from paperfeed.catalog.demo import demo_files, load_demo
+from paperfeed.catalog.lookup import get_paper
 from paperfeed.catalog.records import PaperRecord, title_key
 from paperfeed.db import Paper
 from paperfeed.formats import get_format
-from paperfeed.search import SearchConfig, SearchTrace, embed, get_paper, search, similar
+from paperfeed.search import SearchConfig, SearchTrace, embed, search, similar
 from paperfeed.search.index import Indexes
 from paperfeed.search.index.vectors import EXACT_BELOW, VectorIndex
 from paperfeed.search.query import parse_query

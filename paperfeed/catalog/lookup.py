@@ -20,7 +20,7 @@ import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from paperfeed.catalog.records import split_arxiv_version
 from paperfeed.db import Paper
@@ -55,10 +55,15 @@ def find_paper(session: Session, ref: str, include_hidden: bool = False) -> Pape
     return paper
 
 
-def get_paper(workspace: Workspace, ref: str, include_hidden: bool = False) -> Paper:
-    """``find_paper`` in its own read, with the listings loaded, for use after it closes."""
+def get_paper(
+    workspace: Workspace, ref: str, include_hidden: bool = False, listings: bool = True
+) -> Paper:
+    """``find_paper`` in its own read, for use after it closes (with its listings loaded
+    unless ``listings`` is False: a caller that needs only the paper skips that query)."""
     with workspace.db.reading() as session:
         paper = find_paper(session, ref, include_hidden)
+        if listings:
+            session.refresh(paper, ["listings"])
         session.expunge(paper)
     return paper
 
@@ -69,7 +74,7 @@ def hidden_pks(session: Session) -> frozenset[int]:
 
 
 def _find(session: Session, ref: str) -> Paper | None:
-    by_id = select(Paper).options(selectinload(Paper.listings))
+    by_id = select(Paper)
     paper = session.scalar(by_id.where(Paper.id == ref))
     if paper is not None:
         return paper

@@ -131,7 +131,8 @@ def test_paper_and_similar(hf_client: TestClient, hf_listing: Listing) -> None:
     assert set(paper) == PAPER_FIELDS
     assert (paper["id"], paper["title"], paper["upvotes"]) == (entry.id, entry.title, 101)
     assert paper["pdf_url"] == f"https://arxiv.org/pdf/{entry.id}"
-    assert hf_client.get(f"/api/v1/papers/arXiv:{entry.id}").status_code == 404
+    for ref in (f"arXiv:{entry.id}", f"{entry.id}v2", f"arxiv.org/abs/{entry.id}"):
+        assert hf_client.get(f"/api/v1/papers/{ref}").json() == paper  # one lookup everywhere
     assert hf_client.get(f"/api/v1/papers/{entry.id}v3").json()["id"] == entry.id
     similar = hf_client.get(f"/api/v1/papers/{entry.id}/similar", params={"limit": 5}).json()
     assert len(similar) == 5 and entry.id not in [p["id"] for p in similar]

@@ -412,7 +412,12 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
     order exact filtered scoring gives."""
     ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph")
     # a graph, and the graph for any filter
-    config = VectorConfig(exact_below=50, exact_filtered_below=0.0, max_graph_candidates=10**6)
+    config = VectorConfig(
+        exact_below=50,
+        exact_filtered_below=0.0,
+        graph_candidate_cost=0.0,
+        max_graph_candidates=10**6,
+    )
     ws.__dict__["indexes"] = Indexes(ws.settings.index_dir, config)
     ws.indexes.rebuild(ws.db)
     assert ws.indexes.vector_index.has_graph

@@ -32,7 +32,9 @@ CATEGORIES = ("cs.CL", "cs.LG", "cs.CV", "math.ST", "q-bio.NC")
 WEIGHTS = (0.34, 0.3, 0.2, 0.12, 0.04)
 AUTHORS = ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra")
 # A graph even for this small corpus, and the graph first for any filter it can serve.
-GRAPH_FIRST = VectorConfig(exact_below=100, exact_filtered_below=0.0, max_graph_candidates=N)
+GRAPH_FIRST = VectorConfig(
+    exact_below=100, exact_filtered_below=0.0, graph_candidate_cost=0.0, max_graph_candidates=N
+)
 
 
 @pytest.fixture(scope="module")

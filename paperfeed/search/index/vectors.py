@@ -61,10 +61,14 @@ class VectorConfig:
     graph_dtype: str = GRAPH_DTYPE  # "f16" or "i8"
     # Filters passing less than this fraction of the collection are scored exactly; broader
     # ones ask the graph for ``oversample x depth / fraction`` neighbours and keep those
-    # passing (an exact scan after all when too few pass, or when that is more than
-    # ``max_graph_candidates``).
+    # passing (an exact scan after all when fewer than ``depth`` pass). The exact scan is
+    # also chosen when it is cheaper: when the passing rows are fewer than
+    # ``graph_candidate_cost`` times the neighbours the graph would be asked for (one graph
+    # candidate cost ~30 us, one exact row 0.3-1 us at 384-d: bench/bench_vectors.py),
+    # and when the graph would be asked for more than ``max_graph_candidates``.
     exact_filtered_below: float = 0.02
-    oversample: float = 3.0
+    oversample: float = 1.5
+    graph_candidate_cost: float = 64.0
     max_graph_candidates: int = 4096
     merge_min_rows: int = 20_000
     merge_fraction: float = 0.05
@@ -408,6 +412,7 @@ class VectorIndex:
             and selectivity >= config.exact_filtered_below
             and (wanted := math.ceil(k * config.oversample / selectivity) + _extra(view, k))
             <= config.max_graph_candidates
+            and wanted * config.graph_candidate_cost <= len(pks)
         ):
             keys, sims = self._graph(view, query, wanted)
             passing = contains(keys)

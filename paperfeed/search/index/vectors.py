@@ -194,6 +194,11 @@ class VectorIndex:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     @property
+    def graph(self) -> HNSW | None:
+        """The main segment's graph (benchmarks set its ``expansion_search``)."""
+        return self._current().graph
+
+    @property
     def graph_size(self) -> int | None:
         graph = self._current().graph
         return None if graph is None else len(graph)

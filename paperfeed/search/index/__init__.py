@@ -490,7 +490,8 @@ def _as_int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _chunks(rows: Iterable[T], size: int = _BATCH) -> Iterator[list[T]]:
+def _chunks(rows: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    size = size or _BATCH
     batch: list[T] = []
     for row in rows:
         batch.append(row)

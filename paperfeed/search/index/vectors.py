@@ -59,6 +59,9 @@ class VectorConfig:
     exact_below: int = field(default_factory=_exact_below)  # rows: no graph below this
     expansion_search: int = EXPANSION_SEARCH
     graph_dtype: str = GRAPH_DTYPE  # "f16" or "i8"
+    # Unfiltered searches ask the graph for this many times k and keep the k best after
+    # rescoring against the matrix (more than 1 makes up for a coarser graph, e.g. "i8").
+    graph_oversample: float = 1.0
     # Filters passing less than this fraction of the collection are scored exactly; broader
     # ones ask the graph for ``oversample x depth / fraction`` neighbours and keep those
     # passing (an exact scan after all when fewer than ``depth`` pass). The exact scan is
@@ -386,7 +389,8 @@ class VectorIndex:
             return _empty()
         if allowed is None:
             if view.graph is not None:
-                main = self._graph(view, query, k + _extra(view, k))
+                wanted = math.ceil(k * self.config.graph_oversample) + _extra(view, k)
+                main = self._graph(view, query, wanted)
             else:
                 main = _exact_main(view, query, k, None)
             return _best(k, main, _exact_deltas(view, query, k, None))

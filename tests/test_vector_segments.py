@@ -215,3 +215,24 @@ def test_filtered_recall_at_any_selectivity(
         assert calls == []  # narrow: exact, never the graph
     if selectivity >= 0.5:
         assert calls  # broad: the graph first
+
+
+def test_a_graph_that_lost_too_many_rows_is_built_afresh(
+    tmp_path: Path, rng: np.random.Generator, built: tuple[VectorIndex, np.ndarray, np.ndarray]
+) -> None:
+    """Merges remove superseded rows from the graph (usearch keeps them as tombstones) until
+    ``graph_rebuild_fraction`` of it was removed; then the next merge builds it afresh."""
+    index, keys, _ = built
+    root = tmp_path / "v"
+    removed = []
+    for round_ in range(4):
+        replaced = keys[60 * round_ : 60 * (round_ + 1)]  # 60 > merge_min_rows: a merge
+        moved = unit(rng.normal(size=(60, DIM)))
+        index.upsert(replaced, moved)
+        index.save()
+        manifest = json.loads((root / pointer(root)["main"] / "manifest.json").read_text())
+        removed.append(manifest["graph_removed"])
+        reopened = VectorIndex(root, DIM, SMALL)
+        assert len(reopened) == reopened.graph_size == 1000
+        assert [reopened.search(v, 1)[0].pk for v in moved[:5]] == replaced[:5].tolist()
+    assert removed == [60, 120, 180, 0]  # 240 > 20% of 1,000: built afresh

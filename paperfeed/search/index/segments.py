@@ -51,6 +51,7 @@ class Segment:
     keys: np.ndarray  # int64; sorted (main) or in write order (delta)
     matrix: np.ndarray  # one row per key: float32 (deltas, small mains) or float16
     graph: HNSW | None = None
+    removed: int = 0  # rows removed from the graph (superseded) since it was built afresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +138,14 @@ def start_main(
     return directory, matrix
 
 
-def finish_main(directory: Path, count: int, dim: int, graph: HNSW | None) -> None:
+def finish_main(
+    directory: Path, count: int, dim: int, graph: HNSW | None, removed: int = 0
+) -> None:
     files = ["keys.npy", "vectors.npy"]
     if graph is not None:
         graph.save(str(directory / "hnsw.usearch"))
         files.append("hnsw.usearch")
-    _write_manifest(directory, "main", count, dim, files)
+    _write_manifest(directory, "main", count, dim, files, {"graph_removed": removed})
 
 
 def _fresh(directory: Path) -> Path:
@@ -151,7 +154,14 @@ def _fresh(directory: Path) -> Path:
     return directory
 
 
-def _write_manifest(directory: Path, kind: str, count: int, dim: int, names: Iterable[str]) -> None:
+def _write_manifest(
+    directory: Path,
+    kind: str,
+    count: int,
+    dim: int,
+    names: Iterable[str],
+    extra: dict[str, Any] | None = None,
+) -> None:
     files: dict[str, dict[str, Any]] = {}
     for name in names:
         path = directory / name
@@ -162,7 +172,7 @@ def _write_manifest(directory: Path, kind: str, count: int, dim: int, names: Ite
             "sha256": sha256_of(path),
             "edges": _edges(path),
         }
-    manifest = {"kind": kind, "count": count, "dim": dim, "files": files}
+    manifest = {"kind": kind, "count": count, "dim": dim, "files": files, **(extra or {})}
     tmp = directory / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest))
     os.replace(tmp, directory / "manifest.json")
@@ -211,7 +221,8 @@ def open_segment(
         graph = _view_graph(graph_file, count, dim, expansion_search)
     elif graph_file.exists():
         raise IndexDamagedError(f"{graph_file}: not in the manifest")
-    return Segment(directory.name, keys, matrix, graph)
+    removed = manifest.get("graph_removed", 0)
+    return Segment(directory.name, keys, matrix, graph, removed if isinstance(removed, int) else 0)
 
 
 def _view_graph(path: Path, count: int, dim: int, expansion_search: int) -> HNSW:

@@ -76,6 +76,9 @@ class VectorConfig:
     merge_min_rows: int = 20_000
     merge_fraction: float = 0.05
     max_deltas: int = 16  # more delta segments than this are compacted into one
+    # A merge builds the graph afresh once this fraction of its rows were removed from it
+    # (superseded); until then it removes and adds (usearch keeps removed nodes as tombstones).
+    graph_rebuild_fraction: float = 0.2
     subset_entries: int = 64  # filters' rows kept for ``key=`` searches ...
     subset_rows: int = 100_000  # ... of at most this many rows in all
 
@@ -310,18 +313,24 @@ class VectorIndex:
                 sources, offsets, order[start : start + _MERGE_BLOCK]
             )
         out.flush()
-        graph = None
+        graph, removed = None, 0
         if large:
-            graph = self._merged_graph(view, old, sorted_keys, out)
-        segments.finish_main(directory, count, self.dim, graph)
+            graph, removed = self._merged_graph(view, old, sorted_keys, out)
+        segments.finish_main(directory, count, self.dim, graph, removed)
         del out
         return self._segment(name, "main")
 
     def _merged_graph(
         self, view: _View, old: Segment | None, keys: np.ndarray, matrix: np.ndarray
-    ) -> HNSW:
+    ) -> tuple[HNSW, int]:
+        """The new segment's graph, and how many rows it had removed since built afresh."""
         config = self.config
-        if old is not None and old.graph is not None:
+        removed = 0 if old is None else old.removed + view.n_dead
+        if (
+            old is not None
+            and old.graph is not None
+            and removed <= config.graph_rebuild_fraction * len(keys)
+        ):
             graph = HNSW.restore(
                 str(self.path / old.name / "hnsw.usearch"),
                 expansion_search=config.expansion_search,
@@ -335,7 +344,7 @@ class VectorIndex:
                             np.asarray(delta.keys)[rows],
                             np.asarray(delta.matrix[rows], dtype=np.float32),
                         )
-                return graph
+                return graph, removed
         graph = HNSW(
             ndim=self.dim,
             metric="cos",
@@ -346,7 +355,7 @@ class VectorIndex:
         for start in range(0, len(matrix), _MERGE_BLOCK):
             block = np.asarray(matrix[start : start + _MERGE_BLOCK], dtype=np.float32)
             graph.add(keys[start : start + _MERGE_BLOCK], block)
-        return graph
+        return graph, 0
 
     # -- query ---------------------------------------------------------------------------
     def vector(self, pk: int) -> np.ndarray | None:

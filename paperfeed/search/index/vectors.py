@@ -79,8 +79,8 @@ class VectorConfig:
     # A merge builds the graph afresh once this fraction of its rows were removed from it
     # (superseded); until then it removes and adds (usearch keeps removed nodes as tombstones).
     graph_rebuild_fraction: float = 0.2
-    subset_entries: int = 64  # filters' rows kept for ``key=`` searches ...
-    subset_rows: int = 100_000  # ... of at most this many rows in all
+    subset_entries: int = 64  # filters' rows kept (float32, private to each process) for
+    subset_rows: int = 50_000  # ``key=`` searches, of at most this many rows in all (75 MB)
 
 
 @dataclass(frozen=True, slots=True)

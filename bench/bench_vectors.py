@@ -45,6 +45,7 @@ from usearch.index import Index as HNSW  # noqa: E402
 from paperfeed.search.index import segments  # noqa: E402
 from paperfeed.search.index.vectors import (  # noqa: E402
     EXPANSION_SEARCH,
+    GRAPH_DTYPE,
     VectorConfig,
     VectorIndex,
 )
@@ -187,7 +188,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="vectors (100,000)")
     parser.add_argument("--queries", type=int, default=200, help="queries per measure (200)")
     parser.add_argument("--old-ref", default="4d53f88", help="git ref of the earlier layout")
-    parser.add_argument("--graph-dtype", default="f16", help="the graph's dtype (f16, i8)")
+    parser.add_argument(
+        "--graph-dtype", default=GRAPH_DTYPE, help=f"the graph's dtype ({GRAPH_DTYPE}; f16, i8)"
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -305,7 +308,8 @@ def main() -> None:
         )
     rows.append(
         (
-            f"recall@10, graph ({args.graph_dtype}, rescored) vs exact",
+            f"recall@10, graph ({args.graph_dtype}) asked for "
+            f"{VectorConfig().graph_oversample:g} x k, rescored, vs exact",
             f"{graph_recall:.3f}",
             "-" if old_recall is None else f"{old_recall:.3f}",
             "",

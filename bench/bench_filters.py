@@ -1,18 +1,17 @@
-"""Filtered dense search at 100k papers: the graph first vs an exact scan of the filter's rows.
+"""Filtered dense search at 100k papers: the shipped rule vs the graph always vs an exact scan.
 
     .venv/bin/python bench/bench_filters.py [--corpus papers100k] [--queries 120] [--skip-build]
 
-``Indexes.dense`` answers a query with a filter (``cat:cs.LG``) either from the HNSW
-graph (its ``OVERSAMPLE x depth`` nearest, keeping those that pass; an exact scan after all if
-fewer than ``depth`` pass) or by scoring every passing paper exactly, from a copy of the
-filter's rows cached by the vector index. It skips the graph below ``EXACT_FILTERED_BELOW``
-passing papers. Per category filter, on real queries (``bench_search.make_queries``), depth
-100, CPU time per query (``time.thread_time``, warm: the filter's rows already cached):
+``Indexes.dense`` answers a query with a filter (``cat:cs.LG``) either from the HNSW graph
+(oversampled by the filter's selectivity, keeping those that pass; an exact scan after all if
+fewer than ``depth`` pass) or by scoring every passing paper exactly. ``VectorConfig`` says
+which, by the fraction of the collection the filter passes. Per category filter, on real
+queries (``bench_search.make_queries``), depth 100, CPU time per query (``time.thread_time``,
+warm: the filter's rows already cached), three ``Indexes`` over the same files:
 
-* graph first: ``Indexes.dense`` itself with the threshold at 0 (the graph, plus the exact
-  scan when the graph came up short; how often is reported);
-* exact scan: ``Indexes.dense`` with the threshold above the collection's size, the
-  baseline, with the overlap of the graph's answer with the exact top 100.
+* shipped: the default ``VectorConfig``;
+* graph: the graph for every filter (``exact_filtered_below=0``, no cost guard);
+* exact: never the graph, the baseline; the others' overlap with its top 100 is reported.
 
 Progress goes to stderr; the report (Markdown) to stdout.
 """
@@ -43,8 +42,9 @@ def main() -> None:
 
     from bench_search import make_queries, open_corpus
 
-    from paperfeed.search import index as index_module
     from paperfeed.search.embed import get_query_embedder
+    from paperfeed.search.index import Indexes
+    from paperfeed.search.index.vectors import VectorConfig
     from paperfeed.search.query import parse_query
 
     if args.skip_build and not (REPO / "bench" / ".cache" / args.corpus / "meta.json").exists():
@@ -55,67 +55,65 @@ def main() -> None:
         workspace, _, description = open_corpus(args.corpus, opts, Path(tmp))
         queries, _ = make_queries(args.corpus, workspace, args.shared, 240, args.seed)
         queries = random.Random(args.seed).sample(queries, min(args.queries, len(queries)))
-        indexes = workspace.indexes
-        indexes.refresh()
-        vectors, lexical = indexes.vector_index, indexes.lexical_index
+        workspace.indexes.refresh()
+        path = workspace.settings.index_dir
+        rules = {
+            "shipped": Indexes(path),
+            "graph": Indexes(
+                path,
+                VectorConfig(
+                    exact_filtered_below=0.0, graph_candidate_cost=0.0, max_graph_candidates=10**6
+                ),
+            ),
+            "exact": Indexes(path, VectorConfig(exact_filtered_below=1.1)),
+        }
+        vectors = rules["shipped"].vector_index
         if not vectors.has_graph:
             raise SystemExit(f"{args.corpus} has no HNSW graph: nothing to compare")
+        lexical = rules["shipped"].lexical_index
         embedder = get_query_embedder()
         query_vectors = [embedder.embed_query(parse_query(q).text) for q in queries]
         table = Table(
             f"Filtered dense search — {args.corpus} ({len(vectors):,} vectors), depth {DEPTH}, "
             f"{len(queries)} queries per filter, CPU ms per query",
-            "the exact scan of the filter's cached rows",
+            "the exact scan of the filter's rows",
             command_line(),
         )
 
-        def timed(parsed: object, vector: np.ndarray, threshold: int) -> tuple[float, list]:
-            """``Indexes.dense`` itself, the graph first (threshold 0) or never (above the
-            collection's size): CPU seconds and its pks."""
-            index_module.EXACT_FILTERED_BELOW = threshold
+        def timed(rule: str, parsed: object, vector: np.ndarray) -> tuple[float, list[int]]:
             start = time.thread_time()
-            hits = indexes.dense(vector, DEPTH, parsed)
+            hits = rules[rule].dense(vector, DEPTH, parsed)  # type: ignore[arg-type]
             return time.thread_time() - start, [h.pk for h in hits]
 
-        shipped = index_module.EXACT_FILTERED_BELOW
         for category in CATEGORIES:
             parsed = parse_query(f"x cat:{category}")
             allowed = lexical.allowed(parsed, lexical.num_docs)
             assert allowed is not None
-            timed(parsed, query_vectors[0], len(vectors) + 1)  # caches the filter's rows
-            graph_s = exact_s = 0.0
-            short = overlap = 0
+            for rule in rules:
+                timed(rule, parsed, query_vectors[0])  # caches the filter's rows
+            seconds = dict.fromkeys(rules, 0.0)
+            overlap = dict.fromkeys(rules, 0)
             log(f"{category}: {len(allowed.pks):,} papers")
             with section(f"cat:{category}", sections):
                 for vector in query_vectors:
-                    seconds, graph_answer = timed(parsed, vector, 0)
-                    graph_s += seconds
-                    seconds, exact = timed(parsed, vector, len(vectors) + 1)
-                    exact_s += seconds
-                    # Untimed: did the graph come up short (so the answer above is the exact
-                    # scan's, after both ran)?
-                    keys, _ = vectors.nearest(vector, DEPTH * index_module.OVERSAMPLE)
-                    if allowed.contains(keys).sum() < DEPTH:
-                        short += 1
-                    else:
-                        overlap += len(set(graph_answer) & set(exact))
+                    answers = {}
+                    for rule in rules:
+                        spent, answers[rule] = timed(rule, parsed, vector)
+                        seconds[rule] += spent
+                    for rule in rules:
+                        overlap[rule] += len(set(answers[rule]) & set(answers["exact"]))
             n = len(query_vectors)
             share = len(allowed.pks) / len(vectors)
-            answered = n - short
-            table.add(
-                f"cat:{category}, {len(allowed.pks):,} papers ({share:.0%}): graph first",
-                graph_s / n * 1000,
-                exact_s / n * 1000,
-                "ms",
-                f"graph short (both ran) for {short}/{n}; where it answered, "
-                + (f"{overlap / answered:.0f} of the exact top {DEPTH}" if answered else "never"),
-            )
-        index_module.EXACT_FILTERED_BELOW = shipped
+            for rule in ("shipped", "graph"):
+                table.add(
+                    f"cat:{category}, {len(allowed.pks):,} papers ({share:.1%}): {rule}",
+                    seconds[rule] / n * 1000,
+                    seconds["exact"] / n * 1000,
+                    "ms",
+                    f"{overlap[rule] / n / DEPTH:.3f} of the exact top {DEPTH}",
+                )
         print(f"# bench_filters\n\ncorpus: {description}")
-        print(
-            f"\nshipped rule: the graph first from {index_module.EXACT_FILTERED_BELOW:,} "
-            "passing papers (search.index.EXACT_FILTERED_BELOW); exact below."
-        )
+        print(f"\nshipped rule: {VectorConfig()}")
         table.print()
         print()
         print_load_report(sections)

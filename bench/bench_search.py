@@ -69,10 +69,11 @@ from _common import (
 from sqlalchemy import func, select
 
 from paperfeed.catalog.demo import demo_files, load_demo
+from paperfeed.catalog.lookup import get_paper
 from paperfeed.catalog.records import PaperRecord, title_key
 from paperfeed.db import Paper
 from paperfeed.formats import get_format
-from paperfeed.search import SearchConfig, SearchTrace, embed, get_paper, search, similar
+from paperfeed.search import SearchConfig, SearchTrace, embed, search, similar
 from paperfeed.search.index import Indexes
 from paperfeed.search.index.vectors import EXACT_BELOW, VectorIndex
 from paperfeed.search.query import parse_query
@@ -353,7 +354,7 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
             # the same graph searched wider (usearch expansion_search), for comparison
             if indexes.vector_index.has_graph:
                 graph_object = (
-                    indexes.vector_index._hnsw
+                    indexes.vector_index.graph
                 )  # no product knob: set on the graph itself
                 assert graph_object is not None
                 default_ef = graph_object.expansion_search
@@ -453,15 +454,15 @@ def bench_corpus(name: str, args: argparse.Namespace, sections: list[Section]) -
                     "baseline: the FTS5 table file",
                 ),
                 (
-                    "vectors.npy on disk",
-                    du(index_dir / "vectors" / "vectors.npy") / 1e6,
+                    "vector segments on disk",
+                    du(index_dir / "vectors") / 1e6,
                     n * embed.DIM * 4 / 1e6,
                     "MB",
-                    "baseline: n x 384 float32",
+                    "baseline: n x 384 float32 (the segments: float16 + graph)",
                 ),
             ]
-            hnsw_file = index_dir / "vectors" / "hnsw.usearch"
-            if hnsw_file.exists():
+            hnsw_file = next((index_dir / "vectors").glob("main-*/hnsw.usearch"), index_dir)
+            if hnsw_file.is_file():
                 sizes.append(
                     (
                         "hnsw.usearch on disk",

@@ -20,7 +20,7 @@ server-side times do not show.
 Each client runs a mixed workload, drawn per request with fixed weights (``WEIGHTS``):
 
 * ``feed``: ``/`` or ``/?day=D`` (a random listed day), 1 in 10 on page 2;
-* ``feed week``: ``/?period=week`` or ``/?period=week&day=D``;  ``trending``: ``/trending``;
+* ``feed week``: ``/week`` or ``/week/YYYY-Www``;  ``trending``: ``/trending``;
 * ``search``: ``/search?q=Q`` with the 240 real queries of ``bench_search`` (held-out titles
   cut to 3-6 words, natural-language questions), 1 in 10 on page 2;
 * ``search filtered``: the same queries with ``cat=cs.CL``, ``cat=cs.LG`` or ``cat:cs.CV`` in
@@ -63,6 +63,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -158,8 +159,10 @@ class Workload:
             day = {"day": pick(self.days)} if rng.random() < 0.5 else {}
             return "/?" + urlencode({**day, **page}) if day or page else "/"
         if kind == "feed week":
-            day = {"day": pick(self.days)} if rng.random() < 0.5 else {}
-            return "/?" + urlencode({"period": "week", **day})
+            if rng.random() < 0.5:
+                year, week, _ = date.fromisoformat(pick(self.days)).isocalendar()
+                return f"/week/{year}-W{week:02d}"
+            return "/week"
         if kind == "trending":
             return "/trending"
         if kind == "search":

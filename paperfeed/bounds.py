@@ -92,3 +92,24 @@ def safe_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in URL_SCHEMES or not parts.hostname:
         return None
     return url
+
+
+# Hugging Face details of a paper (``PaperDetails``). Real maxima in 84 days of daily papers:
+# AI summaries 1,319 characters, 44 keywords of at most 64, organisation and user names 42
+# (full names 76), 5 media links per paper.
+MAX_SUMMARY_CHARS = 5_000
+MAX_KEYWORDS = 100
+MAX_KEYWORD_CHARS = 200
+MAX_HANDLE_CHARS = 96  # an HF user or organisation name (papers.org_name, papers.submitter)
+MAX_FULLNAME_CHARS = 300
+MAX_MEDIA = 20
+# Media we cache and serve ourselves: images only, at most this many bytes each.
+MAX_MEDIA_BYTES = 5_000_000
+MEDIA_TYPES = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+# A cached media file's name: the sha256 of its bytes and the extension of its type.
+MEDIA_NAME = re.compile(r"[0-9a-f]{64}\.(?:png|jpg|gif|webp)")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from _core_helpers import MATRYOSHKA, SEED_COUNT, copy_workspace
 
+from paperfeed.web.api import ScoredPaperOut, SearchOut
 from paperfeed.workspace import Workspace
 
 PAPERFEED = Path(sys.executable).parent / "paperfeed"
@@ -109,7 +110,7 @@ def test_ingest_indexes_by_default_and_search_finds_it(
     assert numbers["listings"] == papers
     first = json.loads(ok(run(data, "export", "-")).stdout.splitlines()[0])
     found = json.loads(ok(run(data, "search", first["title"], "--json", "--limit", "3")).stdout)
-    assert found[0]["id"] == first["id"]
+    assert found["results"][0]["id"] == first["id"]
 
 
 @pytest.mark.slow
@@ -125,23 +126,25 @@ def test_the_readme_flow_with_indexing(tmp_path: Path, seed_paths: list[Path]) -
     assert stats(data)["papers"] == SEED_COUNT
     hits = json.loads(
         ok(run(data, "search", "2D Matryoshka sentence embeddings", "--json", "-n", "1")).stdout
-    )
+    )["results"]
     assert hits[0]["title"] == MATRYOSHKA
 
 
 # -- search, show, similar --------------------------------------------------------------------
 
 
-def test_search_json(indexed_dir: Path) -> None:
+def test_search_json_is_the_api_shape(indexed_dir: Path) -> None:
     result = ok(
         run(indexed_dir, "search", "2D Matryoshka sentence embeddings", "--json", "-n", "1")
     )
-    hits = json.loads(result.stdout)
-    assert isinstance(hits, list) and len(hits) == 1
-    assert hits[0]["title"] == MATRYOSHKA
+    data = json.loads(result.stdout)
+    assert set(data) == set(SearchOut.model_fields)
+    assert data["total"] > 1 and data["next_offset"] == 1 and data["nearest"] == []
+    hits = data["results"]
+    assert len(hits) == 1 and hits[0]["title"] == MATRYOSHKA
     assert hits[0]["id"].startswith("title:")
     assert hits[0]["score"] > 0
-    assert {"id", "title", "score", "authors", "published"} <= set(hits[0])
+    assert set(hits[0]) == set(ScoredPaperOut.model_fields)
 
 
 def test_search_text_with_explain_and_paging(indexed_dir: Path) -> None:
@@ -153,22 +156,38 @@ def test_search_text_with_explain_and_paging(indexed_dir: Path) -> None:
     page2 = json.loads(
         ok(run(indexed_dir, "search", "embeddings", "--json", "-n", "2", "--offset", "2")).stdout
     )
-    assert [h["id"] for h in page1[2:]] == [h["id"] for h in page2]
+    assert [h["id"] for h in page1["results"][2:]] == [h["id"] for h in page2["results"]]
+    assert page1["total"] == page2["total"]
 
 
-def test_show_and_similar_json(indexed_dir: Path) -> None:
-    hit = json.loads(ok(run(indexed_dir, "search", MATRYOSHKA, "--json", "-n", "1")).stdout)[0]
+def test_the_last_page_offers_no_more_and_nonsense_offers_the_nearest(indexed_dir: Path) -> None:
+    total = json.loads(ok(run(indexed_dir, "search", "embeddings", "--json")).stdout)["total"]
+    last = ok(run(indexed_dir, "search", "embeddings", "-n", "5", "--offset", str(total - 5)))
+    assert f"of {total} matching" in last.stderr and "for more" not in last.stderr
+    nonsense = ok(run(indexed_dir, "search", "xyzzy plugh"))
+    assert "no papers match 'xyzzy plugh'" in nonsense.stderr
+    assert "nearest by meaning" in nonsense.stdout and "1. " in nonsense.stdout
+    data = json.loads(ok(run(indexed_dir, "search", "xyzzy plugh", "--json")).stdout)
+    assert (data["total"], data["results"]) == (0, []) and len(data["nearest"]) == 5
+
+
+def test_show_and_similar_json_are_the_api_shape(indexed_dir: Path) -> None:
+    found = json.loads(ok(run(indexed_dir, "search", MATRYOSHKA, "--json", "-n", "1")).stdout)
+    hit = found["results"][0]
     shown = json.loads(ok(run(indexed_dir, "show", hit["id"], "--json")).stdout)
+    assert set(shown) == set(ScoredPaperOut.model_fields)
     assert shown["id"] == hit["id"]
     assert shown["title"] == MATRYOSHKA
     assert "Matryoshka" in shown["abstract"]
-    assert shown["source"] == "hf-page"
-    assert shown["listings"] == []
+    assert {k: v for k, v in shown.items() if k != "score"} == {
+        k: v for k, v in hit.items() if k != "score"
+    }
     text = ok(run(indexed_dir, "show", hit["id"])).stdout
     assert MATRYOSHKA in text
 
     near = json.loads(ok(run(indexed_dir, "similar", hit["id"], "--json", "-n", "5")).stdout)
     assert len(near) == 5
+    assert all(set(n) == set(ScoredPaperOut.model_fields) for n in near)
     assert hit["id"] not in {n["id"] for n in near}
     assert "Starbucks: Improved Training for 2D Matryoshka Embeddings" in {n["title"] for n in near}
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from _core_helpers import count, make_workspace
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from paperfeed.catalog.demo import VECTORS_FILE, attach_vectors, demo_files, load_demo
 from paperfeed.catalog.ingest import IngestReport
@@ -100,3 +100,27 @@ def test_search_works_on_the_demo(demo: tuple) -> None:
         assert hits[0].paper.title == title, mode
     results = search(ws, "video generation", limit=10)
     assert len(results.hits) == 10
+
+
+def test_the_demo_carries_arxiv_categories_and_hf_details(demo: tuple) -> None:
+    """Categories joined from the arXiv cs listings (~939 of 2,076 papers), and what HF says."""
+    ws, _ = demo
+    with ws.db.session() as session:
+        with_categories = session.scalars(select(Paper).where(Paper.primary_category.is_not(None)))
+        primaries = [p.primary_category for p in with_categories]
+        summaries = session.scalar(
+            select(func.count()).select_from(Paper).where(Paper.ai_summary.is_not(None))
+        )
+    assert 900 <= len(primaries) <= 1000
+    assert "cs.CL" in primaries and "cs.CV" in primaries
+    assert summaries is not None and summaries > 1500
+
+
+@needs_vectors
+def test_category_search_finds_demo_papers(demo: tuple) -> None:
+    ws, _ = demo
+    catch_up(ws)
+    results = search(ws, "cat:cs.CV", limit=10)
+    assert len(results.hits) == 10
+    assert all("cs.CV" in hit.paper.categories for hit in results.hits)
+    assert search(ws, "video cat:cs.CV", limit=5).hits

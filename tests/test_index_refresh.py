@@ -1,6 +1,6 @@
-"""A process picks up what another process's sync indexed (``Indexes.refresh``), without a
-search waiting for large vector files: those load in a background thread while searches use
-the old vectors, and the first refresh after the load swaps them in.
+"""A process picks up what another process's sync indexed (``Indexes.refresh``): the vector
+segments are mapped, not read, so reopening them is cheap and a search already running keeps
+the view (and the mapped files) it started with, even after a merge deletes them.
 
 "Another process" is a second ``Workspace`` on the same data directory: index locks are
 ``flock``s on files each opens itself, so two objects in one process exclude each other as
@@ -10,8 +10,6 @@ model runs.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +25,6 @@ from paperfeed.config import Settings
 from paperfeed.db import Embedding, Paper, changes
 from paperfeed.search import embed
 from paperfeed.search.catchup import catch_up, text_hash
-from paperfeed.search.index import VectorIndex
 from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
@@ -60,30 +57,9 @@ def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
     return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
-class Gate:
-    """Holds the background loader (and only it) until opened."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.opened = threading.Event()
-        self.started = threading.Event()
-
-        def gated(path: Path, dim: int) -> VectorIndex:
-            if threading.current_thread().name == "load-vectors":
-                self.started.set()
-                assert self.opened.wait(30)
-            return VectorIndex(path, dim)
-
-        monkeypatch.setattr(index_module, "VectorIndex", gated)
-
-    def open(self) -> None:
-        self.opened.set()
-
-
 @pytest.fixture
-def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Workspace, Workspace]]:
-    """A reader (the web server) and a writer (another process), 40 papers indexed; vectors
-    always load in the background here."""
-    monkeypatch.setattr(index_module, "LOAD_INLINE_BELOW", 0)
+def two(tmp_path: Path) -> Iterator[tuple[Workspace, Workspace]]:
+    """A reader (the web server) and a writer (another process), 40 papers indexed."""
     reader = Workspace.create(Settings(data_dir=tmp_path / "data"))
     vectors = unit_vectors(np.random.default_rng(1), 40)
     add_papers(reader, [f"paper {i}" for i in range(40)], vectors)
@@ -92,9 +68,6 @@ def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Works
     writer.indexes  # noqa: B018  (opened now, as a running process would be)
     yield reader, writer
     for ws in (reader, writer):
-        loader = ws.indexes._loader
-        if loader is not None:
-            loader.join(30)
         ws.db.engine.dispose()
 
 
@@ -102,88 +75,103 @@ def nearest(ws: Workspace, vector: np.ndarray) -> int:
     return ws.indexes.vector_index.search(vector, 1)[0].pk
 
 
-def loaded_from_writer(reader: Workspace, writer: Workspace, title: str, vector: np.ndarray) -> int:
-    """The writer adds and indexes a paper; the reader notices and its background load ends
-    (not yet swapped in). The paper's pk."""
-    (pk,) = add_papers(writer, [title], vector[None, :])
-    catch_up(writer)
-    assert reader.indexes.refresh()
-    reader.indexes._loader.join(10)
-    return pk
-
-
-def test_new_vectors_load_in_the_background_and_are_swapped_in_by_a_later_refresh(
-    two: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+def test_a_refresh_maps_the_new_vectors_and_leaves_running_searches_theirs(
+    two: tuple[Workspace, Workspace],
 ) -> None:
     reader, writer = two
-    gate = Gate(monkeypatch)
     old = reader.indexes.vector_index
     query = unit_vectors(np.random.default_rng(2), 1)[0]
     (new_pk,) = add_papers(writer, ["zebrafish regeneration"], query[None, :])
     catch_up(writer)
 
-    started = time.perf_counter()
-    assert reader.indexes.refresh()  # the text index is reloaded at once ...
-    assert time.perf_counter() - started < 5  # ... and nothing waits for the gated vectors
-    assert gate.started.wait(10)
+    assert reader.indexes.refresh()
     hits = reader.indexes.lexical_index.search(parse_query("zebrafish"), 10, title_boost=0.25)
     assert [h.pk for h in hits] == [new_pk]
-    assert reader.indexes.vector_index is old and len(old) == 40  # searches use the old vectors
-    assert nearest(reader, query) != new_pk
-    assert not reader.indexes.refresh()  # still loading: nothing new, nor a second loader
-
-    gate.open()
-    reader.indexes._loader.join(10)
-    assert reader.indexes.refresh()  # swapped in
-    assert len(reader.indexes.vector_index) == 41 and nearest(reader, query) == new_pk
+    fresh = reader.indexes.vector_index
+    assert fresh is not old and len(fresh) == 41 and nearest(reader, query) == new_pk
+    main = fresh._current().main
+    assert main is not None and isinstance(main.matrix, np.memmap)  # mapped, not read
     assert reader.indexes._stamp == reader.indexes._state_stamp()  # caught up: a stat again
     assert not reader.indexes.refresh()
-    assert len(old) == 40  # a search still holding the old object is unaffected
+    assert len(old) == 40 and old.search(query, 1)[0].pk != new_pk  # the old view is intact
 
 
-def test_a_load_of_files_that_moved_on_is_dropped_and_the_newer_ones_loaded(
-    two: tuple[Workspace, Workspace],
-) -> None:
+def test_a_view_outlives_the_files_a_merge_deletes(two: tuple[Workspace, Workspace]) -> None:
+    """The writer merges into a new main segment and deletes the old one; a reader still
+    searching the old (mapped) files keeps its answers until it refreshes."""
     reader, writer = two
     rng = np.random.default_rng(3)
-    first, second = unit_vectors(rng, 2)
-    loaded_from_writer(reader, writer, "first addition", first)  # 41 vectors, not swapped in
-    (second_pk,) = add_papers(writer, ["second addition"], second[None, :])
-    catch_up(writer)  # 42 now: the finished load is out of date
+    old = reader.indexes.vector_index
+    old_main = old.segment_names[0]
+    probe = unit_vectors(rng, 1)[0]
+    before = old.search(probe, 5)
+    for i in range(3):  # small collections are one main segment: every sync merges
+        add_papers(writer, [f"addition {i}"], unit_vectors(rng, 1))
+        catch_up(writer)
+    assert not (reader.settings.index_dir / "vectors" / str(old_main)).exists()
+    assert old.search(probe, 5) == before
+    assert reader.indexes.refresh() and len(reader.indexes.vector_index) == 43
 
-    reader.indexes.refresh()
-    assert len(reader.indexes.vector_index) == 40  # not the stale 41; a new load started
-    reader.indexes._loader.join(10)
-    reader.indexes.refresh()
-    assert len(reader.indexes.vector_index) == 42 and nearest(reader, second) == second_pk
 
-
-def test_a_sync_in_this_process_takes_over_from_a_background_load(
+def test_a_sync_in_this_process_starts_from_the_other_processs_vectors(
     two: tuple[Workspace, Workspace],
 ) -> None:
     reader, writer = two
     rng = np.random.default_rng(4)
     theirs, ours = unit_vectors(rng, 2)
-    their_pk = loaded_from_writer(reader, writer, "their paper", theirs)
+    (their_pk,) = add_papers(writer, ["their paper"], theirs[None, :])
+    catch_up(writer)
     (our_pk,) = add_papers(reader, ["our paper"], ours[None, :])
     report = catch_up(reader)  # starts from the other process's vectors
     assert report.vectors == 1
     assert len(reader.indexes.vector_index) == 42
     assert nearest(reader, theirs) == their_pk and nearest(reader, ours) == our_pk
-    assert reader.indexes._loaded is None
     assert not reader.indexes.refresh()
+    assert writer.indexes.refresh() and nearest(writer, ours) == our_pk
 
 
-def test_small_vector_files_are_loaded_by_the_search_that_notices_them(
-    two: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+def test_filtered_searches_see_another_processs_vectors(
+    two: tuple[Workspace, Workspace],
 ) -> None:
-    """As before the background loads: the very next search sees them (tests of other
-    parts rely on this at their sizes)."""
-    monkeypatch.setattr(index_module, "LOAD_INLINE_BELOW", 1000)
     reader, writer = two
     vector = unit_vectors(np.random.default_rng(5), 1)[0]
     (pk,) = add_papers(writer, ["inline"], vector[None, :])
     catch_up(writer)
     assert reader.indexes.refresh()
-    assert reader.indexes._loader is None
-    assert len(reader.indexes.vector_index) == 41 and nearest(reader, vector) == pk
+    hits = reader.indexes.dense(vector, 3, parse_query('w "inline"'))
+    assert [h.pk for h in hits] == [pk]
+
+
+def test_a_long_sync_saves_and_records_its_progress_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``SAVE_EVERY`` rows a sync writes what it has and records the data version
+    before its last batch (a crash then loses only the rows after it)."""
+    monkeypatch.setattr(index_module, "_BATCH", 10)
+    monkeypatch.setattr(index_module, "SAVE_EVERY", 20)
+    ws = Workspace.create(Settings(data_dir=tmp_path / "data"))
+    vectors = unit_vectors(np.random.default_rng(6), 45)
+    pks = []
+    for start in range(0, 45, 5):  # nine data versions
+        pks += add_papers(
+            ws, [f"paper {i}" for i in range(start, start + 5)], vectors[start : start + 5]
+        )
+    seen: list[tuple[object, object]] = []
+    write_state = ws.indexes._write_state
+    monkeypatch.setattr(
+        ws.indexes,
+        "_write_state",
+        lambda state: (
+            seen.append((state.get("vectors_seq"), state.get("vectors_count")))
+            or write_state(state)
+        ),
+    )
+    assert ws.indexes.sync_vectors(ws.db) == 45
+    progress = [s for s in seen if s[0] is not None]
+    assert len(progress) >= 3 and progress[-1][1] == 45  # two checkpoints, then the end
+    assert all(count >= 20 for _, count in progress)
+    reopened = Workspace.open(Settings(data_dir=tmp_path / "data")).indexes
+    assert len(reopened.vector_index) == 45 and reopened._seen("vectors") == progress[-1][0]
+    for pk, vector in zip(pks, vectors, strict=True):
+        assert reopened.vector_index.search(vector, 1)[0].pk == pk
+    ws.db.engine.dispose()

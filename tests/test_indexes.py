@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,13 +15,12 @@ from _core_helpers import MATRYOSHKA, SEED_COUNT, copy_workspace, paper_by_title
 
 from paperfeed.db import Embedding, Paper
 from paperfeed.search import SearchConfig, embed, search
-from paperfeed.search import index as index_module
 from paperfeed.search.catchup import catch_up, embed_pending
 from paperfeed.search.embed import get_embedder
 from paperfeed.search.index import Indexes
-from paperfeed.search.index import vectors as vectors_module
 from paperfeed.search.index.files import IndexDamagedError
-from paperfeed.search.index.vectors import VectorIndex
+from paperfeed.search.index.segments import OldLayoutError
+from paperfeed.search.index.vectors import VectorConfig, VectorIndex
 from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
@@ -144,6 +145,13 @@ def test_a_change_that_keeps_the_text_does_not_re_embed(seeded_copy: Workspace) 
 # -- VectorIndex ----------------------------------------------------------------------------
 
 DIM = 384
+GRAPH_FROM_50 = VectorConfig(exact_below=50)  # a graph even for these small collections
+
+
+def main_dir(path: Path) -> Path:
+    """The directory of the main segment ``CURRENT`` names."""
+    name = json.loads((path / "CURRENT").read_text())["main"]
+    return path / name
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -243,36 +251,95 @@ def test_torn_files_are_reported_as_damaged(tmp_path: Path, rng: np.random.Gener
     index = VectorIndex(tmp_path / "v", DIM)
     index.upsert(np.arange(10), clustered(rng, 10))
     index.save()
-    np.save(tmp_path / "v" / "keys.npy", np.arange(9))  # keys and vectors disagree
+    segment = main_dir(tmp_path / "v")
+    np.save(segment / "keys.npy", np.arange(9))  # keys and vectors disagree
     with pytest.raises(IndexDamagedError, match=r"keys\.npy"):
         VectorIndex(tmp_path / "v", DIM)
-    (tmp_path / "v" / "manifest.json").unlink()  # files from before manifests: still checked
-    with pytest.raises(IndexDamagedError, match="do not fit together"):
+    (segment / "manifest.json").unlink()
+    with pytest.raises(IndexDamagedError, match=r"manifest\.json: missing"):
         VectorIndex(tmp_path / "v", DIM)
 
 
 @pytest.mark.parametrize("name", ["keys.npy", "vectors.npy", "hnsw.usearch", "manifest.json"])
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "flipped", "missing"])
 def test_a_damaged_vector_file_is_refused_before_use(
-    tmp_path: Path,
-    rng: np.random.Generator,
-    monkeypatch: pytest.MonkeyPatch,
-    name: str,
-    damage: str,
+    tmp_path: Path, rng: np.random.Generator, name: str, damage: str
 ) -> None:
     """Flipped bytes in a graph file crash usearch outright (segfault, seen with 200 random
-    bytes changed): the manifest's digests keep every damaged file away from it."""
-    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
-    index = VectorIndex(tmp_path / "v", DIM)
+    bytes changed): the manifest keeps every damaged file away from it. Small files are
+    hashed on every open; large ones by ``verify=True`` (``paperfeed check``)."""
+    index = VectorIndex(tmp_path / "v", DIM, GRAPH_FROM_50)
     index.upsert(np.arange(300), clustered(rng, 300))
     index.save()
     assert index.has_graph
-    damage_file(tmp_path / "v" / name, damage, rng)
-    if (name, damage) == ("manifest.json", "missing"):  # as written before manifests existed
-        assert len(VectorIndex(tmp_path / "v", DIM)) == 300
-        return
+    damage_file(main_dir(tmp_path / "v") / name, damage, rng)
     with pytest.raises(IndexDamagedError):
+        VectorIndex(tmp_path / "v", DIM, GRAPH_FROM_50)
+    with pytest.raises(IndexDamagedError):
+        VectorIndex(tmp_path / "v", DIM, GRAPH_FROM_50, verify=True)
+
+
+def test_large_files_are_checked_by_size_and_edges_on_open_and_fully_by_verify(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening hashes the first and last MiB of a large file; a change in its middle is
+    found by ``verify=True`` (``paperfeed check``), a cut or a changed header on open."""
+    from paperfeed.search.index import segments
+
+    monkeypatch.setattr(segments, "FULL_HASH_BELOW", 1000)
+    monkeypatch.setattr(segments, "EDGE", 4096)
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(np.arange(100), clustered(rng, 100))  # 153,728 bytes of vectors
+    index.save()
+    matrix_file = main_dir(tmp_path / "v") / "vectors.npy"
+    data = bytearray(matrix_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    matrix_file.write_bytes(data)
+    assert len(VectorIndex(tmp_path / "v", DIM)) == 100  # not hashed on open
+    with pytest.raises(IndexDamagedError, match="do not match"):
+        VectorIndex(tmp_path / "v", DIM, verify=True)
+    data[10] ^= 0xFF  # the header
+    matrix_file.write_bytes(data)
+    with pytest.raises(IndexDamagedError, match="do not match"):
         VectorIndex(tmp_path / "v", DIM)
+    matrix_file.write_bytes(data[:-1])
+    with pytest.raises(IndexDamagedError, match="bytes, the manifest says"):
+        VectorIndex(tmp_path / "v", DIM)
+
+
+def test_a_missing_pointer_leaves_an_empty_index(tmp_path: Path, rng: np.random.Generator) -> None:
+    """``CURRENT`` gone: an empty index (``Indexes`` then finds fewer vectors than its last
+    sync recorded and rebuilds); a garbled one is damage."""
+    index = VectorIndex(tmp_path / "v", DIM)
+    index.upsert(np.arange(10), clustered(rng, 10))
+    index.save()
+    (tmp_path / "v" / "CURRENT").write_text("{not json")
+    with pytest.raises(IndexDamagedError, match="CURRENT"):
+        VectorIndex(tmp_path / "v", DIM)
+    (tmp_path / "v" / "CURRENT").unlink()
+    assert len(VectorIndex(tmp_path / "v", DIM)) == 0
+
+
+def test_an_index_of_the_earlier_layout_is_rebuilt(
+    seeded_copy: Workspace, expected: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files as earlier versions wrote them (straight in ``vectors/``): one clear line, then
+    rebuilt from the database by the next sync."""
+    index_dir = seeded_copy.settings.index_dir
+    shutil.rmtree(index_dir / "vectors")
+    (index_dir / "vectors").mkdir()
+    np.save(index_dir / "vectors" / "keys.npy", np.arange(3, dtype=np.int64))
+    np.save(index_dir / "vectors" / "vectors.npy", np.zeros((3, DIM), dtype=np.float32))
+    with pytest.raises(OldLayoutError):
+        VectorIndex(index_dir / "vectors", DIM)
+    with caplog.at_level(logging.WARNING, logger="paperfeed.search.index"):
+        indexes = Indexes(index_dir)
+    assert "earlier version's layout; rebuilding it from the database" in caplog.text
+    assert len(indexes.vector_index) == 0 and indexes.is_stale(seeded_copy.db)
+    assert indexes.sync(seeded_copy.db).vectors == SEED_COUNT
+    assert not (index_dir / "vectors" / "keys.npy").exists()
+    seeded_copy.__dict__["indexes"] = indexes
+    assert snapshot(seeded_copy) == expected
 
 
 def damage_file(path: Path, damage: str, rng: np.random.Generator) -> None:
@@ -291,21 +358,21 @@ def damage_file(path: Path, damage: str, rng: np.random.Generator) -> None:
 
 
 def test_crossing_exact_below_builds_a_graph_that_finds_what_exact_search_finds(
-    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
     keys = np.arange(1, 601, dtype=np.int64) * 3
     matrix = clustered(rng, 600)
-    index = VectorIndex(tmp_path / "v", DIM)
+    index = VectorIndex(tmp_path / "v", DIM, GRAPH_FROM_50)
     index.upsert(keys[:40], matrix[:40])
     index.save()
-    assert not (tmp_path / "v" / "hnsw.usearch").exists()  # below the threshold: exact only
+    assert not (main_dir(tmp_path / "v") / "hnsw.usearch").exists()  # small: exact only
     index.upsert(keys[40:], matrix[40:])
     index.save()
-    assert (tmp_path / "v" / "hnsw.usearch").exists()
+    assert (main_dir(tmp_path / "v") / "hnsw.usearch").exists()
 
     queries = unit(matrix[rng.integers(0, 600, 100)] + 0.05 * rng.normal(size=(100, DIM)))
-    for graph in (index, VectorIndex(tmp_path / "v", DIM)):  # built, and loaded from disk
+    reopened = VectorIndex(tmp_path / "v", DIM, GRAPH_FROM_50)
+    for graph in (index, reopened):  # built, and mapped from disk
         top1 = recall = 0.0
         for query in queries:
             found = [h.pk for h in graph.search(query, 10)]
@@ -318,12 +385,11 @@ def test_crossing_exact_below_builds_a_graph_that_finds_what_exact_search_finds(
         assert recall / len(queries) >= 0.9
 
 
-def test_graph_follows_replaced_and_added_rows(
-    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
-    index = VectorIndex(tmp_path / "v", DIM)
+def test_graph_follows_replaced_and_added_rows(tmp_path: Path, rng: np.random.Generator) -> None:
+    index = VectorIndex(tmp_path / "v", DIM, GRAPH_FROM_50)
     index.upsert(np.arange(1, 201), clustered(rng, 200))
+    index.save()
+    assert index.has_graph
     moved, added = unit(rng.normal(size=DIM)), unit(rng.normal(size=DIM))
     index.upsert(np.array([7]), moved[None])
     index.upsert(np.array([1000]), added[None])
@@ -332,21 +398,27 @@ def test_graph_follows_replaced_and_added_rows(
     assert index.search(moved, 1)[0].similarity == pytest.approx(1.0, abs=1e-3)
     assert index.search(added, 1)[0].pk == 1000
     index.save()
-    reloaded = VectorIndex(tmp_path / "v", DIM)
+    reloaded = VectorIndex(tmp_path / "v", DIM, GRAPH_FROM_50)
     assert reloaded.search(moved, 1)[0].pk == 7
     assert reloaded.search(added, 1)[0].pk == 1000
     assert len(reloaded) == 201
 
 
 def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
-    kaggle_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kaggle_workspace: Workspace, tmp_path: Path
 ) -> None:
     """With an HNSW graph, a filter is applied to the graph's oversampled neighbours (or,
     when too few pass, to an exact scan); either way only passing papers come back, in the
-    order exact filtered scoring gives."""
-    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 50)
-    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", 0)  # the graph for any filter
+    order exact filtered scoring gives (those close enough to match)."""
     ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph")
+    # a graph, and the graph for any filter
+    config = VectorConfig(
+        exact_below=50,
+        exact_filtered_below=0.0,
+        graph_candidate_cost=0.0,
+        max_graph_candidates=10**6,
+    )
+    ws.__dict__["indexes"] = Indexes(ws.settings.index_dir, config)
     ws.indexes.rebuild(ws.db)
     assert ws.indexes.vector_index.has_graph
     cases = [("quark gluon plasma", "hep-ph"), ("black hole entropy", "hep-th")]
@@ -360,5 +432,6 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
         allowed = ws.indexes.lexical_index.filter_pks(parsed, 1000)
         vector = get_embedder().embed_query(query)
         exact = ws.indexes.vector_index.search(vector, 5, allowed)
-        assert [h.paper.pk for h in hits] == [h.pk for h in exact]
+        close = [h.pk for h in exact if h.similarity >= config.dense_floor]  # what matches
+        assert [h.paper.pk for h in hits] == close
     ws.db.engine.dispose()

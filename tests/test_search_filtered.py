@@ -2,26 +2,27 @@
 corpus of 2,000 papers in five categories with an HNSW graph.
 
 The passing papers come from ``LexicalIndex.allowed`` (cached per filter) and are tested with
-a numpy mask, and the exact scan multiplies a copy of the filter's rows kept by the vector
-index (``VectorIndex.search(..., key=)``); these tests pin that the results are those of the
-earlier path (tantivy checking the filter for the graph's candidates, then an exact scan of
-the whole matrix when too few pass: the same papers in the same order, similarities to float
-precision) and of a brute-force filtered ranking where the exact scan answers.
+a numpy mask; the vector index chooses the graph (oversampled, keeping those that pass) or an
+exact scan of the passing rows by the fraction of the collection the filter passes, and keeps
+a copy of a narrow filter's rows (``VectorIndex.search(..., key=)``). These tests pin that
+the answers are brute force's where the exact scan answers, and close to it where the graph
+does. Brute force scores the float16-rounded vectors the main segment stores.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from paperfeed.search import index as index_module
 from paperfeed.search.index import Indexes
 from paperfeed.search.index import vectors as vectors_module
 from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex
-from paperfeed.search.index.vectors import VectorHit, VectorIndex
+from paperfeed.search.index.vectors import VectorConfig, VectorHit, VectorIndex
 from paperfeed.search.query import ParsedQuery, parse_query
 
 DIM = 32
@@ -30,6 +31,10 @@ CATEGORIES = ("cs.CL", "cs.LG", "cs.CV", "math.ST", "q-bio.NC")
 # cs.CL a third of the papers, the others fewer, q-bio.NC rare: broad and narrow filters.
 WEIGHTS = (0.34, 0.3, 0.2, 0.12, 0.04)
 AUTHORS = ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra")
+# A graph even for this small corpus, and the graph first for any filter it can serve.
+GRAPH_FIRST = VectorConfig(
+    exact_below=100, exact_filtered_below=0.0, graph_candidate_cost=0.0, max_graph_candidates=N
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +57,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         docs.append(LexicalDoc(pk, f"paper {pk}", "an abstract", names, cats, None))
     lexical = LexicalIndex(root / "lexical")
     lexical.upsert(docs)
-    old_threshold = vectors_module.EXACT_BELOW
-    vectors_module.EXACT_BELOW = 100  # a graph even for this small corpus
-    try:
-        vectors = VectorIndex(root / "vectors", DIM)
-        vectors.upsert(pks, matrix)
-    finally:
-        vectors_module.EXACT_BELOW = old_threshold
+    vectors = VectorIndex(root / "vectors", DIM, GRAPH_FIRST)
+    vectors.upsert(pks, matrix)
+    vectors.save()
     assert vectors.has_graph
     indexes = Indexes(root / "index")  # serving the parts built here
     indexes.lexical_index, indexes.vector_index = lexical, vectors
@@ -66,20 +67,25 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     queries = [m / np.linalg.norm(m) for m in rng.normal(size=(12, DIM)).astype(np.float32)]
     return SimpleNamespace(
         workspace=workspace,
+        root=root,
         pks=pks,
-        matrix=matrix,
+        matrix=matrix.astype(np.float16).astype(np.float32),  # as the main segment stores it
         categories=categories,
         authors=authors,
         queries=queries,
     )
 
 
+def with_config(corpus: SimpleNamespace, config: VectorConfig) -> VectorIndex:
+    """The corpus's vectors opened again (mapped: nothing is copied) with another config."""
+    vectors = VectorIndex(corpus.root / "vectors", DIM, config)
+    corpus.workspace.indexes.vector_index = vectors
+    return vectors
+
+
 @pytest.fixture(autouse=True)
-def graph_for_any_filter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every filter of this small corpus is below ``EXACT_FILTERED_BELOW``: without this, the
-    graph path would never run here (``test_filters_below_the_threshold_skip_the_graph``
-    restores it)."""
-    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", 0)
+def graph_first(corpus: SimpleNamespace) -> None:
+    with_config(corpus, GRAPH_FIRST)
 
 
 def passes(corpus: SimpleNamespace, parsed: ParsedQuery, pk: int) -> bool:
@@ -100,20 +106,12 @@ def brute_force(corpus: SimpleNamespace, parsed: ParsedQuery, query: np.ndarray,
     return [pk for _, pk in ranked[:k]]
 
 
-def earlier_path(
-    workspace: SimpleNamespace, parsed: ParsedQuery, vector: np.ndarray, depth: int
-) -> list[VectorHit]:
-    """Filtered dense search as it once was: tantivy checks the graph's candidates."""
-    indexes = workspace.indexes
-    if indexes.vector_index.has_graph:
-        candidates = indexes.vector_index.search(vector, depth * index_module.OVERSAMPLE)
-        among = [h.pk for h in candidates]
-        passing = set(indexes.lexical_index.filter_pks(parsed, len(among), among=among) or ())
-        hits = [h for h in candidates if h.pk in passing]
-        if len(hits) >= depth:
-            return hits[:depth]
-    allowed = indexes.lexical_index.filter_pks(parsed, indexes.lexical_index.num_docs)
-    return indexes.vector_index.search(vector, depth, allowed)
+def graph_calls(monkeypatch: pytest.MonkeyPatch, vectors: VectorIndex) -> list[int]:
+    """Records how many neighbours each search asks the graph for."""
+    calls: list[int] = []
+    graph = vectors._graph
+    monkeypatch.setattr(vectors, "_graph", lambda view, q, k: calls.append(k) or graph(view, q, k))
+    return calls
 
 
 FILTERS = [
@@ -128,80 +126,73 @@ FILTERS = [
 
 @pytest.mark.parametrize("filters", FILTERS)
 @pytest.mark.parametrize("depth", [5, 20, 100])
-def test_filtered_dense_equals_the_earlier_path_and_brute_force(
-    corpus: SimpleNamespace, filters: str, depth: int
+def test_filtered_dense_passes_the_filter_and_finds_what_brute_force_finds(
+    corpus: SimpleNamespace, filters: str, depth: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed = parse_query(f"words {filters}")
     expected_pass = [pk for pk in corpus.pks.tolist() if passes(corpus, parsed, pk)]
     assert expected_pass, filters
-    graph_answers = exact_answers = found = 0
+    calls = graph_calls(monkeypatch, corpus.workspace.indexes.vector_index)
+    graph_answers = found = 0
     for query in corpus.queries:
+        before = len(calls)
         hits = corpus.workspace.indexes.dense(query, depth, parsed)
-        earlier = earlier_path(corpus.workspace, parsed, query, depth)
-        assert [h.pk for h in hits] == [h.pk for h in earlier]
-        # The exact scan now multiplies the filter's own copy of its rows: the same float32
-        # dot products, but BLAS may sum a few rows (at the ends of its blocks) in another
-        # order, so similarities may differ in the last bit.
-        assert [h.similarity for h in hits] == pytest.approx([h.similarity for h in earlier])
         assert all(passes(corpus, parsed, h.pk) for h in hits)
         similarities = [h.similarity for h in hits]
         assert similarities == sorted(similarities, reverse=True)
-        # Where the graph's oversampled neighbours hold enough passing papers they answer
-        # (approximate: the graph stores f16 vectors); otherwise the exact scan, which must
-        # equal brute force.
-        neighbours = corpus.workspace.indexes.vector_index.search(
-            query, depth * index_module.OVERSAMPLE
-        )
+        # Every similarity is the exact one (graph candidates are rescored).
+        scores = dict(zip(corpus.pks.tolist(), (corpus.matrix @ query).tolist(), strict=True))
+        assert similarities == pytest.approx([scores[h.pk] for h in hits], abs=1e-5)
         exact = brute_force(corpus, parsed, query, depth)
-        if len(expected_pass) >= depth and (
-            sum(passes(corpus, parsed, h.pk) for h in neighbours) >= depth
-        ):
+        if len(calls) > before:  # the graph was asked (then it answered, or the exact scan)
             graph_answers += 1
-            assert len(hits) == depth
             found += len({h.pk for h in hits} & set(exact))
         else:
-            exact_answers += 1
             assert [h.pk for h in hits] == exact
     if len(expected_pass) < depth:
-        assert graph_answers == 0
-    assert graph_answers + exact_answers == len(corpus.queries)
+        assert graph_answers == 0  # fewer passing papers than the depth: always exact
     # Recall over all the graph's answers, not per query: the graph is built by several
     # threads, so which neighbour a single query misses varies from one build to the next.
     assert found >= 0.9 * depth * graph_answers
 
 
-def test_both_paths_are_exercised(corpus: SimpleNamespace) -> None:
-    """The cases above include answers from the graph and from the exact scan."""
+def test_both_paths_are_exercised(corpus: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broad filter is answered by the graph, a narrow one (at depth 100) by the exact
+    scan after the graph came up short."""
     broad, narrow = parse_query("w cat:cs.CL"), parse_query("w cat:q-bio.NC")
+    vectors = corpus.workspace.indexes.vector_index
+    calls = graph_calls(monkeypatch, vectors)
     query = corpus.queries[0]
-    neighbours = corpus.workspace.indexes.vector_index.search(query, 5 * index_module.OVERSAMPLE)
-    assert sum(passes(corpus, broad, h.pk) for h in neighbours) >= 5
-    neighbours = corpus.workspace.indexes.vector_index.search(query, 100 * index_module.OVERSAMPLE)
-    assert sum(passes(corpus, narrow, h.pk) for h in neighbours) < 100
+    hits = corpus.workspace.indexes.dense(query, 5, broad)
+    assert len(calls) == 1 and len(hits) == 5
+    neighbours = vectors.search(query, calls[0])
+    assert sum(passes(corpus, broad, h.pk) for h in neighbours) >= 5  # the graph answered
+    hits = corpus.workspace.indexes.dense(query, 100, narrow)
+    assert [h.pk for h in hits] == brute_force(corpus, narrow, query, 100)
 
 
 @pytest.mark.parametrize("filters", FILTERS)
 def test_filters_below_the_threshold_skip_the_graph(
     corpus: SimpleNamespace, filters: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A filter passing fewer than ``EXACT_FILTERED_BELOW`` papers is scored exactly without
-    asking the graph first: the answer is brute force's, also where the graph would answer."""
-    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", N + 1)
-    vectors = corpus.workspace.indexes.vector_index
-    graph_calls: list[int] = []
-    graph = vectors._graph
-    monkeypatch.setattr(vectors, "_graph", lambda q, k: graph_calls.append(k) or graph(q, k))
+    """A filter passing less than ``exact_filtered_below`` of the collection is scored
+    exactly without asking the graph first: the answer is brute force's."""
+    vectors = with_config(corpus, replace(GRAPH_FIRST, exact_filtered_below=1.01))
+    calls = graph_calls(monkeypatch, vectors)
     parsed = parse_query(f"words {filters}")
     for depth in (5, 100):
         for query in corpus.queries:
             hits = corpus.workspace.indexes.dense(query, depth, parsed)
             assert [h.pk for h in hits] == brute_force(corpus, parsed, query, depth)
-    assert graph_calls == []
-    # With the threshold at 0 the same broad filter goes to the graph first.
-    monkeypatch.setattr(index_module, "EXACT_FILTERED_BELOW", 0)
+    assert calls == []
+    # With the threshold at 0 the same broad filter goes to the graph first, asking for
+    # ``oversample x depth / selectivity`` neighbours.
+    vectors = with_config(corpus, GRAPH_FIRST)
+    calls = graph_calls(monkeypatch, vectors)
     broad = parse_query("w cat:cs.CL")
+    passing = len(corpus.workspace.indexes.lexical_index.allowed(broad, N).pks)
     corpus.workspace.indexes.dense(corpus.queries[0], 5, broad)
-    assert graph_calls == [5 * index_module.OVERSAMPLE]
+    assert calls == [math.ceil(5 * GRAPH_FIRST.oversample / (passing / N))]
 
 
 def test_allowed_is_cached_per_filter_and_dropped_on_reload(
@@ -227,30 +218,33 @@ def test_allowed_is_cached_per_filter_and_dropped_on_reload(
 
 
 def test_the_exact_scan_reads_a_cached_copy_of_the_filters_rows(corpus: SimpleNamespace) -> None:
-    """A narrow filter (too few of the graph's neighbours pass) is scored from a copy of its
-    own rows, made once and kept under its ``Allowed`` until the vectors change."""
-    workspace, vectors = corpus.workspace, corpus.workspace.indexes.vector_index
+    """A narrow filter is scored from a float32 copy of its own rows, made once and kept
+    under its ``Allowed`` until the vectors change."""
+    workspace = corpus.workspace
+    vectors = with_config(corpus, replace(GRAPH_FIRST, exact_filtered_below=0.5))
     parsed = parse_query("w cat:q-bio.NC")
     allowed = workspace.indexes.lexical_index.allowed(parsed, N)
     first = workspace.indexes.dense(corpus.queries[1], 100, parsed)
-    keys, matrix = vectors._subsets[allowed]
-    rows = [corpus.pks.tolist().index(pk) for pk in allowed.pks.tolist()]
-    assert keys.tolist() == allowed.pks.tolist()
+    keys, matrix = vectors._current().subsets[allowed]
+    rows = [corpus.pks.tolist().index(pk) for pk in keys.tolist()]
+    assert sorted(keys.tolist()) == sorted(allowed.pks.tolist())
     assert np.array_equal(matrix, corpus.matrix[rows])
     again = workspace.indexes.dense(corpus.queries[1], 100, parsed)
-    assert again == first and vectors._subsets[allowed][1] is matrix  # not copied again
+    assert again == first and vectors._current().subsets[allowed][1] is matrix  # not copied
     assert [h.pk for h in first] == brute_force(corpus, parsed, corpus.queries[1], 100)
 
 
 @pytest.fixture
 def small_index(tmp_path: Path) -> SimpleNamespace:
-    """1,000 random unit vectors, no graph (the subsets do not depend on one)."""
+    """1,000 random unit vectors, saved (one float32 main segment), no graph (the subsets do
+    not depend on one); at most 8 filters' rows are kept."""
     rng = np.random.default_rng(5)
     pks = rng.permutation(np.arange(10, 5010, 5, dtype=np.int64))  # keys in no order
     matrix = rng.normal(size=(len(pks), DIM)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    index = VectorIndex(tmp_path / "vectors", DIM)
+    index = VectorIndex(tmp_path / "vectors", DIM, VectorConfig(subset_entries=8))
     index.upsert(pks, matrix)
+    index.save()
     queries = rng.normal(size=(5, DIM)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     return SimpleNamespace(index=index, pks=pks, rng=rng, queries=queries)
@@ -263,9 +257,8 @@ def same_hits(a: list[VectorHit], b: list[VectorHit]) -> bool:
 
 
 def test_cached_subsets_answer_as_the_uncached_scan_and_stay_within_bounds(
-    small_index: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+    small_index: SimpleNamespace,
 ) -> None:
-    monkeypatch.setattr(vectors_module, "SUBSET_ENTRIES", 8)
     index, rng = small_index.index, small_index.rng
     sets = [
         rng.choice(small_index.pks, size, replace=False)
@@ -278,16 +271,17 @@ def test_cached_subsets_answer_as_the_uncached_scan_and_stay_within_bounds(
                 cached = index.search(query, 20, pks, key=("set", i))
                 assert same_hits(cached, index.search(query, 20, pks))
                 assert {h.pk for h in cached} <= set(pks.tolist())
-            assert ("set", i) in index._subsets
-            assert len(index._subsets) <= vectors_module.SUBSET_ENTRIES
-            assert index._subset_rows == sum(len(k) for k, _ in index._subsets.values())
-            assert index._subset_rows <= len(index)
+            view = index._current()
+            assert ("set", i) in view.subsets
+            assert len(view.subsets) <= index.config.subset_entries
+            assert view.subset_rows == sum(len(k) for k, _ in view.subsets.values())
+            assert view.subset_rows <= index.config.subset_rows
     broad = small_index.pks[: len(small_index.pks) // 2 + 1]  # above half: every row is scored
     assert same_hits(
         index.search(small_index.queries[0], 20, broad, key="broad"),
         index.search(small_index.queries[0], 20, broad),
     )
-    assert "broad" not in index._subsets
+    assert "broad" not in index._current().subsets
 
 
 def test_cached_subsets_are_dropped_when_the_vectors_change(small_index: SimpleNamespace) -> None:
@@ -296,8 +290,9 @@ def test_cached_subsets_are_dropped_when_the_vectors_change(small_index: SimpleN
     before = index.search(query, 5, allowed, key="f")
     target = int(allowed[-1])
     assert target not in [h.pk for h in before]
+    assert "f" in index._current().subsets
     index.upsert(np.array([target]), query[None, :])
-    assert not index._subsets
+    assert not index._current().subsets
     after = index.search(query, 5, allowed, key="f")
     assert after[0].pk == target and after[0].similarity == pytest.approx(1.0)
 
@@ -320,15 +315,17 @@ def test_scores_in_blocks_of_rows_rank_as_one_product(
     thread): the same ranking as one product of the whole matrix or subset."""
     monkeypatch.setattr(vectors_module, "SCORE_BLOCK", 7 * DIM)  # blocks of 7 rows
     index, pks = small_index.index, small_index.pks
-    matrix = index._matrix
+    main = index._current().main
+    assert main is not None and main.matrix.dtype == np.float32  # small: exact float32
+    matrix, keys = np.asarray(main.matrix), np.asarray(main.keys)
     for query in small_index.queries:
         scores = vectors_module._scores(matrix, query)
         assert scores.dtype == np.float32 and np.allclose(scores, matrix @ query, atol=1e-6)
         for allowed, key in ((None, None), (pks[:900], None), (pks[:100], None), (pks[:100], 2)):
-            rows = np.arange(len(pks)) if allowed is None else index._rows_of(allowed)
+            rows = np.arange(len(pks)) if allowed is None else index._current().main_rows(allowed)
             expected = np.argsort(-(matrix[rows] @ query), kind="stable")[:20]
             hits = index.search(query, 20, allowed, key)
-            assert [h.pk for h in hits] == index._keys[rows][expected].tolist()
+            assert [h.pk for h in hits] == keys[rows][expected].tolist()
             assert [h.similarity for h in hits] == pytest.approx(
                 (matrix[rows] @ query)[expected].tolist()
             )

@@ -3,7 +3,9 @@
 The listings ship verbatim (gzip) in ``assets/demo/hf_daily`` and go through the normal
 ``hf-daily`` ingest. Their vectors ship precomputed (``vectors.npz``, float16) so the first
 start does not spend a minute embedding; a vector is used only if the model id and the text
-hash still match, otherwise the normal sync embeds that paper.
+hash still match, otherwise the normal sync embeds that paper. ``categories.jsonl.gz`` adds
+the arXiv categories of the papers the arXiv listings know (their titles as HF gives them,
+so nothing else changes and no vector goes stale).
 Rebuild the assets with ``tools/build_demo.py``.
 """
 
@@ -24,6 +26,8 @@ from paperfeed.workspace import Workspace
 DEMO_DIR = Path(__file__).parent.parent / "assets" / "demo"
 LISTINGS_DIR = DEMO_DIR / "hf_daily"
 VECTORS_FILE = DEMO_DIR / "vectors.npz"
+# The arXiv categories of the papers the arXiv listings know (our ``jsonl`` format, HF titles).
+CATEGORIES_FILE = DEMO_DIR / "categories.jsonl.gz"
 
 
 def demo_files() -> list[Path]:
@@ -33,6 +37,10 @@ def demo_files() -> list[Path]:
 def load_demo(workspace: Workspace) -> IngestReport:
     """Ingest the demo listings and attach the precomputed vectors that still fit."""
     report = ingest_files(workspace.db, get_format("hf-daily"), demo_files())
+    if CATEGORIES_FILE.exists():
+        report.problems.extend(
+            ingest_files(workspace.db, get_format("jsonl"), [CATEGORIES_FILE]).problems
+        )
     attach_vectors(workspace)
     return report
 

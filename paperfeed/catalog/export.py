@@ -8,12 +8,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from paperfeed.catalog.records import ListingRecord, PaperRecord
+from paperfeed.catalog.records import DETAIL_FIELDS, ListingRecord, PaperDetails, PaperRecord
 from paperfeed.db import Paper
 from paperfeed.formats.jsonl import record_to_json
 from paperfeed.workspace import Workspace
@@ -40,7 +40,23 @@ def paper_to_record(paper: Paper) -> PaperRecord:
         pdf_url=paper.pdf_url,
         code_url=paper.code_url,
         listings=[ListingRecord(x.source, x.day, x.upvotes, x.comments) for x in paper.listings],
+        details=_details(paper),
     )
+
+
+# Names of files cached in this deployment's data directory: meaningless to another one.
+_LOCAL_DETAILS = frozenset({"thumbnail", "media"})
+
+
+def _details(paper: Paper) -> PaperDetails | None:
+    """The paper's HF details, without the names of its locally cached images."""
+    values: dict[str, Any] = {}
+    for name in DETAIL_FIELDS:
+        value = getattr(paper, name)
+        if name not in _LOCAL_DETAILS:
+            values[name] = list(value) if isinstance(value, list) else value
+    details = PaperDetails(**values)
+    return None if details == PaperDetails() else details
 
 
 def export_jsonl(workspace: Workspace, path: Path) -> int:

@@ -25,11 +25,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, title_key
+from paperfeed.catalog.records import (
+    DETAIL_FIELDS,
+    ListingRecord,
+    PaperDetails,
+    PaperRecord,
+    ParseProblem,
+    title_key,
+)
 from paperfeed.catalog.validate import check_record
 from paperfeed.db import Base, Database, IngestCheckpoint, IngestRun, Listing, Paper, changes
 from paperfeed.errors import SourceError
@@ -352,6 +360,18 @@ class _NewPaper:
     abs_url: str | None
     pdf_url: str | None
     code_url: str | None
+    # Hugging Face details (``DETAIL_FIELDS``), empty unless the record had them.
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    org_name: str | None = None
+    org_fullname: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    submitter: str | None = None
+    thumbnail_url: str | None = None
+    media_urls: list[str] = field(default_factory=list)
+    thumbnail: str | None = None
+    media: list[str] = field(default_factory=list)
     listings: list[ListingRecord] = field(default_factory=list)
     # The records that made it, in order, and whether each later one changed it: counted
     # once it is stored, replayed on the stored paper if another process stored it first.
@@ -361,6 +381,7 @@ class _NewPaper:
     @classmethod
     def of(cls, record: PaperRecord, tkey: str, now: datetime) -> _NewPaper:
         return cls(
+            **_details_of(record.details),
             id=record.key,
             title_key=tkey,
             version=record.version,
@@ -398,7 +419,19 @@ _NEW_COLUMNS = (
     "first_seen",
     "changed_at",
     *_FIELDS,
+    *DETAIL_FIELDS,
 )
+
+
+def _details_of(details: PaperDetails | None) -> dict[str, Any]:
+    """The details as column values (copies of the lists); none for a record without."""
+    if details is None:
+        return {}
+    values: dict[str, Any] = {}
+    for name in DETAIL_FIELDS:
+        value = getattr(details, name)
+        values[name] = list(value) if isinstance(value, list) else value
+    return values
 
 
 def _store_new(session: Session, new: list[_NewPaper], report: IngestReport, now: datetime) -> None:
@@ -506,7 +539,14 @@ def _new_paper(record: PaperRecord, tkey: str, now: datetime) -> Paper:
     paper.abstract = paper.abstract or ""
     paper.authors = list(record.authors)
     paper.categories = list(record.categories)
+    for name in DETAIL_FIELDS:
+        setattr(paper, name, [] if name in _LIST_DETAILS else None)
+    for name, value in _details_of(record.details).items():
+        setattr(paper, name, value)
     return paper
+
+
+_LIST_DETAILS = frozenset({"ai_keywords", "media_urls", "media"})
 
 
 def _update_paper(paper: Paper | _NewPaper, record: PaperRecord, tkey: str) -> bool:
@@ -516,8 +556,8 @@ def _update_paper(paper: Paper | _NewPaper, record: PaperRecord, tkey: str) -> b
         paper.id = record.key  # a title-only paper learns its real id
         changed = True
     older = _is_older(record, paper)
-    for name in _FIELDS:
-        new = getattr(record, name)
+    details = _details_of(record.details)
+    for name, new in [*((name, getattr(record, name)) for name in _FIELDS), *details.items()]:
         if new in (None, "", []):
             continue  # a poorer source never blanks out what a richer one gave
         old = getattr(paper, name)

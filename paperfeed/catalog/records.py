@@ -32,6 +32,45 @@ class ListingRecord:
 
 
 @dataclass(slots=True)
+class PaperDetails:
+    """What Hugging Face Daily Papers says about a paper beyond its metadata.
+
+    None of it is part of the text a paper is found or embedded by. ``thumbnail_url`` and
+    ``media_urls`` are where the source has its images; ``thumbnail`` and ``media`` are the
+    names of the copies we fetched into the data directory (``paperfeed.live.media``): pages
+    show only those, never a remote image.
+    """
+
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    org_name: str | None = None  # the HF organisation's name (its URL slug)
+    org_fullname: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    submitter: str | None = None  # the HF user who submitted it to Daily Papers
+    thumbnail_url: str | None = None
+    media_urls: list[str] = field(default_factory=list)
+    thumbnail: str | None = None
+    media: list[str] = field(default_factory=list)
+
+
+# The details' names, which are also the names of their ``papers`` columns.
+DETAIL_FIELDS = (
+    "ai_summary",
+    "ai_keywords",
+    "org_name",
+    "org_fullname",
+    "github_stars",
+    "project_page",
+    "submitter",
+    "thumbnail_url",
+    "media_urls",
+    "thumbnail",
+    "media",
+)
+
+
+@dataclass(slots=True)
 class PaperRecord:
     """One paper as read from a source. Dates are timezone-aware UTC datetimes."""
 
@@ -51,6 +90,7 @@ class PaperRecord:
     pdf_url: str | None = None
     code_url: str | None = None
     listings: list[ListingRecord] = field(default_factory=list)
+    details: PaperDetails | None = None  # Hugging Face's extras (summary, stars, media)
     # The source's own stable id for papers without an arXiv id, namespaced: "beir:4983".
     doc_id: str | None = None
     # Where the parser read it (file line, or 1-based entry index of a response), so a problem

@@ -17,6 +17,9 @@ What happens to a record that breaks a rule:
   joins no day's feed); a count or version that is negative or beyond a 32-bit INTEGER
   column; an over-long DOI, journal reference or comment; author names or categories over
   their limit, and authors or categories beyond the first ``MAX_AUTHORS``/``MAX_CATEGORIES``.
+  Hugging Face details (``PaperDetails``) are held to the same rules part by part: links
+  http(s) only, star counts whole and not negative, names and summaries within
+  ``bounds``, cached media names exactly ``bounds.MEDIA_NAME``.
 * **Cleaned silently**: characters XML and terminals choke on (``bounds.clean_text``) are
   removed from every text field; that loses nothing a reader could see.
 
@@ -29,11 +32,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from paperfeed import bounds
 from paperfeed.catalog.records import (
     ListingRecord,
+    PaperDetails,
     PaperRecord,
     ParseProblem,
     looks_like_arxiv_id,
@@ -136,6 +140,7 @@ class _Check:
         for name in _URL_FIELDS:
             changes[name] = self.url(name, getattr(record, name))
         changes["listings"] = self.listings(record.listings)
+        changes["details"] = self.details(record.details)
         return dataclasses.replace(record, **changes)
 
     # -- identity and content: skip the record when wrong --------------------------------
@@ -301,6 +306,74 @@ class _Check:
                 )
             )
         return kept
+
+    # -- Hugging Face details: each part is dropped alone ---------------------------------
+    def details(self, value: object) -> PaperDetails | None:
+        if value is None:
+            return None
+        if not isinstance(value, PaperDetails):
+            self.drop(f"details that are {type(value).__name__}")
+            return None
+        raw_keywords = self.items("ai_keywords", value.ai_keywords, bounds.MAX_KEYWORDS)
+        keywords = self.texts("ai_keywords", raw_keywords, bounds.MAX_KEYWORD_CHARS, "keyword")
+        keywords = list(dict.fromkeys(keywords))
+        links = (self.url("media url", item) for item in self.items("media_urls", value.media_urls))
+        media_urls = [url for url in links if url is not None]
+        media = [name for name in self.items("media", value.media) if self.media_name(name)]
+        return PaperDetails(
+            ai_summary=self.limited("ai_summary", value.ai_summary, bounds.MAX_SUMMARY_CHARS),
+            ai_keywords=keywords,
+            org_name=self.handle("organization name", value.org_name),
+            org_fullname=self.limited(
+                "organization full name", value.org_fullname, bounds.MAX_FULLNAME_CHARS
+            ),
+            github_stars=self.integer("githubStars", value.github_stars),
+            project_page=self.url("project_page", value.project_page),
+            submitter=self.handle("submitter", value.submitter),
+            thumbnail_url=self.url("thumbnail_url", value.thumbnail_url),
+            media_urls=media_urls[: bounds.MAX_MEDIA],
+            thumbnail=value.thumbnail if self.media_name(value.thumbnail) else None,
+            media=media[: bounds.MAX_MEDIA],
+        )
+
+    def items(self, name: str, value: object, limit: int = bounds.MAX_MEDIA) -> list[object]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.drop(f"{name} is {type(value).__name__}, not a list")
+            return []
+        if len(value) > limit:
+            self.drop(f"{len(value)} {name} (limit {limit}): the rest")
+        return value[:limit]
+
+    def limited(self, name: str, value: object, limit: int) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.drop(f"{name} is {type(value).__name__}, not text")
+            return None
+        text = _clean(value).strip()
+        if len(text) > limit:
+            self.drop(f"{name} of {len(text):,} characters (limit {limit:,})")
+            return None
+        return text or None
+
+    def handle(self, name: str, value: object) -> str | None:
+        """An HF user or organisation name: one word, as in their URLs."""
+        text = self.limited(name, value, bounds.MAX_HANDLE_CHARS)
+        if text is not None and (any(c.isspace() for c in text) or "/" in text):
+            self.drop(f"{name} {_shown(value)} is not one word")
+            return None
+        return text
+
+    def media_name(self, value: object) -> TypeGuard[str]:
+        """Whether ``value`` names a cached media file (no path, no other name gets through)."""
+        if value is None:
+            return False
+        if isinstance(value, str) and bounds.MEDIA_NAME.fullmatch(value):
+            return True
+        self.drop(f"media file name {_shown(value)}")
+        return False
 
 
 def _clean(text: str) -> str:

@@ -75,37 +75,3 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
-
-
-def _paper_json(paper: Any, brief: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": paper.authors,
-        "published": paper.published.isoformat() if paper.published else None,
-        "primary_category": paper.primary_category,
-        "categories": paper.categories,
-        "abs_url": paper.abs_url,
-    }
-    if not brief:
-        data |= {
-            "version": paper.version,
-            "abstract": paper.abstract,
-            "updated": paper.updated.isoformat() if paper.updated else None,
-            "doi": paper.doi,
-            "journal_ref": paper.journal_ref,
-            "comments": paper.comments,
-            "pdf_url": paper.pdf_url,
-            "code_url": paper.code_url,
-            "source": paper.source,
-            "listings": [
-                {
-                    "source": x.source,
-                    "day": x.day.isoformat(),
-                    "upvotes": x.upvotes,
-                    "comments": x.comments,
-                }
-                for x in paper.listings
-            ],
-        }
-    return data

@@ -16,7 +16,6 @@ from paperfeed.cli._common import (
     _authors_line,
     _escape,
     _open,
-    _paper_json,
     _progress,
     _settings,
     _sync,
@@ -99,15 +98,22 @@ def ingest(
 
 
 def show(
-    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id (e.g. 2404.12345).")],
+    paper_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="arXiv id (e.g. 2404.12345), arxiv.org link or DOI."),
+    ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show one paper."""
-    from paperfeed.search import get_paper
+    """Show one paper: by arXiv id, arxiv.org link, DOI or our numeric key."""
+    from paperfeed.catalog.lookup import get_paper
 
-    paper = get_paper(_open(), paper_id)
+    workspace = _open()
+    paper = get_paper(workspace, paper_id)
     if as_json:
-        print(json.dumps(_paper_json(paper), ensure_ascii=False))
+        from paperfeed.web.api import papers_out
+
+        shown = papers_out(workspace, [paper])[0]
+        print(json.dumps(shown.model_dump(mode="json"), ensure_ascii=False))
         return
     out.print(f"[bold]{_escape(paper.title)}[/]")
     out.print(f"[dim]{paper.id}{f'v{paper.version}' if paper.version else ''}[/]")

@@ -40,7 +40,7 @@ def related(
     workspace = _open()
     _ensure_indexed(workspace)
     results = run_search(workspace, text, limit=limit, explain=explain)
-    show_results(results, explain=explain, as_json=as_json)
+    show_results(workspace, results, explain=explain, as_json=as_json)
 
 
 def _read(source: str) -> str:

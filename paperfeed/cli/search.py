@@ -16,7 +16,6 @@ from paperfeed.cli._common import (
     _authors_line,
     _escape,
     _open,
-    _paper_json,
     _progress,
     _stages,
     _sync,
@@ -28,6 +27,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.workspace import Workspace
 
 if TYPE_CHECKING:
+    from paperfeed.search import SearchHit
     from paperfeed.search.engine import SearchResults
 
 
@@ -59,33 +59,27 @@ def search(
         explain=explain,
         config=SearchConfig(expand_acronyms=expand),
     )
-    show_results(results, explain=explain, as_json=as_json)
+    show_results(workspace, results, explain=explain, as_json=as_json)
 
 
-def show_results(results: SearchResults, *, explain: bool, as_json: bool) -> None:
+def show_results(
+    workspace: Workspace, results: SearchResults, *, explain: bool, as_json: bool
+) -> None:
     """Print a page of results (as ``search`` and ``related`` do), with what the query became:
     the pasted paper found in the collection, key terms, acronym expansions (``--explain``).
-    JSON is a list of results, or for a pasted abstract an object: ``results``,
-    ``this_paper`` and (``--explain``) ``query``."""
+    JSON is ``/api/v1/search``'s object; ``--explain`` adds each result's ``explain`` and the
+    query's ``query_explained``."""
     offset, limit = results.offset, results.limit
     if as_json:
-        items = []
-        for hit in results.hits:
-            item = {**_paper_json(hit.paper, brief=True), "score": round(hit.score, 6)}
-            if explain:
+        from paperfeed.web.api import search_out
+
+        data = search_out(workspace, results).model_dump(mode="json")
+        if explain:  # the explanations ride along beside each result
+            for item, hit in zip(data["results"], results.hits, strict=True):
                 item["explain"] = hit.explanation.as_dict()
-            items.append(item)
-        if results.related is None:  # the query language: a list, as always
-            out.print_json(data=items) if out.is_terminal else print(json.dumps(items))
-            return
-        this = results.this_paper
-        data: dict[str, object] = {
-            "this_paper": None if this is None else _paper_json(this.paper, brief=True),
-            "results": items,
-        }
         if explain:
-            data["query"] = _query_explained(results)
-        out.print_json(data=data) if out.is_terminal else print(json.dumps(data))
+            data["query_explained"] = _query_explained(results)
+        _print_json(data)
         return
     if results.this_paper is not None:
         paper = results.this_paper.paper
@@ -94,9 +88,28 @@ def show_results(results: SearchResults, *, explain: bool, as_json: bool) -> Non
         for line in _query_lines(results):
             out.print(f"[cyan]{_escape(line)}[/]")
     if not results.hits:
-        console.print("no results; try fewer words or drop a filter")
+        if results.total:
+            console.print(
+                f"no results on this page: {results.total} matching papers; "
+                f"--offset {max(results.pageable - limit, 0)} for the last page"
+            )
+        else:
+            console.print(
+                f"no papers match {results.query!r}; try fewer or different words, or drop a filter"
+            )
+        if results.nearest:
+            out.print("[bold]nearest by meaning[/] [dim](not matches)[/]")
+            _print_hits(results.nearest, 1, explain)
         return
-    for i, hit in enumerate(results.hits, offset + 1):
+    _print_hits(results.hits, offset + 1, explain)
+    shown = f"{offset + 1}–{offset + len(results.hits)}"
+    counted = f"{results.total}{'' if results.total_exact else '+'} matching"
+    more = f"; --offset {offset + limit} for more" if results.has_more else ""
+    console.print(f"[dim]{shown} of {counted}{more}[/]")
+
+
+def _print_hits(hits: list[SearchHit], first: int, explain: bool) -> None:
+    for i, hit in enumerate(hits, first):
         paper = hit.paper
         meta = " · ".join(
             x
@@ -115,10 +128,13 @@ def show_results(results: SearchResults, *, explain: bool, as_json: bool) -> Non
                 f"   [cyan]fused #{e.fused_rank} ({e.fused_score:.4f}); "
                 f"bm25 #{e.lexical_rank or '-'}; dense #{e.dense_rank or '-'}"
                 f"{f' (cos {e.similarity:.3f})' if e.similarity is not None else ''}; "
-                f"matched: {', '.join(e.matched_terms) or 'none'}[/]"
+                f"matched: {', '.join(e.matched_terms) or 'none'}"
+                f"{'; title phrase' if e.title_phrase else ''}[/]"
             )
-    shown = f"{offset + 1}–{offset + len(results.hits)}"
-    console.print(f"[dim]{shown} of {results.total} ranked; --offset {offset + limit} for more[/]")
+
+
+def _print_json(data: object) -> None:
+    out.print_json(data=data) if out.is_terminal else print(json.dumps(data, ensure_ascii=False))
 
 
 def _query_explained(results: SearchResults) -> dict[str, object]:
@@ -151,11 +167,10 @@ def similar(
     _ensure_indexed(workspace)
     hits = run_similar(workspace, paper_id, limit)
     if as_json:
-        print(
-            json.dumps(
-                [{**_paper_json(h.paper, brief=True), "score": round(h.score, 6)} for h in hits]
-            )
-        )
+        from paperfeed.web.api import papers_out
+
+        shaped = papers_out(workspace, [h.paper for h in hits], scores=[h.score for h in hits])
+        _print_json([p.model_dump(mode="json") for p in shaped])
         return
     for i, hit in enumerate(hits, 1):
         out.print(

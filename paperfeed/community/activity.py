@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paperfeed.bounds import check_page, has_unprintable
-from paperfeed.catalog.records import split_arxiv_version
+from paperfeed.catalog.lookup import find_paper
 from paperfeed.db import Comment, LibraryItem, Listing, Paper, User, Vote
 from paperfeed.db.models import utcnow
 from paperfeed.errors import InvalidInputError, NotFoundError
@@ -45,18 +45,6 @@ class PaperSignals:
     num_comments: int
     voted: bool = False
     saved: bool = False
-
-
-def find_paper(session: Session, paper_id: str, include_hidden: bool = False) -> Paper:
-    """A paper by public id (a version suffix is ignored); hidden ones only if asked."""
-    paper = session.scalar(select(Paper).where(Paper.id == paper_id))
-    if paper is None:
-        base, _ = split_arxiv_version(paper_id)
-        if base != paper_id:
-            paper = session.scalar(select(Paper).where(Paper.id == base))
-    if paper is None or (paper.hidden and not include_hidden):
-        raise NotFoundError(f"no paper with id {paper_id!r}")
-    return paper
 
 
 def set_vote(workspace: Workspace, user_pk: int, paper_id: str, up: bool) -> PaperSignals:

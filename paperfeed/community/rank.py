@@ -18,13 +18,14 @@ a week-old one ~4.2x.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal, cast
 
 from sqlalchemy import ColumnElement, Select, func, select
 
-from paperfeed.bounds import check_page, date_in_range, date_range_text
+from paperfeed.bounds import EARLIEST_DATE, check_page, date_in_range, date_range_text
 from paperfeed.db import Listing, Paper
 from paperfeed.errors import InvalidInputError
 from paperfeed.workspace import Workspace
@@ -76,6 +77,52 @@ def latest_day(workspace: Workspace) -> date | None:
         return session.scalar(select(func.max(Listing.day)))
 
 
+def listed_span(workspace: Workspace) -> tuple[date | None, date | None]:
+    """The first and the last day on which a visible paper is listed (the date picker's range)."""
+    with workspace.db.reading() as session:
+        row = session.execute(
+            select(func.min(Listing.day), func.max(Listing.day)).where(_visible_listing())
+        ).one()
+    return row[0], row[1]
+
+
+_WEEK = re.compile(r"(\d{4})-W(\d{1,2})", re.ASCII)
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})", re.ASCII)
+
+
+def period_name(day: date, period: Period) -> str:
+    """The period containing ``day`` as its URLs write it: 2025-03-04, 2025-W10, 2025-03."""
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "month":
+        return f"{day.year}-{day.month:02d}"
+    return day.isoformat()
+
+
+def parse_period(text: str, period: Period) -> date:
+    """The first day of the ISO week ``2025-W10`` or the month ``2025-03`` (the earliest
+    date papers may have, for the period holding it); ``InvalidInputError`` (400) for
+    anything else, naming the form expected."""
+    pattern, form = (_WEEK, "YYYY-Www, e.g. 2025-W10") if period == "week" else (
+        _MONTH, "YYYY-MM, e.g. 2025-03")  # fmt: skip
+    match = pattern.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError
+        year, number = int(match.group(1)), int(match.group(2))
+        first = date.fromisocalendar(year, number, 1) if period == "week" else date(year, number, 1)
+    except ValueError:
+        raise InvalidInputError(f"{period}: {text[:40]!r} is not a {period} ({form})") from None
+    # A day of the period within the dates papers have (the week of the earliest date
+    # starts before it); none at all: out of range.
+    last = period_bounds(first, period)[1] if first < EARLIEST_DATE else first
+    day = max(first, EARLIEST_DATE)
+    if not (date_in_range(day) and day <= last):
+        raise InvalidInputError(f"{period}: {text[:40]} is not within {date_range_text()}")
+    return day
+
+
 def feed(
     workspace: Workspace,
     day: date | None = None,
@@ -91,12 +138,15 @@ def feed(
     check_day("day", day)
     with workspace.db.reading() as session:
         if day is None:
-            day = session.scalar(select(func.max(Listing.day)))
+            day = session.scalar(select(func.max(Listing.day)).where(_visible_listing()))
         if day is None:
             return Feed(period, None, None, None, None, [], 0)
         start, end = period_bounds(day, period)
-        previous = session.scalar(select(func.max(Listing.day)).where(Listing.day < start))
-        following = session.scalar(select(func.min(Listing.day)).where(Listing.day > end))
+        # The neighbours shown as links: the nearest days that list a visible paper, so a
+        # link never leads to an empty page.
+        visible = _visible_listing()
+        previous = session.scalar(select(func.max(Listing.day)).where(Listing.day < start, visible))
+        following = session.scalar(select(func.min(Listing.day)).where(Listing.day > end, visible))
         votes = upvotes()
         listed = _listed_between(start, end)
         total = session.scalar(select(func.count()).select_from(listed.subquery()))
@@ -175,6 +225,12 @@ def upvotes() -> ColumnElement[int]:
     """A paper's upvotes, grouped by paper: the most any listing of it had, plus our votes."""
     # Never NULL (the coalesce); its stub types it as its first argument, which may be.
     return cast(ColumnElement[int], func.coalesce(func.max(Listing.upvotes), 0) + Paper.votes)
+
+
+def _visible_listing() -> ColumnElement[bool]:
+    """A listing of a paper that is not hidden."""
+    hidden = select(Paper.pk).where(Paper.hidden.is_(True))
+    return Listing.paper_pk.not_in(hidden)
 
 
 def _listed_between(start: date, end: date) -> Select[int]:

@@ -72,6 +72,20 @@ class Paper(Base):
     pdf_url: Mapped[str | None] = mapped_column(Text)
     code_url: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32))
+    # What Hugging Face Daily Papers says beyond the metadata (catalog.records.PaperDetails):
+    # shown and served, never searched or embedded. ``thumbnail`` and ``media`` name our own
+    # cached copies (data/media/); the ``*_url`` columns are where the source has them.
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    ai_keywords: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    org_name: Mapped[str | None] = mapped_column(String(96), index=True)
+    org_fullname: Mapped[str | None] = mapped_column(Text)
+    github_stars: Mapped[int | None] = mapped_column(Integer)
+    project_page: Mapped[str | None] = mapped_column(Text)
+    submitter: Mapped[str | None] = mapped_column(String(96))
+    thumbnail_url: Mapped[str | None] = mapped_column(Text)
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    thumbnail: Mapped[str | None] = mapped_column(String(80))
+    media: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped on every change (shown to users, e.g. in feeds and exports).
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -16,7 +16,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, split_arxiv_version
+from paperfeed.catalog.records import (
+    ListingRecord,
+    PaperDetails,
+    PaperRecord,
+    ParseProblem,
+    split_arxiv_version,
+)
 from paperfeed.catalog.validate import check_items
 from paperfeed.errors import SourceError
 from paperfeed.formats.common import (
@@ -101,7 +107,45 @@ def _record(entry: Any, file_day: date | None) -> PaperRecord:
         pdf_url=pdf_url(arxiv_id),
         code_url=clean_optional(paper.get("githubRepo")),
         listings=[listing],
+        details=_details(paper, entry),
     )
+
+
+def _details(paper: dict[str, Any], entry: dict[str, Any]) -> PaperDetails | None:
+    """Hugging Face's extras, as found (``check_record`` holds them to the bounds later).
+
+    ``organization`` and ``mediaUrls`` appear on the entry and on its paper alike; the
+    submitter is the entry's ``submittedBy`` (else the paper's ``submittedOnDailyBy``).
+    Values of a wrong type are passed on as they are, for the check to report.
+    """
+    org = _first_object(entry.get("organization"), paper.get("organization"))
+    submitter = _first_object(entry.get("submittedBy"), paper.get("submittedOnDailyBy"))
+    media_urls = entry.get("mediaUrls")
+    if media_urls is None:
+        media_urls = paper.get("mediaUrls")
+    details = PaperDetails(
+        ai_summary=_text_or_raw(paper.get("ai_summary")),
+        ai_keywords=paper.get("ai_keywords") or [],
+        org_name=_text_or_raw(org.get("name")),
+        org_fullname=_text_or_raw(org.get("fullname")),
+        github_stars=paper.get("githubStars"),
+        project_page=_text_or_raw(paper.get("projectPage")),
+        submitter=_text_or_raw(submitter.get("name")),
+        thumbnail_url=_text_or_raw(entry.get("thumbnail")),
+        media_urls=media_urls or [],
+    )
+    return None if details == PaperDetails() else details
+
+
+def _first_object(*values: Any) -> dict[str, Any]:
+    return next((value for value in values if isinstance(value, dict)), {})
+
+
+def _text_or_raw(value: Any) -> Any:
+    """Text stripped (empty: None); anything else as it is, for the check to report."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
 
 
 def _listing_day(paper: dict[str, Any], entry: dict[str, Any], file_day: date | None) -> date:

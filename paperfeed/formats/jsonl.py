@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem
+from paperfeed.catalog.records import ListingRecord, PaperDetails, PaperRecord, ParseProblem
 from paperfeed.formats.common import RECORD_ERRORS, iter_json_lines, parse_iso_datetime
 
 NAME = "jsonl"
@@ -24,8 +24,9 @@ _DATETIME_FIELDS = {"published", "updated"}
 _INT_FIELDS = {"version"}
 _NOT_STORED = {"line"}  # where a record was read is not part of the paper
 _TEXT_FIELDS = {f.name for f in fields(PaperRecord)} - (
-    _LIST_FIELDS | _DATETIME_FIELDS | _INT_FIELDS | _NOT_STORED | {"listings"}
+    _LIST_FIELDS | _DATETIME_FIELDS | _INT_FIELDS | _NOT_STORED | {"listings", "details"}
 )
+_DETAIL_NAMES = {f.name for f in fields(PaperDetails)}
 
 
 def parse(path: Path) -> Iterator[PaperRecord | ParseProblem]:
@@ -52,6 +53,8 @@ def record_to_json(record: PaperRecord) -> dict[str, Any]:
         value = getattr(record, f.name)
         if f.name == "listings":
             value = [_listing_to_json(listing) for listing in value]
+        elif f.name == "details":
+            value = None if value is None else asdict(value)
         elif isinstance(value, datetime | date):
             value = value.isoformat()
         elif isinstance(value, list):
@@ -87,6 +90,11 @@ def record_from_json(obj: dict[str, Any]) -> PaperRecord:
             raise ValueError("'version' must be an integer")
         values["version"] = version
     values["listings"] = [_listing_from_json(item) for item in _typed(obj, "listings", list, [])]
+    details = _typed(obj, "details", dict)
+    if details is not None:  # its values are checked with the record's (catalog.validate)
+        values["details"] = PaperDetails(
+            **{k: v for k, v in details.items() if k in _DETAIL_NAMES and v is not None}
+        )
     return PaperRecord(**values)
 
 

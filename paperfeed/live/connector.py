@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from paperfeed.catalog.records import PaperRecord, ParseProblem
@@ -27,6 +28,8 @@ class SourceSpec:
     kind: str
     params: Mapping[str, Any]
     base_url: str
+    # The deployment's data directory, where a source may cache what pages show (images).
+    data_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

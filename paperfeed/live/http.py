@@ -159,6 +159,36 @@ class PoliteClient:
             raise SourceError(message)
         raise AssertionError("unreachable")  # the last try returns or raises
 
+    def get_bytes(self, url: str, max_bytes: int) -> tuple[str, bytes]:
+        """GET a file (an image): its Content-Type (without parameters) and body, read no
+        further than ``max_bytes``. Paced like ``get``, tried once: a file missed now is
+        asked for again by the next harvest."""
+        try:
+            request = self._client.build_request("GET", url)
+        except httpx.InvalidURL as error:
+            raise SourceError(f"GET {url}: invalid URL ({error})") from error
+        shown = str(request.url)
+        self._wait_turn(request.url.host)
+        try:
+            response = self._client.send(request, stream=True)
+            try:
+                if not response.is_success:
+                    raise SourceError(f"GET {shown}: {_status_line(response)}")
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise SourceError(f"GET {shown}: {declared} bytes (limit {max_bytes})")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise SourceError(f"GET {shown}: more than {max_bytes} bytes")
+            finally:
+                response.close()
+        except httpx.HTTPError as error:
+            raise SourceError(f"GET {shown}: {error}") from error
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        return kind, bytes(body)
+
     def close(self) -> None:
         self._client.close()
 
@@ -169,7 +199,14 @@ class PoliteClient:
         self.close()
 
     def _interval(self, host: str) -> float:
-        return self._intervals.get(host.lower(), self._default_interval)
+        """The host's own interval, else that of the nearest paced domain above it (a
+        service's CDN hosts, cdn-thumbnails.huggingface.co, are spaced as the service)."""
+        labels = host.lower().split(".")
+        for start in range(len(labels) - 1):
+            interval = self._intervals.get(".".join(labels[start:]))
+            if interval is not None:
+                return interval
+        return self._default_interval
 
     def _wait_turn(self, host: str) -> None:
         """Sleep until ``host`` may be asked again. Each caller reserves its slot under the

@@ -212,6 +212,7 @@ def spec_of(row: LiveSource, settings: Settings) -> SourceSpec:
         kind=row.kind,
         params=dict(row.params or {}),
         base_url=row.base_url or default_url(settings, row.kind),
+        data_dir=settings.data_dir,
     )
 
 

@@ -27,12 +27,13 @@ import os
 import smtplib
 import socket
 import ssl
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
@@ -97,8 +98,10 @@ def drain_outbox(
     worker_id: str | None = None,
     now: datetime | None = None,
     limit: int = 100,
+    only: Collection[int] | None = None,
 ) -> DrainReport:
-    """Send up to ``limit`` due mails once each; ``now`` fixes the clock (tests)."""
+    """Send up to ``limit`` due mails once each (of the outbox rows ``only``, if given);
+    ``now`` fixes the clock (tests)."""
     settings = workspace.settings
     smtp = smtp or SmtpConfig.from_settings(settings)
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -112,7 +115,7 @@ def drain_outbox(
         due = list(
             session.scalars(
                 select(OutboxMessage.pk)
-                .where(_due(clock()))
+                .where(_due(clock()), OutboxMessage.pk.in_(only) if only is not None else true())
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.pk)
                 .limit(limit)
             )

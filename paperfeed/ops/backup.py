@@ -3,9 +3,10 @@
 A backup is a directory holding ``paperfeed.db`` (a copy made by SQLite's online backup API
 in one step: one consistent snapshot, taken while ``serve``, ``worker`` and imports go on
 writing — in WAL mode neither side waits for the other), ``secret_key`` (so sessions and the
-links in mails already sent stay valid) and ``paperfeed-backup.json`` (what it holds, with a
-SHA-256 per file). Directory and files are readable by their owner only (0700 / 0600): the
-database holds password hashes.
+links in mails already sent stay valid), ``media/`` (the images live sources cached: a
+harvest already done would not fetch them again) and ``paperfeed-backup.json`` (what it
+holds, with a SHA-256 per file). Directory and files are readable by their owner only
+(0700 / 0600): the database holds password hashes.
 
 The search indexes are not copied: they are caches of the database, and ``restore`` rebuilds
 them (at 100k papers, ~70 s from the stored vectors; docs/performance.md), which keeps a
@@ -36,12 +37,14 @@ from paperfeed.config import Settings
 from paperfeed.db import Database, DatabaseBusyError, DiskFullError
 from paperfeed.db.session import BUSY_TIMEOUT
 from paperfeed.errors import PaperfeedError
+from paperfeed.live.media import media_dir
 from paperfeed.search.index.files import sha256_of
 from paperfeed.workspace import Workspace
 
 MANIFEST = "paperfeed-backup.json"
 DATABASE = "paperfeed.db"
 SECRET_KEY = "secret_key"
+MEDIA = "media"  # images cached by live sources (live/media.py)
 FORMAT = 1
 _POSTGRES = (
     "backup and restore copy a SQLite database; for PostgreSQL use pg_dump and pg_restore "
@@ -102,6 +105,7 @@ def backup(workspace: Workspace, destination: Path) -> BackupReport:
         if key is not None:
             _write_private(partial / SECRET_KEY, key)
         files = [DATABASE, *([SECRET_KEY] if key is not None else [])]
+        media = _copy_media(media_dir(workspace.settings.data_dir), partial / MEDIA)
         manifest = {
             "format": FORMAT,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -109,6 +113,7 @@ def backup(workspace: Workspace, destination: Path) -> BackupReport:
             "schema": schema,
             "papers": papers,
             "files": {name: sha256_of(partial / name) for name in files},
+            "media": media,
         }
         _write_private(partial / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         if destination.exists():
@@ -117,7 +122,7 @@ def backup(workspace: Workspace, destination: Path) -> BackupReport:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    size = sum(f.stat().st_size for f in destination.iterdir())
+    size = sum(f.stat().st_size for f in destination.rglob("*") if f.is_file())
     return BackupReport(
         destination, papers, schema, size, time.perf_counter() - started, key is not None
     )
@@ -158,6 +163,7 @@ def restore(settings: Settings, source: Path, force: bool = False) -> RestoreRep
         raise
     if SECRET_KEY in manifest["files"]:
         _write_private(data_dir / SECRET_KEY, (source / SECRET_KEY).read_text())
+    _copy_media(source / MEDIA, media_dir(data_dir))
     workspace = Workspace.create(settings)  # a backup of an older version: migrated here
     papers, schema = _count(workspace)
     workspace.db.engine.dispose()
@@ -180,6 +186,20 @@ def _read_manifest(source: Path) -> dict[str, Any]:
         if not file.is_file() or sha256_of(file) != digest:
             raise PaperfeedError(f"{file}: missing or damaged (its checksum does not match)")
     return manifest
+
+
+def _copy_media(source: Path, target: Path) -> int:
+    """Copy the cached images (named by content hash, never changed once written); the count.
+    They are not in the database, and a harvest already done would not fetch them again."""
+    if not source.is_dir():
+        return 0
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    copied = 0
+    for image in source.iterdir():
+        if image.is_file() and not image.name.startswith("."):
+            shutil.copyfile(image, target / image.name)
+            copied += 1
+    return copied
 
 
 def _verify(copy: Path) -> tuple[int, str | None]:

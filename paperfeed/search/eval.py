@@ -16,18 +16,23 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+from sqlalchemy import select
+
 from paperfeed.bounds import MAX_QUERY_LENGTH
 from paperfeed.catalog.ingest import ingest_files
+from paperfeed.db import Paper
 from paperfeed.errors import QueryError, SourceError
 from paperfeed.formats import get_format
 from paperfeed.formats.beir import ID_PREFIX
-from paperfeed.search import Mode, SearchConfig, related, search
+from paperfeed.search import Mode, SearchConfig, embed, related, search
 from paperfeed.search.catchup import Progress, catch_up
 from paperfeed.search.vocabulary import looks_like_acronym
 from paperfeed.workspace import Workspace
@@ -237,3 +242,61 @@ def _kind_order(kind: str) -> tuple[int, str]:
 
 def as_json(dataset: Dataset, split: str, results: list[RankerResult]) -> dict[str, object]:
     return {"dataset": dataset.name, "split": split, "rankers": [asdict(r) for r in results]}
+
+
+@dataclass
+class Similarities:
+    """Cosines of queries with their judged-relevant documents and with random ones."""
+
+    relevant: list[float]
+    random: list[float]
+
+    def share_above(self, floor: float) -> tuple[float, float]:
+        """The share of relevant and of random pairs whose cosine reaches ``floor``."""
+        return (
+            sum(s >= floor for s in self.relevant) / max(len(self.relevant), 1),
+            sum(s >= floor for s in self.random) / max(len(self.random), 1),
+        )
+
+
+def similarities(
+    workspace: Workspace,
+    dataset: Dataset,
+    split: str = "train",
+    random_per_query: int = 20,
+    seed: int = 0,
+) -> Similarities:
+    """The cosine distribution that ``SearchConfig.dense_floor`` is chosen from: every judged
+    relevant (query, document) pair of ``split``, and ``random_per_query`` random documents
+    per query, scored with the product's query embedder and stored document vectors."""
+    if split not in dataset.qrels:
+        raise SourceError(f"{dataset.name} has no qrels/{split}.tsv")
+    qrels = dataset.qrels[split]
+    with workspace.db.reading() as session:
+        pks = {
+            paper_id.removeprefix(ID_PREFIX): pk
+            for pk, paper_id in session.execute(select(Paper.pk, Paper.id)).tuples()
+        }
+    backend = workspace.indexes
+    backend.refresh()
+    everyone = sorted(pks.values())
+    chance = random.Random(seed)
+    relevant: list[float] = []
+    unrelated: list[float] = []
+    embedder = embed.get_query_embedder()
+    for qid, judged in qrels.items():
+        if qid not in dataset.queries:
+            continue
+        query = np.asarray(embedder.embed_query(dataset.queries[qid]), dtype=np.float32)
+
+        def cosine(pk: int, query: np.ndarray = query) -> float | None:
+            vector = backend.vector(pk)
+            return None if vector is None else float(vector @ query)
+
+        for doc, gain in judged.items():
+            if gain > 0 and doc in pks and (c := cosine(pks[doc])) is not None:
+                relevant.append(c)
+        for pk in chance.sample(everyone, min(random_per_query, len(everyone))):
+            if (c := cosine(pk)) is not None:
+                unrelated.append(c)
+    return Similarities(relevant, unrelated)

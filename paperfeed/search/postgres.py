@@ -18,8 +18,9 @@ categories, ``since:``/``until:`` bound ``published`` inclusively. The differenc
   ``1 + title_boost``; see ``RANK_NORMALIZATION`` for what was measured;
 - stemming and stopwords are PostgreSQL's 'english' configuration, so a quoted phrase of
   stopwords only ("the") constrains nothing, and accents are not folded;
-- hidden papers are left out in SQL (the engine drops them when loading anyway), so pages
-  are full and ``browse`` counts only what can be shown.
+- hidden papers are left out in SQL, so ``browse`` counts only what can be shown; the
+  engine leaves them out of every retriever's list too (``catalog.lookup.hidden_pks``),
+  the same for both backends, before it counts and pages.
 """
 
 from __future__ import annotations

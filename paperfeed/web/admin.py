@@ -91,7 +91,7 @@ def admin_page(request: Request) -> Response:
     )
 
 
-@api.get("/mail/status", response_model=MailStatusOut)
+@api.get("/mail/status", response_model=MailStatusOut, summary="Mail status (admins)")
 def api_mail_status(request: Request) -> MailStatusOut:
     """Whether a worker runs, subscriptions and the outbox by status, recent errors (admins)."""
     require_admin(request)
@@ -119,7 +119,7 @@ def _mail_status(workspace: Workspace) -> MailStatusOut:
     )
 
 
-@api.get("/sources", response_model=list[SourceOut])
+@api.get("/sources", response_model=list[SourceOut], summary="Live sources (admins)")
 def api_sources(request: Request) -> list[SourceOut]:
     """Configured live sources with their last run (admins only)."""
     require_admin(request)
@@ -137,7 +137,7 @@ def api_sources(request: Request) -> list[SourceOut]:
     ]
 
 
-@api.get("/sources/runs", response_model=list[RunOut])
+@api.get("/sources/runs", response_model=list[RunOut], summary="Source runs (admins)")
 def api_source_runs(request: Request, limit: int = Query(50, ge=1, le=500)) -> list[RunOut]:
     """The latest harvest runs of every source, newest first (admins only)."""
     require_admin(request)

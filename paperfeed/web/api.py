@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from paperfeed.bounds import has_unprintable
+from paperfeed.catalog import lookup
 from paperfeed.community import activity, rank
 from paperfeed.community.submit import submission, submit_paper
 from paperfeed.db import Paper
 from paperfeed.db.models import SubmissionRequest
 from paperfeed.errors import InvalidInputError, NotFoundError
-from paperfeed.search import Mode, search, similar
+from paperfeed.search import Mode, SearchResults, search, similar
 from paperfeed.web.context import (
     csrf_token,
     current_user,
@@ -31,6 +32,8 @@ from paperfeed.web.context import (
     workspace_of,
 )
 from paperfeed.web.limits import limit
+from paperfeed.web.media import media_url
+from paperfeed.workspace import Workspace
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 write = [Depends(verify_csrf)]
@@ -96,6 +99,15 @@ class PaperOut(BaseModel):
     abs_url: str | None
     pdf_url: str | None
     code_url: str | None
+    github_stars: int | None = Field(None, description="stars of the code_url repository")
+    project_page: str | None = None
+    ai_summary: str | None = Field(None, description="Hugging Face's one-line AI summary")
+    ai_keywords: list[str] = []
+    organization: str | None = Field(None, description="Hugging Face organisation (name)")
+    organization_name: str | None = Field(None, description="the organisation's full name")
+    submitter: str | None = Field(None, description="Hugging Face user who submitted it")
+    thumbnail: str | None = Field(None, description="this site's URL of its cached thumbnail")
+    media: list[str] = Field([], description="this site's URLs of its cached images")
     upvotes: int = Field(description="external (e.g. Hugging Face) upvotes + this site's votes")
     num_comments: int
     voted: bool = Field(False, description="the logged-in user upvoted it")
@@ -119,9 +131,21 @@ class FeedOut(BaseModel):
 class SearchOut(BaseModel):
     query: str
     mode: str
-    total: int
+    total: int = Field(
+        description="papers matching: a query word found in them, or close enough in meaning "
+        "(the same on every page)"
+    )
+    total_exact: bool = Field(
+        True, description="false when counting stopped early: at least `total` match"
+    )
     offset: int
+    next_offset: int | None = Field(None, description="the next page's offset; null at the end")
     results: list[ScoredPaperOut]
+    nearest: list[ScoredPaperOut] = Field(
+        default_factory=list,
+        description="only when nothing matches: the papers nearest by meaning, which are "
+        "not matches (score: their cosine similarity)",
+    )
     # A long query is read as a pasted title and abstract ("find related work"); the paper
     # it came from, when in the collection, is given here rather than among the results.
     related_work: bool = False
@@ -183,11 +207,15 @@ class MeOut(BaseModel):
     csrf_token: str
 
 
-def paper_out(
-    request: Request, papers: list[Paper], scores: Sequence[float | None] | None = None
+def papers_out(
+    workspace: Workspace,
+    papers: list[Paper],
+    user_pk: int | None = None,
+    scores: Sequence[float | None] | None = None,
 ) -> list[ScoredPaperOut]:
-    user = current_user(request)
-    signals = activity.paper_signals(workspace_of(request), papers, user.pk if user else None)
+    """Papers in the one JSON shape of a paper: ``/api/v1`` and the CLI's ``--json`` alike
+    (``user_pk``: whose vote and save to show; None for nobody's)."""
+    signals = activity.paper_signals(workspace, papers, user_pk)
     scores = scores or [None] * len(papers)
     return [
         ScoredPaperOut(
@@ -200,6 +228,15 @@ def paper_out(
             abs_url=p.abs_url,
             pdf_url=p.pdf_url,
             code_url=p.code_url,
+            github_stars=p.github_stars,
+            project_page=p.project_page,
+            ai_summary=p.ai_summary,
+            ai_keywords=p.ai_keywords or [],
+            organization=p.org_name,
+            organization_name=p.org_fullname,
+            submitter=p.submitter,
+            thumbnail=media_url(p.thumbnail),
+            media=[url for url in map(media_url, p.media or []) if url],
             upvotes=signals[p.pk].upvotes,
             num_comments=signals[p.pk].num_comments,
             voted=signals[p.pk].voted,
@@ -208,6 +245,38 @@ def paper_out(
         )
         for p, s in zip(papers, scores, strict=True)
     ]
+
+
+def paper_out(
+    request: Request, papers: list[Paper], scores: Sequence[float | None] | None = None
+) -> list[ScoredPaperOut]:
+    """``papers_out`` for the logged-in user of ``request``."""
+    user = current_user(request)
+    return papers_out(workspace_of(request), papers, user.pk if user else None, scores)
+
+
+def search_out(
+    workspace: Workspace, results: SearchResults, user_pk: int | None = None
+) -> SearchOut:
+    """A search's results as ``/api/v1/search`` and ``paperfeed search --json`` give them."""
+    hits, nearest = results.hits, results.nearest
+    return SearchOut(
+        query=results.query,
+        mode=results.mode,
+        total=results.total,
+        total_exact=results.total_exact,
+        offset=results.offset,
+        next_offset=results.offset + results.limit if results.has_more else None,
+        results=papers_out(workspace, [h.paper for h in hits], user_pk, [h.score for h in hits]),
+        nearest=papers_out(
+            workspace, [h.paper for h in nearest], user_pk, [h.score for h in nearest]
+        ),
+        related_work=results.related is not None,
+        this_paper=papers_out(workspace, [results.this_paper.paper], user_pk, [1.0])[0]
+        if results.this_paper
+        else None,
+        expanded=dict(results.expanded),
+    )
 
 
 def _feed_out(request: Request, feed: rank.Feed) -> FeedOut:
@@ -222,7 +291,7 @@ def _feed_out(request: Request, feed: rank.Feed) -> FeedOut:
     )
 
 
-@router.get("/feed", response_model=FeedOut)
+@router.get("/feed", response_model=FeedOut, summary="Daily, weekly or monthly feed")
 def api_feed(
     request: Request,
     day: date | None = Query(None, description="any day of the period; default the latest"),
@@ -237,7 +306,7 @@ def api_feed(
     )
 
 
-@router.get("/trending", response_model=FeedOut)
+@router.get("/trending", response_model=FeedOut, summary="Trending papers")
 def api_trending(
     request: Request,
     period: rank.Period = "week",
@@ -250,7 +319,7 @@ def api_trending(
     )
 
 
-@router.get("/search", response_model=SearchOut)
+@router.get("/search", response_model=SearchOut, summary="Search papers")
 def api_search(
     request: Request,
     q: str = Query(
@@ -261,24 +330,14 @@ def api_search(
     limit: int = Query(10, ge=1, le=100),
     offset: int = Query(0, ge=0),
 ) -> SearchOut:
-    """Search with the CLI's query syntax."""
-    results = search(workspace_of(request), q, limit=limit, offset=offset, mode=mode)
-    hits = results.hits
-    return SearchOut(
-        query=q,
-        mode=mode,
-        total=results.total,
-        offset=offset,
-        results=paper_out(request, [h.paper for h in hits], [h.score for h in hits]),
-        related_work=results.related is not None,
-        this_paper=paper_out(request, [results.this_paper.paper], [1.0])[0]
-        if results.this_paper
-        else None,
-        expanded=dict(results.expanded),
-    )
+    """Search with the CLI's query syntax: the matching papers, one page of them."""
+    workspace = workspace_of(request)
+    user = current_user(request)
+    results = search(workspace, q, limit=limit, offset=offset, mode=mode)
+    return search_out(workspace, results, user.pk if user else None)
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, summary="Current user and CSRF token")
 def api_me(request: Request) -> MeOut:
     """Who is logged in, and the CSRF token their writes must send as ``X-CSRF-Token``."""
     user = current_user(request)
@@ -289,7 +348,7 @@ def api_me(request: Request) -> MeOut:
     )
 
 
-@router.get("/library", response_model=LibraryOut)
+@router.get("/library", response_model=LibraryOut, summary="Your library")
 def api_library(
     request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
 ) -> LibraryOut:
@@ -300,7 +359,10 @@ def api_library(
 
 
 @router.put(
-    "/library/{paper_id:path}", response_model=PaperOut, dependencies=[*write, limit("save")]
+    "/library/{paper_id:path}",
+    response_model=PaperOut,
+    dependencies=[*write, limit("save")],
+    summary="Save a paper",
 )
 def api_save(request: Request, paper_id: str) -> PaperOut:
     """Save a paper to the library (idempotent)."""
@@ -308,7 +370,10 @@ def api_save(request: Request, paper_id: str) -> PaperOut:
 
 
 @router.delete(
-    "/library/{paper_id:path}", response_model=PaperOut, dependencies=[*write, limit("save")]
+    "/library/{paper_id:path}",
+    response_model=PaperOut,
+    dependencies=[*write, limit("save")],
+    summary="Unsave a paper",
 )
 def api_unsave(request: Request, paper_id: str) -> PaperOut:
     """Remove a paper from the library (idempotent)."""
@@ -326,6 +391,7 @@ def _set_saved(request: Request, paper_id: str, saved: bool) -> PaperOut:
     response_model=PaperOut,
     responses={202: {"model": SubmissionOut, "description": "Queued for the worker."}},
     dependencies=[*write, limit("submit")],
+    summary="Submit a paper",
 )
 def api_submit(request: Request, body: SubmitIn) -> PaperOut | JSONResponse:
     """Add a paper to today's feed by arXiv id or URL.
@@ -343,7 +409,7 @@ def api_submit(request: Request, body: SubmitIn) -> PaperOut | JSONResponse:
     return _one(request, submitted.paper_id)
 
 
-@router.get("/submissions/{number}", response_model=SubmissionOut)
+@router.get("/submissions/{number}", response_model=SubmissionOut, summary="Submission status")
 def api_submission(
     request: Request, number: Annotated[int, FastPath(ge=1, le=2**31 - 1)]
 ) -> SubmissionOut:
@@ -367,7 +433,9 @@ def _submission_out(found: SubmissionRequest) -> SubmissionOut:
     )
 
 
-@router.get("/papers/{paper_id:path}/similar", response_model=list[ScoredPaperOut])
+@router.get(
+    "/papers/{paper_id:path}/similar", response_model=list[ScoredPaperOut], summary="Similar papers"
+)
 def api_similar(
     request: Request, paper_id: str, limit: int = Query(10, ge=1, le=50)
 ) -> list[ScoredPaperOut]:
@@ -377,7 +445,10 @@ def api_similar(
 
 
 @router.put(
-    "/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=[*write, limit("vote")]
+    "/papers/{paper_id:path}/vote",
+    response_model=VoteOut,
+    dependencies=[*write, limit("vote")],
+    summary="Upvote a paper",
 )
 def api_vote(request: Request, paper_id: str) -> VoteOut:
     """Upvote (one vote per user per paper; voting again changes nothing)."""
@@ -385,7 +456,10 @@ def api_vote(request: Request, paper_id: str) -> VoteOut:
 
 
 @router.delete(
-    "/papers/{paper_id:path}/vote", response_model=VoteOut, dependencies=[*write, limit("vote")]
+    "/papers/{paper_id:path}/vote",
+    response_model=VoteOut,
+    dependencies=[*write, limit("vote")],
+    summary="Withdraw an upvote",
 )
 def api_unvote(request: Request, paper_id: str) -> VoteOut:
     """Withdraw the upvote."""
@@ -398,7 +472,11 @@ def _vote(request: Request, paper_id: str, up: bool) -> VoteOut:
     return VoteOut(paper_id=_visible(request, paper_id).id, upvotes=signals.upvotes, voted=up)
 
 
-@router.get("/papers/{paper_id:path}/comments", response_model=list[CommentOut])
+@router.get(
+    "/papers/{paper_id:path}/comments",
+    response_model=list[CommentOut],
+    summary="A paper's comments",
+)
 def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
     """The discussion, oldest first (hidden comments left out)."""
     return [_comment_out(c) for c in activity.list_comments(workspace_of(request), paper_id)]
@@ -409,6 +487,7 @@ def api_comments(request: Request, paper_id: str) -> list[CommentOut]:
     response_model=CommentOut,
     status_code=201,
     dependencies=[*write, limit("comment")],
+    summary="Comment on a paper",
 )
 def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> CommentOut:
     """Comment as the logged-in user."""
@@ -416,17 +495,15 @@ def api_add_comment(request: Request, paper_id: str, body: CommentIn) -> Comment
     return _comment_out(activity.add_comment(workspace_of(request), user.pk, paper_id, body.body))
 
 
-@router.get("/papers/{paper_id:path}", response_model=PaperOut)
+@router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper")
 def api_paper(request: Request, paper_id: str) -> PaperOut:
-    """One paper by arXiv id (a version suffix is ignored)."""
+    """One paper by id: an arXiv id (with or without ``arXiv:`` or a version), an arxiv.org
+    link, a DOI, or our numeric key."""
     return _one(request, paper_id)
 
 
 def _visible(request: Request, paper_id: str) -> Paper:
-    with workspace_of(request).db.session() as session:
-        paper = activity.find_paper(session, paper_id)
-        session.expunge(paper)
-    return paper
+    return lookup.get_paper(workspace_of(request), paper_id)
 
 
 def _one(request: Request, paper_id: str) -> PaperOut:

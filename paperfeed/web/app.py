@@ -1,6 +1,7 @@
 """The web app: HTML pages, the JSON API, Atom feeds, one FastAPI application.
 
-``create_app(workspace)`` wires the routers (``pages``, ``account``, ``api``, ``feeds``) to
+``create_app(workspace)`` wires the routers (``pages``, ``account``, ``api``, ``feeds``,
+``people``, ``media``, …) to
 one workspace. Errors: a ``PaperfeedError`` becomes a page (or, under ``/api/``, JSON
 ``{"error": …}``) with the status its kind implies; a 429 carries ``Retry-After``. Each
 response carries a ``Server-Timing`` header with the time spent in the app (the web
@@ -28,7 +29,7 @@ from paperfeed.bounds import clean_text
 from paperfeed.community.accounts import SESSION_DAYS
 from paperfeed.errors import PaperfeedError
 from paperfeed.security import secret_key
-from paperfeed.web import account, admin, api, feeds, pages, subscriptions
+from paperfeed.web import account, admin, api, feeds, media, pages, people, subscriptions
 from paperfeed.web.cache import DataVersion, VersionedCache
 from paperfeed.web.context import TEMPLATES, http_status, paper_count, render
 from paperfeed.workspace import PRIVATE_UMASK, Workspace
@@ -100,6 +101,9 @@ def create_app(workspace: Workspace) -> FastAPI:
         subscriptions.api,
         admin.pages,
         admin.api,
+        media.router,
+        people.pages,
+        people.api,
     ):
         app.include_router(router)
 

@@ -35,12 +35,14 @@ from paperfeed.errors import (
     RateLimitedError,
     SourceError,
 )
+from paperfeed.web.abstracts import render_abstract
 from paperfeed.web.cache import VersionedCache
 from paperfeed.web.markup import render_markdown
 from paperfeed.workspace import Workspace
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["markdown"] = render_markdown
+TEMPLATES.env.filters["abstract"] = render_abstract
 TEMPLATES.env.globals["version"] = __version__
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _COUNT_TTL = 30.0  # seconds the footer's paper count may be stale (databases without a version)

@@ -2,8 +2,11 @@
 
 The compatibility endpoint answers with the field names of Hugging Face's own API
 (``paper.id``, ``title``, ``summary``, ``authors[].name``, ``publishedAt``, ``upvotes``,
-``numComments``, ``githubRepo``, …), so a script written for that service works against a
-paperfeed instance by changing its base URL. Fields we have no data for are left out.
+``numComments``, ``githubRepo``, ``githubStars``, ``projectPage``, ``ai_summary``,
+``ai_keywords``, ``organization``, ``submittedBy``, ``thumbnail``, ``mediaUrls``, …), so a
+script written for that service works against a paperfeed instance by changing its base
+URL. Fields we have no data for are left out; ``thumbnail`` and ``mediaUrls`` point at this
+site's cached copies, never at Hugging Face.
 
 Every text that goes into an Atom feed passes ``bounds.clean_text``: feedgen refuses a whole
 feed for one character XML cannot carry, so a stored abstract or a query must not hold one.
@@ -25,6 +28,7 @@ from paperfeed.db import Paper
 from paperfeed.errors import InvalidInputError
 from paperfeed.search import search
 from paperfeed.web.context import workspace_of
+from paperfeed.web.media import media_url
 
 router = APIRouter()
 ATOM = "application/atom+xml; charset=utf-8"
@@ -34,7 +38,13 @@ ATOM_RESPONSES: dict[int | str, dict[str, Any]] = {
 FEED_SIZE = 50
 
 
-@router.get("/feeds/daily.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES)
+@router.get(
+    "/feeds/daily.atom",
+    tags=["feeds"],
+    response_class=Response,
+    responses=ATOM_RESPONSES,
+    summary="Daily papers (Atom)",
+)
 def daily_atom(request: Request, period: rank.Period = "day") -> Response:
     """Atom feed of the latest day's (or week's, month's) papers, most upvoted first."""
     feed = rank.feed(workspace_of(request), None, period, "votes", limit=FEED_SIZE)
@@ -43,7 +53,11 @@ def daily_atom(request: Request, period: rank.Period = "day") -> Response:
 
 
 @router.get(
-    "/feeds/trending.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES
+    "/feeds/trending.atom",
+    tags=["feeds"],
+    response_class=Response,
+    responses=ATOM_RESPONSES,
+    summary="Trending papers (Atom)",
 )
 def trending_atom(request: Request, period: rank.Period = "week") -> Response:
     """Atom feed of trending papers."""
@@ -51,7 +65,13 @@ def trending_atom(request: Request, period: rank.Period = "week") -> Response:
     return _atom(request, f"Trending papers ({period})", [i.paper for i in feed.items])
 
 
-@router.get("/feeds/search.atom", tags=["feeds"], response_class=Response, responses=ATOM_RESPONSES)
+@router.get(
+    "/feeds/search.atom",
+    tags=["feeds"],
+    response_class=Response,
+    responses=ATOM_RESPONSES,
+    summary="A saved search (Atom)",
+)
 def search_atom(request: Request, q: str = Query(description="a saved search")) -> Response:
     """Atom feed of a saved search: subscribe to a query in any feed reader."""
     results = search(workspace_of(request), q, limit=FEED_SIZE)
@@ -59,7 +79,7 @@ def search_atom(request: Request, q: str = Query(description="a saved search")) 
     return _atom(request, f"Search: {q}", [h.paper for h in results.hits], {"q": q})
 
 
-@router.get("/api/daily_papers", tags=["compat"])
+@router.get("/api/daily_papers", tags=["compat"], summary="Daily papers, Hugging Face format")
 def hf_daily_papers(
     request: Request,
     date_: date | None = Query(None, alias="date", description="YYYY-MM-DD; default latest"),
@@ -76,10 +96,14 @@ def hf_daily_papers(
     papers = [i.paper for i in feed.items]
     signals = activity.paper_signals(workspace, papers, None)
     day = feed.start
-    return [_hf_entry(paper, signals[paper.pk], day) for paper in papers]
+    base = str(request.base_url).rstrip("/")
+    return [_hf_entry(paper, signals[paper.pk], day, base) for paper in papers]
 
 
-def _hf_entry(paper: Paper, signals: activity.PaperSignals, day: date | None) -> dict[str, Any]:
+def _hf_entry(
+    paper: Paper, signals: activity.PaperSignals, day: date | None, base: str
+) -> dict[str, Any]:
+    """One entry as Hugging Face shapes it; media URLs are this site's own (``base``)."""
     published = _iso(paper.published)
     listed = _iso(datetime.combine(day, time(), UTC)) if day else published
     inner: dict[str, Any] = {
@@ -93,7 +117,14 @@ def _hf_entry(paper: Paper, signals: activity.PaperSignals, day: date | None) ->
     }
     if paper.code_url:
         inner["githubRepo"] = paper.code_url
-    return {
+    if paper.github_stars is not None:
+        inner["githubStars"] = paper.github_stars
+    if paper.project_page:
+        inner["projectPage"] = paper.project_page
+    if paper.ai_summary:
+        inner["ai_summary"] = paper.ai_summary
+        inner["ai_keywords"] = list(paper.ai_keywords or [])
+    entry: dict[str, Any] = {
         "paper": inner,
         "publishedAt": listed,
         "title": paper.title,
@@ -101,6 +132,18 @@ def _hf_entry(paper: Paper, signals: activity.PaperSignals, day: date | None) ->
         "numComments": signals.num_comments,
         "isAuthorParticipating": False,
     }
+    thumbnail = media_url(paper.thumbnail)
+    if thumbnail:
+        entry["thumbnail"] = f"{base}{thumbnail}"
+    media = [f"{base}{url}" for url in map(media_url, paper.media or []) if url]
+    if media:
+        entry["mediaUrls"] = inner["mediaUrls"] = media
+    if paper.org_name:
+        organization = {"name": paper.org_name, "fullname": paper.org_fullname or paper.org_name}
+        entry["organization"] = inner["organization"] = organization
+    if paper.submitter:
+        entry["submittedBy"] = {"name": paper.submitter, "fullname": paper.submitter}
+    return entry
 
 
 def _iso(moment: datetime | None) -> str | None:

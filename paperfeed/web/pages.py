@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from paperfeed.bounds import MAX_LIST_OFFSET, MAX_SEARCH_DEPTH
+from paperfeed.catalog import lookup
 from paperfeed.catalog.bibtex import to_bibtex
 from paperfeed.community import activity, rank
 from paperfeed.community.submit import submit_paper
@@ -78,12 +79,70 @@ def feed_page(
     period: rank.Period = "day",
     sort: rank.Sort = "votes",
     page: int = Query(1, ge=1),
+    on: date | None = Query(None, alias="date", description="the same as day (as on HF)"),
+) -> Response:
+    """The day's papers. ``?period=week|month`` (older links, the date picker in those
+    views) redirects to the week's or month's own URL; ``?date=`` to ``?day=``."""
+    if period != "day" or (on is not None and day is None):
+        day = day or on
+        rank.check_day("day", day)
+        return RedirectResponse(feed_url(period, day, sort, page), status_code=303)
+    return _feed_response(request, day, "day", sort, page)
+
+
+@router.get("/week", response_class=HTMLResponse)
+@router.get("/month", response_class=HTMLResponse)
+def latest_period_page(
+    request: Request, sort: rank.Sort = "votes", page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """The latest week or month that lists papers."""
+    period: rank.Period = "week" if request.url.path == "/week" else "month"
+    return _feed_response(request, None, period, sort, page)
+
+
+@router.get("/week/{week}", response_class=HTMLResponse)
+def week_page(
+    request: Request, week: str, sort: rank.Sort = "votes", page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """The best papers of an ISO week (``2025-W10``) by upvotes."""
+    return _feed_response(request, rank.parse_period(week, "week"), "week", sort, page)
+
+
+@router.get("/month/{month}", response_class=HTMLResponse)
+def month_page(
+    request: Request, month: str, sort: rank.Sort = "votes", page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """The best papers of a month (``2025-03``) by upvotes."""
+    return _feed_response(request, rank.parse_period(month, "month"), "month", sort, page)
+
+
+def feed_url(period: rank.Period, day: date | None, sort: str = "votes", page: int = 1) -> str:
+    """The bookmarkable URL of a feed view: ``/?day=2025-03-04``, ``/week/2025-W10``,
+    ``/month/2025-03`` (``/week``, ``/month``: the latest), with ``sort`` and ``page`` when
+    they are not the defaults."""
+    query: dict[str, str | int] = {}
+    if period == "day":
+        path = "/"
+        if day is not None:
+            query["day"] = day.isoformat()
+    else:
+        path = f"/{period}" + (f"/{rank.period_name(day, period)}" if day is not None else "")
+    if sort != "votes":
+        query["sort"] = sort
+    if page > 1:
+        query["page"] = page
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def _feed_response(
+    request: Request, day: date | None, period: rank.Period, sort: rank.Sort, page: int
 ) -> HTMLResponse:
     offset = _offset(page, LAST_LIST_PAGE)
     key = ("feed", day, period, sort, page)
 
     def context() -> dict[str, Any]:
-        feed = cache_of(request).get_or_compute(
+        cache = cache_of(request)
+        feed = cache.get_or_compute(
             key,
             lambda: rank.feed(
                 workspace_of(request),
@@ -94,6 +153,9 @@ def feed_page(
                 offset=offset,
             ),
         )
+        first, last = cache.get_or_compute(
+            "listed_span", lambda: rank.listed_span(workspace_of(request))
+        )
         return {
             "feed": feed,
             "cards": cards(request, [i.paper for i in feed.items]),
@@ -101,6 +163,10 @@ def feed_page(
             "sort": sort,
             "page": page,
             "pages": _pages(feed.total, LAST_LIST_PAGE),
+            "first_day": first,
+            "last_day": last,
+            "feed_url": feed_url,
+            "period_name": rank.period_name,
         }
 
     return render_public(request, key, "feed.html", context)
@@ -158,13 +224,14 @@ def search_page(
         return render(request, "search.html", status=400, error=str(exc), **context)
     tokens = query_tokens(results.parsed)
     listed = cards(request, [h.paper for h in results.hits], tokens)
+    nearest = cards(request, [h.paper for h in results.nearest], tokens)
     base = {k: v for k, v in form.items() if v and not (k == "mode" and v == "hybrid")}
     return render(
         request,
         "search.html",
-        **{**context, "results": results, "cards": listed},
+        **{**context, "results": results, "cards": listed, "nearest": nearest},
         page=page,
-        pages=_pages(results.total, LAST_SEARCH_PAGE),
+        pages=_pages(results.pageable, LAST_SEARCH_PAGE),
         page_url=lambda n: "/search?" + urlencode({**base, "page": n}),
     )
 
@@ -188,7 +255,7 @@ def build_query(
 @router.get("/papers/{paper_id:path}/bibtex")
 def paper_bibtex(request: Request, paper_id: str) -> Response:
     with workspace_of(request).db.session() as session:
-        paper = activity.find_paper(session, paper_id)
+        paper = lookup.find_paper(session, paper_id)
         return Response(to_bibtex([paper]), media_type="application/x-bibtex; charset=utf-8")
 
 
@@ -250,7 +317,7 @@ def _paper_response(
     user = current_user(request)
     admin = bool(user and user.is_admin)
     with workspace.db.session() as session:  # the paper looked up once, for everything
-        paper = activity.find_paper(session, paper_id, include_hidden=admin)
+        paper = lookup.find_paper(session, paper_id, include_hidden=admin)
         signals = activity.signals(session, [paper], user.pk if user else None)
         comments = activity.paper_comments(session, paper, include_hidden=admin)
         session.expunge(paper)

@@ -1,7 +1,8 @@
 """Email subscriptions on the web: subscribe, manage them, and the pages mails link to.
 
 * ``/subscribe``: anyone subscribes an address to the trending digest or a saved-search
-  alert (signed-in users also to "for you" recommendations); a confirmation mail follows.
+  alert (signed-in users also to "for you" recommendations); a confirmation mail follows,
+  and the page says whether it was sent, queued for the worker, or cannot be sent here.
 * ``/settings/subscriptions`` and ``/api/v1/subscriptions``: a signed-in user's own
   subscriptions, listed, added and cancelled.
 * ``/subscriptions/confirm`` and ``/unsubscribe``: the signed token in the link is the
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,6 +24,7 @@ from paperfeed.bounds import MAX_QUERY_LENGTH
 from paperfeed.db import Subscription, User
 from paperfeed.errors import InvalidInputError, PaperfeedError
 from paperfeed.mail.addresses import MAX_ADDRESS_LENGTH
+from paperfeed.mail.delivery import send_confirmation, smtp_configured
 from paperfeed.mail.subscriptions import (
     cancel,
     confirm,
@@ -30,6 +33,7 @@ from paperfeed.mail.subscriptions import (
     subscribe,
     unsubscribe,
 )
+from paperfeed.ops.worker import running_worker
 from paperfeed.web.api import TextIn, printable
 from paperfeed.web.context import (
     current_user,
@@ -64,12 +68,47 @@ def _subscribe(request: Request, user: User | None, form: dict[str, str]) -> Sub
     )
 
 
-def _sent_message(subscription: Subscription) -> str:
+@dataclass(frozen=True)
+class Notice:
+    """What became of the confirmation mail, as the page says it: ``ok`` or ``warning``."""
+
+    tone: str
+    text: str
+
+
+def _deliver(request: Request, subscription: Subscription) -> Notice:
+    """Say what really happened to the confirmation: sent, queued for the running worker,
+    or stuck because no mail server is configured (the mail waits in the outbox then). With
+    a server but no worker to send it, it is sent now, from this request."""
+    workspace = workspace_of(request)
+    email, what = subscription.email, describe(subscription)
     if subscription.status == "active":
-        return f"{subscription.email} already gets {describe(subscription)}."
-    return (
-        f"Almost done: we sent a link to {subscription.email}. Open it to start "
-        f"{describe(subscription)} (the link works for 7 days)."
+        return Notice("ok", f"{email} already gets {what}.")
+    if not smtp_configured(workspace.settings):
+        return Notice(
+            "warning",
+            f"Saved, but no mail server is configured here, so the confirmation link for "
+            f"{what} cannot be mailed to {email} yet; it waits in the outbox. (Admin: set "
+            "PAPERFEED_SMTP_HOST and PAPERFEED_SMTP_PORT, see docs/mail.md.)",
+        )
+    if running_worker(workspace) is not None:
+        return Notice(
+            "ok",
+            f"Queued: the worker will send a confirmation link to {email} within a minute "
+            f"or so. Open it to start {what} (the link works for 7 days).",
+        )
+    report = send_confirmation(workspace, subscription.pk)
+    if report.sent:
+        return Notice(
+            "ok",
+            f"Sent: we mailed a link to {email}. Open it to start {what} "
+            "(the link works for 7 days).",
+        )
+    error = report.errors[0] if report.errors else "the mail server did not take it"
+    return Notice(
+        "warning",
+        f"Queued, but the mail server refused it just now ({error}), and no worker is "
+        "running to try again. (Admin: start `paperfeed worker`, see docs/mail.md.)",
     )
 
 
@@ -102,9 +141,10 @@ def subscribe_form(
         subscription = _subscribe(request, user, form)
     except PaperfeedError as exc:
         return render(request, "subscribe.html", status=http_status(exc), form=form, error=str(exc))
+    notice = _deliver(request, subscription)
     if user is not None:
-        return _settings(request, user, message=_sent_message(subscription))
-    return render(request, "subscribe.html", form=form, message=_sent_message(subscription))
+        return _settings(request, user, message=notice.text, tone=notice.tone)
+    return render(request, "subscribe.html", form=form, message=notice.text, tone=notice.tone)
 
 
 @pages.get(SETTINGS_PAGE, response_class=HTMLResponse)
@@ -119,7 +159,9 @@ def cancel_form(request: Request, pk: int) -> Response:
     return _settings(request, user, message=f"Stopped {describe(subscription)}.")
 
 
-def _settings(request: Request, user: User, message: str | None = None) -> HTMLResponse:
+def _settings(
+    request: Request, user: User, message: str | None = None, tone: str = "ok"
+) -> HTMLResponse:
     subscriptions = list_for_user(workspace_of(request), user.pk)
     return render(
         request,
@@ -127,6 +169,7 @@ def _settings(request: Request, user: User, message: str | None = None) -> HTMLR
         subscriptions=[(s, describe(s)) for s in subscriptions],
         form={"kind": "for_you", "period": "daily", "query": "", "email": user.email or ""},
         message=message,
+        tone=tone,
     )
 
 
@@ -212,7 +255,7 @@ def _out(subscription: Subscription) -> SubscriptionOut:
     )
 
 
-@api.get("/subscriptions", response_model=list[SubscriptionOut])
+@api.get("/subscriptions", response_model=list[SubscriptionOut], summary="Your email subscriptions")
 def list_subscriptions(request: Request) -> list[SubscriptionOut]:
     """The logged-in user's pending and active subscriptions."""
     user = require_user(request)
@@ -224,15 +267,20 @@ def list_subscriptions(request: Request) -> list[SubscriptionOut]:
     response_model=SubscriptionOut,
     status_code=201,
     dependencies=[*write, limit("subscribe")],
+    summary="Subscribe by email",
 )
 def add_subscription(request: Request, body: SubscriptionIn) -> SubscriptionOut:
     """Subscribe; the subscription is ``pending`` until the link in the mailed
     confirmation is opened. Subscribing again to an active one returns it unchanged."""
     user = require_user(request)
-    return _out(_subscribe(request, user, body.model_dump()))
+    subscription = _subscribe(request, user, body.model_dump())
+    _deliver(request, subscription)  # sent now when no worker will send it
+    return _out(subscription)
 
 
-@api.delete("/subscriptions/{pk}", response_model=SubscriptionOut, dependencies=write)
+@api.delete(
+    "/subscriptions/{pk}", response_model=SubscriptionOut, dependencies=write, summary="Unsubscribe"
+)
 def delete_subscription(request: Request, pk: int) -> SubscriptionOut:
     """Unsubscribe (idempotent)."""
     user = require_user(request)

@@ -1,12 +1,10 @@
-"""How the pages behave in Chromium: math, keyboard use, labels, phone width, dark mode; and
-full-page screenshots of the main pages (light/dark, desktop/phone) for a person to look at."""
+"""How the pages behave in Chromium: math, keyboard use, labels, phone width, dark mode.
+(Screenshots of every screen, with axe-core's verdict: ``test_browser_screens``.)"""
 
 from __future__ import annotations
 
 import pytest
 from _browser_helpers import (
-    ARTIFACTS,
-    DESKTOP,
     OVERFLOW_JS,
     PHONE,
     UNLABELLED_JS,
@@ -26,9 +24,14 @@ pytestmark = browser_test
 
 
 def _pages(site: Site) -> dict[str, str]:
-    """The pages the screenshots and the phone check cover, by name."""
+    """The pages the phone check covers, by name."""
     return {
         "feed": "/",
+        "week": "/week",
+        "month": "/month",
+        "subscribe": "/subscribe",
+        "about": "/about",
+        "docs": "/docs",
         "search": "/search?q=video+generation",
         "paper": f"/papers/{site.math_paper}",
         "library": "/library",
@@ -134,27 +137,3 @@ def test_colour_scheme_follows_the_system(new_context: NewContext, site: Site, s
     card_title = luminance(tab, "article.card h2 a", "color")
     assert contrast(luminance(tab, "article.card"), card_title) >= 4.5
     traffic.assert_clean()
-
-
-def test_screenshots_of_the_main_pages(new_context: NewContext, site: Site, reader: Reader) -> None:
-    """Full-page PNGs in tests/browser/artifacts/ (not checked in) for a person to review."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    taken = []
-    for scheme in ("light", "dark"):
-        for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
-            options = {"viewport": size, "color_scheme": scheme}
-            logged_in, traffic = new_context(storage_state=reader.storage_state, **options)
-            anonymous, anonymous_traffic = new_context(**options)
-            tabs = {"reader": logged_in.new_page(), "anonymous": anonymous.new_page()}
-            for name, path in _pages(site).items():
-                tab = tabs["anonymous" if name == "signup" else "reader"]
-                tab.goto(site.url + path)
-                settle(tab)
-                if name == "paper":
-                    expect(tab.locator(".comment .katex").first).to_be_visible()
-                shot = ARTIFACTS / f"{name}-{scheme}-{size_name}.png"
-                tab.screenshot(path=shot, full_page=True)
-                taken.append(shot)
-            traffic.assert_clean()
-            anonymous_traffic.assert_clean()
-    assert len(taken) == 4 * len(_pages(site)) and all(shot.stat().st_size > 5000 for shot in taken)

@@ -112,3 +112,19 @@ def test_postgresql_is_pointed_to_pg_dump(tmp_path: Path, command: str) -> None:
     url = "postgresql+psycopg://paperfeed:secret@127.0.0.1:9/paperfeed"
     result = run(tmp_path / "data", command, tmp_path / "b", PAPERFEED_DATABASE_URL=url)
     one_line_error(result, "pg_dump", "pg_restore")
+
+
+def test_cached_images_go_with_the_backup(demo_dir: Path, tmp_path: Path) -> None:
+    media = demo_dir / "media"
+    media.mkdir(exist_ok=True)
+    image = media / "0f3a.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n an image a live source cached")
+    try:
+        backup_dir = tmp_path / "backup"
+        ok(run(demo_dir, "backup", backup_dir))
+        assert json.loads((backup_dir / "paperfeed-backup.json").read_text())["media"] >= 1
+        restored = tmp_path / "restored"
+        ok(run(restored, "restore", backup_dir))
+        assert (restored / "media" / image.name).read_bytes() == image.read_bytes()
+    finally:
+        image.unlink()

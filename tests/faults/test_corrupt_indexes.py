@@ -3,6 +3,7 @@ answers; ``paperfeed check`` reports the damage before and nothing after."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -24,6 +25,12 @@ def _segment_file(data_dir: Path, ext: str) -> Path:
     return max((data_dir / "index" / "lexical").glob(f"*.{ext}"), key=lambda p: p.stat().st_size)
 
 
+def _vector_file(data_dir: Path, name: str) -> Path:
+    """A file of the main vector segment ``CURRENT`` names."""
+    vectors = data_dir / "index" / "vectors"
+    return vectors / json.loads((vectors / "CURRENT").read_text())["main"] / name
+
+
 def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
@@ -40,9 +47,9 @@ def _flip(path: Path) -> None:
 
 
 DAMAGE = {
-    "vectors.npy truncated": lambda d: _truncate(d / "index" / "vectors" / "vectors.npy"),
-    "keys.npy garbage": lambda d: _garbage(d / "index" / "vectors" / "keys.npy"),
-    "vectors.npy missing": lambda d: (d / "index" / "vectors" / "vectors.npy").unlink(),
+    "vectors.npy truncated": lambda d: _truncate(_vector_file(d, "vectors.npy")),
+    "keys.npy garbage": lambda d: _garbage(_vector_file(d, "keys.npy")),
+    "vectors.npy missing": lambda d: _vector_file(d, "vectors.npy").unlink(),
     "tantivy .term truncated": lambda d: _truncate(_segment_file(d, "term")),
     "tantivy .store garbage": lambda d: _garbage(_segment_file(d, "store")),
     "tantivy .idx bytes flipped": lambda d: _flip(_segment_file(d, "idx")),
@@ -106,7 +113,7 @@ def test_a_damaged_graph_file_never_reaches_usearch(
     query = ws.indexes.vector_index.vector(1)
     assert query is not None
     intact = ws.indexes.vector_index.search(query, 10)
-    graph = demo_dir / "index" / "vectors" / "hnsw.usearch"
+    graph = _vector_file(demo_dir, "hnsw.usearch")
     _flip(graph)
     assert any("hnsw.usearch" in p.message for p in check(ws).problems)
 

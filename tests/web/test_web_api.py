@@ -16,6 +16,9 @@ LATEST = date(2026, 5, 5)
 PAPER_FIELDS = {
     "id", "title", "abstract", "authors", "categories", "published", "abs_url", "pdf_url",
     "code_url", "upvotes", "num_comments", "voted", "saved",
+    # What Hugging Face says of it (test_web_hf_details.py)
+    "github_stars", "project_page", "ai_summary", "ai_keywords", "organization",
+    "organization_name", "submitter", "thumbnail", "media",
 }  # fmt: skip
 
 
@@ -99,8 +102,11 @@ def test_search(hf_client: TestClient, hf_listing: Listing) -> None:
         "/api/v1/search", params={"q": entry.title, "limit": 2, "offset": 1}
     ).json()
     assert [r["id"] for r in shifted["results"]] == [r["id"] for r in data["results"][1:]]
+    assert data["next_offset"] == 3 and data["nearest"] == []
     lexical = hf_client.get("/api/v1/search", params={"q": "qwzxvbnm", "mode": "lexical"}).json()
     assert (lexical["total"], lexical["results"]) == (0, [])
+    assert all(set(p) == PAPER_FIELDS | {"score"} for p in lexical["nearest"])
+    assert lexical["nearest"], "nothing matches: the nearest by meaning are offered apart"
 
 
 @pytest.mark.parametrize(
@@ -125,7 +131,8 @@ def test_paper_and_similar(hf_client: TestClient, hf_listing: Listing) -> None:
     assert set(paper) == PAPER_FIELDS
     assert (paper["id"], paper["title"], paper["upvotes"]) == (entry.id, entry.title, 101)
     assert paper["pdf_url"] == f"https://arxiv.org/pdf/{entry.id}"
-    assert hf_client.get(f"/api/v1/papers/arXiv:{entry.id}").status_code == 404
+    for ref in (f"arXiv:{entry.id}", f"{entry.id}v2", f"arxiv.org/abs/{entry.id}"):
+        assert hf_client.get(f"/api/v1/papers/{ref}").json() == paper  # one lookup everywhere
     assert hf_client.get(f"/api/v1/papers/{entry.id}v3").json()["id"] == entry.id
     similar = hf_client.get(f"/api/v1/papers/{entry.id}/similar", params={"limit": 5}).json()
     assert len(similar) == 5 and entry.id not in [p["id"] for p in similar]
@@ -240,6 +247,8 @@ def test_openapi_lists_the_whole_api(hf_client: TestClient) -> None:
         "/api/v1/subscriptions": {"get", "post"},
         "/api/v1/subscriptions/{pk}": {"delete"},
         "/api/v1/mail/status": {"get"},
+        "/api/v1/authors/{name}": {"get"},
+        "/api/v1/orgs/{name}": {"get"},
         "/api/daily_papers": {"get"},
         "/feeds/daily.atom": {"get"},
         "/feeds/trending.atom": {"get"},

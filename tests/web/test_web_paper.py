@@ -12,6 +12,8 @@ from _web_helpers import HfEntry, Site, card_ids, tags
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
+from paperfeed.web.abstracts import render_abstract
+
 Listing = dict[date, list[HfEntry]]
 KATEX = "/static/vendor/katex"
 
@@ -34,8 +36,10 @@ def test_paper_page_shows_title_authors_abstract_and_links(
     assert response.status_code == 200
     page = response.text
     assert f"<h1>{escape(entry.title)}</h1>" in page
-    assert f'<p class="abstract-full">{escape(entry.summary)}</p>' in page
-    author_links = re.findall(r'<a href="/search\?author=([^"]+)">', page)
+    # The abstract's closing link ("Code and Data are provided in https://…") is a link.
+    assert f'<p class="abstract-full">{render_abstract(entry.summary)}</p>' in page
+    assert '<a href="https://recursivemas.github.io" rel="nofollow noopener">' in page
+    author_links = re.findall(r'<a href="/authors/([^"]+)">', page)  # their pages
     assert [unquote(unescape(a)) for a in author_links] == entry.authors
     assert f'<time datetime="{entry.published}">' in page
     hrefs = {a.get("href") for a in tags(page, "a")}

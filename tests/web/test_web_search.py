@@ -33,7 +33,7 @@ def test_search_page_lists_what_the_api_ranks(hf_client: TestClient) -> None:
     assert len(ids) == 20
     assert ids == api_ids(hf_client, "video generation")
     total = hf_client.get("/api/v1/search", params={"q": "video generation"}).json()["total"]
-    assert f"{total} papers ranked for “video generation”" in page.text
+    assert f"{total:,} matching papers for “video generation”" in page.text
     assert input_value(page.text, "q") == "video generation"
 
 
@@ -99,14 +99,14 @@ def test_date_filter_fields_equal_the_query_syntax(
 
 
 def test_category_filter_field_equals_the_query_syntax(arxiv_cs_client: TestClient) -> None:
-    by_field = card_ids(arxiv_cs_client.get("/search", params={"q": "image", "cat": "cs.CV"}).text)
-    by_syntax = card_ids(arxiv_cs_client.get("/search", params={"q": "image cat:cs.CV"}).text)
+    by_field = card_ids(arxiv_cs_client.get("/search", params={"q": "model", "cat": "cs.CV"}).text)
+    by_syntax = card_ids(arxiv_cs_client.get("/search", params={"q": "model cat:cs.CV"}).text)
     assert by_field == by_syntax
     assert by_field
     for paper_id in by_field:
         paper = arxiv_cs_client.get(f"/api/v1/papers/{paper_id}").json()
         assert "cs.CV" in paper["categories"]
-    unfiltered = api_ids(arxiv_cs_client, "image")
+    unfiltered = api_ids(arxiv_cs_client, "model")
     others = [
         i
         for i in unfiltered
@@ -180,17 +180,28 @@ def test_the_empty_search_page_shows_how_to_search(hf_client: TestClient) -> Non
         assert page.status_code == 200
         assert card_ids(page.text) == []
         assert "cat:cs.CV" in page.text and "Some examples" in page.text
-        assert "papers ranked" not in page.text and alert(page.text) is None
+        assert "matching paper" not in page.text and alert(page.text) is None
+
+
+def matches_of(page: str) -> list[str]:
+    """The ids of the result cards, not those offered as nearest by meaning."""
+    return card_ids(page.split('<section class="nearest"', 1)[0])
+
+
+def nearest_of(page: str) -> list[str]:
+    """The ids of the cards offered as nearest by meaning (not matches)."""
+    parts = page.split('<section class="nearest"', 1)
+    return card_ids(parts[1].split("</section>", 1)[0]) if len(parts) == 2 else []
 
 
 def test_no_results_suggests_what_to_change(hf_client: TestClient) -> None:
     lexical = hf_client.get("/search", params={"q": "qwzxvbnm", "mode": "lexical"}).text
-    assert card_ids(lexical) == []
-    assert "0 papers ranked for “qwzxvbnm”" in lexical
-    assert "No papers match" in lexical
+    assert matches_of(lexical) == []
+    assert "No papers match “qwzxvbnm”" in lexical
+    assert "No papers match." in lexical
     assert 'href="/search?q=qwzxvbnm&amp;mode=hybrid&amp;page=1">search by meaning too' in lexical
     filtered = hf_client.get("/search", params={"q": "agents", "until": "1990"}).text
-    assert card_ids(filtered) == []
+    assert matches_of(filtered) == [] and nearest_of(filtered) == []  # none pass the filter
     assert "or remove a filter" in filtered
 
 
@@ -198,3 +209,37 @@ def test_markup_in_a_query_is_shown_as_text(hf_client: TestClient) -> None:
     page = hf_client.get("/search", params={"q": '<script>alert("x")</script> agents'}).text
     assert '<script>alert("x")' not in page
     assert "&lt;script&gt;alert(" in page
+
+
+def test_nonsense_matches_nothing_and_shows_the_nearest_by_meaning_apart(
+    hf_client: TestClient,
+) -> None:
+    page = hf_client.get("/search", params={"q": "xyzzy plugh"}).text
+    assert matches_of(page) == []
+    assert "No papers match “xyzzy plugh”" in page and "Nearest by meaning" in page
+    api = hf_client.get("/api/v1/search", params={"q": "xyzzy plugh"}).json()
+    assert (api["total"], api["results"], api["next_offset"]) == (0, [], None)
+    assert nearest_of(page) == [p["id"] for p in api["nearest"]] and len(api["nearest"]) == 5
+    assert page_of(page) == (1, 1) and rel_link(page, "next", within="pages") is None
+
+
+def test_the_count_is_of_matches_and_the_last_page_offers_no_next(hf_client: TestClient) -> None:
+    query = "video diffusion"
+    first = hf_client.get("/api/v1/search", params={"q": query, "limit": 100}).json()
+    total = first["total"]
+    assert first["total_exact"] and 20 < total < 1000
+    page = hf_client.get("/search", params={"q": query}).text
+    number, pages = page_of(page)
+    assert (number, pages) == (1, -(-total // 20))
+    last = hf_client.get("/search", params={"q": query, "page": pages}).text
+    assert f"{total:,} matching papers" in last
+    assert len(matches_of(last)) == total - 20 * (pages - 1)
+    assert rel_link(last, "next", within="pages") is None
+    end = hf_client.get(
+        "/api/v1/search", params={"q": query, "limit": 10, "offset": total - 10}
+    ).json()
+    assert (end["total"], len(end["results"]), end["next_offset"]) == (total, 10, None)
+    before_end = hf_client.get(
+        "/api/v1/search", params={"q": query, "limit": 10, "offset": total - 11}
+    ).json()
+    assert before_end["next_offset"] == total - 1

@@ -10,8 +10,9 @@ embeds what is queued, then calls ``sync``.
 Several processes may share one index directory (web workers, ``paperfeed worker``, CLI
 commands). Writes to the indexes hold an exclusive ``flock`` on ``<index>/.lock``; a reader
 (``refresh``, called before each search) takes it shared, without waiting, to pick up what
-another process wrote: a new ``state.json`` means new index files. Large vector files are
-read in a background thread meanwhile, so no search waits for them.
+another process wrote: a new ``state.json`` means new index files. The vector files are
+memory-mapped (``index.segments``): reopening them copies nothing, and every process shares
+one copy in the page cache.
 
 Damage is repaired, never fatal. Opening verifies each part's files (``index.files``); a part
 that is missing, torn or corrupt, that holds another number of documents than the last sync
@@ -46,23 +47,17 @@ from paperfeed.search import embed
 from paperfeed.search.backend import IndexCounts
 from paperfeed.search.index.files import IndexDamagedError
 from paperfeed.search.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalHit, LexicalIndex
-from paperfeed.search.index.vectors import VectorHit, VectorIndex, as_hits
+from paperfeed.search.index.segments import POINTER, OldLayoutError
+from paperfeed.search.index.vectors import VectorConfig, VectorHit, VectorIndex, as_hits
 from paperfeed.search.query import ParsedQuery
 from paperfeed.search.trace import UNTRACED, SearchTrace
 
 log = logging.getLogger(__name__)
 
 _BATCH = 2000
-OVERSAMPLE = 8  # filtered dense search first asks the graph for this many times the depth
-# Filters passing fewer papers are scored exactly, without asking the graph first. At 100k
-# papers the graph's 800 candidates cost ~4.5 ms, an exact scan of a filter's cached rows
-# ~0.18 ms per 1,000, and for a filter of 13-30 % of the papers the graph came up short
-# (then both ran) for a third to a half of the queries (docs/performance.md).
-EXACT_FILTERED_BELOW = 32_000
-# Vectors another process wrote are loaded by the search that notices them up to this many
-# (a few ms); more are loaded in a background thread (~1 s at 100k) while searches go on
-# with the old ones, and swapped in by the first refresh after they are ready.
-LOAD_INLINE_BELOW = 20_000
+# A sync saves the vectors (and records its progress) every this many rows, so a long one
+# (a rebuild) neither holds them all in memory nor loses them all to a crash.
+SAVE_EVERY = 200_000
 
 Part = TypeVar("Part", LexicalIndex, VectorIndex)
 T = TypeVar("T")
@@ -81,13 +76,13 @@ class SyncReport:
 
 
 class Indexes:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, vector_config: VectorConfig | None = None) -> None:
+        """``vector_config``: how the dense index searches and merges (defaults for use)."""
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
         self._state_file = path / "state.json"
         self._refresh_lock = threading.Lock()
-        self._loader: threading.Thread | None = None  # reading another process's vectors
-        self._loaded: tuple[tuple[object, object], VectorIndex] | None = None  # its result
+        self.vector_config = vector_config or VectorConfig()
         with self._locked(exclusive=True, wait=True), _disk_full_as_error():
             self._open()  # may clear a part
 
@@ -111,7 +106,7 @@ class Indexes:
             "lexical", lambda: LexicalIndex(path / "lexical", True)
         )
         self.vector_index = self._open_part(
-            "vectors", lambda: VectorIndex(path / "vectors", embed.DIM)
+            "vectors", lambda: VectorIndex(path / "vectors", embed.DIM, self.vector_config)
         )
         # A part that lost or gained documents since the last sync (deleted, torn, or written
         # by a sync killed before it could record them) starts over.
@@ -134,6 +129,11 @@ class Indexes:
     def _open_part(self, name: str, opener: Callable[[], Part]) -> Part:
         try:
             return opener()
+        except OldLayoutError as exc:
+            log.warning("search index %r: %s; rebuilding it from the database", name, exc)
+            self._forget(name)
+            shutil.rmtree(self.path / name, ignore_errors=True)
+            return opener()
         except IndexDamagedError as exc:
             self._damaged(name, str(exc))
             shutil.rmtree(self.path / name, ignore_errors=True)
@@ -152,9 +152,7 @@ class Indexes:
             return True
         if state.get("lexical_docs") and not (self.path / "lexical" / "meta.json").exists():
             return True
-        return (
-            bool(state.get("vectors_count")) and not (self.path / "vectors" / "keys.npy").exists()
-        )
+        return bool(state.get("vectors_count")) and not (self.path / "vectors" / POINTER).exists()
 
     def _locked(self, exclusive: bool, wait: bool) -> contextlib.AbstractContextManager[None]:
         return _flock(self.path, exclusive, wait)
@@ -170,27 +168,24 @@ class Indexes:
     def refresh(self) -> bool:
         """Load what another process's sync wrote since this one last looked (a ``stat`` when
         nothing changed). Never waits: while a sync is writing, keep the current view and
-        look again next time; large new vectors load in the background (``_reload_changed``).
-        True when something was reloaded."""
+        look again next time. True when something was reloaded."""
         if self._state_stamp() == self._stamp:
             return False
         if not self._refresh_lock.acquire(blocking=False):
             return False  # another thread of this process is refreshing: use what we have
         try:
             with self._locked(exclusive=False, wait=False):
-                return self._reload_changed(background=True)
+                return self._reload_changed()
         except IndexBusyError:
             return False
         finally:
             self._refresh_lock.release()
 
-    def _reload_changed(self, background: bool = False) -> bool:
-        """Catch up with ``state.json`` (under the refresh lock and a flock). With
-        ``background``, vectors above ``LOAD_INLINE_BELOW`` are read by a thread; until a
-        later call swaps them in, searches use the old ones and the stamp stays behind, so
-        every refresh looks again."""
+    def _reload_changed(self) -> bool:
+        """Catch up with ``state.json`` (under the refresh lock and a flock). Reopening the
+        vectors maps the segments ``CURRENT`` names: nothing is copied, searches already
+        running keep the object (and the mapped files) they started with."""
         stamp, state = self._state_stamp(), self._read_state()
-        loaded, self._loaded = self._loaded, None  # used now or never: files move on
         if state.get("schema") != SCHEMA_VERSION or state.get("model") != embed.MODEL_ID:
             return False  # a layout this process cannot read: left to a restart
         reloaded = False
@@ -201,49 +196,19 @@ class Indexes:
             reloaded = True
         wanted = (state.get("vectors_seq"), state.get("vectors_count"))
         if wanted != (self._state.get("vectors_seq"), self._state.get("vectors_count")):
-            fresh: VectorIndex | None
-            if loaded is not None and loaded[0] == wanted:
-                fresh = loaded[1]  # read by the background thread from these very files
-            elif background and _as_int(wanted[1]) >= LOAD_INLINE_BELOW:
-                self._load_in_background()
-                return reloaded
-            else:
-                fresh = self._read_vectors()
+            fresh = self._read_vectors()
             if fresh is None or len(fresh) != state.get("vectors_count", 0):
                 return reloaded  # files and state disagree: keep the old view, retry later
-            self.vector_index = fresh  # searches already running keep the old object
+            self.vector_index = fresh
             reloaded = True
         self._state, self._stamp = state, stamp
         return reloaded
-
-    def _load_in_background(self) -> None:
-        """Start reading the vector files in a thread, unless one is already at it."""
-        if self._loader is not None and self._loader.is_alive():
-            return
-        self._loader = threading.Thread(target=self._load_vectors, name="load-vectors", daemon=True)
-        self._loader.start()
-
-    def _load_vectors(self) -> None:
-        """The background thread: read the files under a shared flock (so no sync replaces
-        them meanwhile) with the state they belong to; ``_reload_changed`` swaps them in."""
-        try:
-            with self._locked(exclusive=False, wait=False):
-                state = self._read_state()
-                fresh = self._read_vectors()
-                if fresh is None:
-                    return
-                # Under the flock, so a sync starting next finds it (and uses or drops it),
-                # and under the refresh lock, so no refresh misses it.
-                with self._refresh_lock:
-                    self._loaded = (state.get("vectors_seq"), state.get("vectors_count")), fresh
-        except IndexBusyError:
-            pass  # a sync is writing: the next refresh starts another load
 
     def _read_vectors(self) -> VectorIndex | None:
         """Another process's vector files; None when they cannot be read (keep the old view:
         the writer's next open repairs them)."""
         try:
-            return VectorIndex(self.path / "vectors", embed.DIM)
+            return VectorIndex(self.path / "vectors", embed.DIM, self.vector_config)
         except IndexDamagedError as exc:
             log.warning("search index 'vectors' unreadable (%s); keeping the loaded one", exc)
             return None
@@ -317,7 +282,6 @@ class Indexes:
         with self._locked(exclusive=True, wait=wait), _disk_full_as_error():
             with self._refresh_lock:
                 if self._gone_from_disk():
-                    self._loaded = None
                     self._open()  # deleted or repaired elsewhere: reopen, rebuild what is lost
                 else:
                     self._reload_changed()  # start from what other processes wrote
@@ -332,12 +296,11 @@ class Indexes:
     ) -> list[VectorHit]:
         """Nearest papers that also pass the query's filters.
 
-        With a graph and a broad filter, take the graph's ``OVERSAMPLE * depth`` nearest and
-        keep those passing the filters. Otherwise (a narrower filter, a small collection, or
-        too few of the graph's candidates passing) score every passing paper exactly. The
-        passing papers come from ``LexicalIndex.allowed`` (cached per filter), so the check
-        is a numpy mask instead of a tantivy query per search, and the exact scan reads the
-        filter's own copy of its rows (kept by the vector index under the same ``Allowed``).
+        The passing papers come from ``LexicalIndex.allowed`` (cached per filter); the
+        vector index chooses between its graph (oversampled, keeping those that pass) and
+        an exact scan of the passing papers by the fraction of the collection they are
+        (``VectorConfig.exact_filtered_below``), and keeps a copy of a narrow filter's rows
+        under the same ``Allowed`` for its next search.
         """
         vectors = self.vector_index  # one object throughout: a refresh may replace it meanwhile
         if not query.has_filters:
@@ -347,14 +310,9 @@ class Indexes:
         if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
             return vectors.search(vector, depth)
         trace.count("filters", len(allowed.pks))
-        # Fewer passing papers than ``depth`` (an author, say): the graph cannot supply
-        # enough; fewer than ``EXACT_FILTERED_BELOW``: scoring them all is cheaper, and exact.
-        if vectors.has_graph and len(allowed.pks) >= max(depth, EXACT_FILTERED_BELOW):
-            keys, similarities = vectors.nearest(vector, depth * OVERSAMPLE)
-            passing = np.flatnonzero(allowed.contains(keys))[:depth]
-            if len(passing) >= depth:
-                return as_hits(keys[passing], similarities[passing])
-        return vectors.search(vector, depth, allowed.pks, key=allowed)
+        return as_hits(
+            *vectors.nearest_filtered(vector, depth, allowed.pks, allowed.contains, key=allowed)
+        )
 
     def browse(self, query: ParsedQuery, limit: int, offset: int) -> tuple[list[int], int]:
         return self.lexical_index.browse(query, limit, offset)
@@ -369,7 +327,6 @@ class Indexes:
     def reset(self) -> None:
         """Empty both indexes; the next sync refills them from the database."""
         with self._locked(exclusive=True, wait=True), _disk_full_as_error():
-            self._loaded = None
             self.lexical_index.clear()
             self.vector_index.clear()
             self._state = {"schema": SCHEMA_VERSION, "model": embed.MODEL_ID}
@@ -418,7 +375,7 @@ class Indexes:
             .where(_CURRENT_MODEL, Embedding.seq > since)
             .order_by(Embedding.seq)
         )
-        count = 0
+        count = unsaved = 0
         newest = since
         with db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -428,6 +385,14 @@ class Indexes:
                 self.vector_index.upsert(pks, vectors)
                 newest = batch[-1].seq
                 count += len(batch)
+                unsaved += len(batch)
+                if unsaved >= SAVE_EVERY:
+                    # Every row before the last batch's last version is in: record that
+                    # (rows of that version may follow; the next sync rewrites them).
+                    self.vector_index.save()
+                    if newest - 1 > self._seen("vectors"):
+                        self._set_seen("vectors", newest - 1)
+                    unsaved = 0
                 if progress:
                     progress("index vectors", len(batch), total)
         if count:
@@ -492,7 +457,7 @@ def read_on_disk(path: Path) -> OnDisk:
         else:
             on_disk.lexical_error = f"{path / 'lexical'}: missing"
         try:
-            vectors = VectorIndex(path / "vectors", embed.DIM)
+            vectors = VectorIndex(path / "vectors", embed.DIM, verify=True)
             on_disk.vector_pks, on_disk.graph_size = vectors.keys, vectors.graph_size
         except IndexDamagedError as exc:
             on_disk.vectors_error = str(exc)
@@ -525,7 +490,8 @@ def _as_int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _chunks(rows: Iterable[T], size: int = _BATCH) -> Iterator[list[T]]:
+def _chunks(rows: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    size = size or _BATCH
     batch: list[T] = []
     for row in rows:
         batch.append(row)

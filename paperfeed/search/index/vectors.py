@@ -1,39 +1,89 @@
-"""Dense vectors: an exact float32 matrix plus a usearch HNSW graph, persisted in a directory.
+"""Dense vectors: a memory-mapped main segment (exact matrix + HNSW graph) and small deltas.
 
-The matrix answers filtered queries exactly (only the allowed rows are scored) and small
-collections, where brute force is as fast as a graph; the HNSW graph answers unfiltered
-queries on large collections. Both are caches of the ``embeddings`` table.
+The layout on disk is ``segments``'s: one immutable main segment, shared by every process
+through the page cache, and delta segments a sync appends (the vectors new or changed since
+the last merge, float32, scanned exactly). A key in a delta supersedes the main segment's
+row for it, which is then skipped (a tombstone, kept as a mask in memory). When the deltas
+grow past ``max(merge_min_rows, merge_fraction x main)`` rows, ``save`` merges them into a
+new main segment and names it in ``CURRENT``.
 
-``save`` records the SHA-256 of each file in ``manifest.json``, written last; loading checks
-them first and raises ``IndexDamagedError`` for anything missing, torn or altered (usearch
-can crash the process on a corrupt graph file). Files from before manifests existed are
-loaded unchecked, as they were; the next save adds one.
+A search scores the main segment through its graph (unfiltered, or for a filter passing a
+large enough fraction of the collection) or exactly (small collections, narrow filters), and
+the deltas exactly, and merges the two. Graph candidates are rescored against the matrix, so
+every similarity comes from the same float16 rows whichever path found it.
+
+Collections below ``exact_below`` vectors keep no graph and a float32 matrix: exact search,
+as fast as a graph there. Both are caches of the ``embeddings`` table.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import logging
+import math
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from usearch.index import Index as HNSW
 
-from paperfeed.search.index.files import IndexDamagedError, sha256_of
+from paperfeed.search.index import segments
+from paperfeed.search.index.files import IndexDamagedError
+from paperfeed.search.index.segments import Pointer, Segment
+
+log = logging.getLogger(__name__)
 
 EXACT_BELOW = 20_000  # rows; under this, brute force is as fast as the graph and exact
 EXPANSION_SEARCH = 256  # usearch's default (64) gives recall@10 0.88 at 100k; 256: 0.97
-SUBSET_ENTRIES = 64  # row subsets kept for ``search(..., key=)``, of at most len() rows in all
+# The graph's own copy of the vectors. At 100k (bench/bench_vectors.py) recall@10 against
+# exact float32: f16 0.999; i8 0.862 alone, 0.993 asking it for 2 x k and rescoring them
+# against the float16 matrix. i8 halves the graph (2.7M x 384: ~1.4 GB instead of ~2.5 GB).
+GRAPH_DTYPE = "i8"
 # Elements per matrix-vector product. OpenBLAS (0.3.31) runs larger ones (from ~460k) on
 # several threads, and waking those took ~8 ms per product on a busy 2-core machine: a
 # 12,594 x 384 scan took 8.0 ms in one product, 1.9 ms in blocks of 1,024 rows.
 SCORE_BLOCK = 1024 * 384
+_MERGE_BLOCK = 65_536  # rows copied (and added to a new graph) at a time by a merge
+
+Contains = Callable[[np.ndarray], np.ndarray]  # pks -> bool mask: which pass a filter
+
+
+def _exact_below() -> int:
+    return EXACT_BELOW  # read when a config is made, so the module's value is the default
+
+
+@dataclass(frozen=True, slots=True)
+class VectorConfig:
+    """How the dense index searches and when it merges (tests and benchmarks set these)."""
+
+    exact_below: int = field(default_factory=_exact_below)  # rows: no graph below this
+    expansion_search: int = EXPANSION_SEARCH
+    graph_dtype: str = GRAPH_DTYPE  # "f16" or "i8"
+    # Unfiltered searches ask the graph for this many times k and keep the k best after
+    # rescoring against the matrix (more than 1 makes up for a coarser graph, e.g. "i8").
+    graph_oversample: float = 2.0
+    # Filters passing less than this fraction of the collection are scored exactly; broader
+    # ones ask the graph for ``oversample x depth / fraction`` neighbours and keep those
+    # passing (an exact scan after all when fewer than ``depth`` pass). The exact scan is
+    # also chosen when it is cheaper: when the passing rows are fewer than
+    # ``graph_candidate_cost`` times the neighbours the graph would be asked for (one graph
+    # candidate cost ~30 us, one exact row 0.3-1 us at 384-d: bench/bench_vectors.py),
+    # and when the graph would be asked for more than ``max_graph_candidates``.
+    exact_filtered_below: float = 0.02
+    oversample: float = 1.5
+    graph_candidate_cost: float = 64.0
+    max_graph_candidates: int = 4096
+    merge_min_rows: int = 20_000
+    merge_fraction: float = 0.05
+    max_deltas: int = 16  # more delta segments than this are compacted into one
+    # A merge builds the graph afresh once this fraction of its rows were removed from it
+    # (superseded); until then it removes and adds (usearch keeps removed nodes as tombstones).
+    graph_rebuild_fraction: float = 0.2
+    subset_entries: int = 64  # filters' rows kept (float32, private to each process) for
+    subset_rows: int = 50_000  # ``key=`` searches, of at most this many rows in all (75 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,141 +92,130 @@ class VectorHit:
     similarity: float  # cosine, in [-1, 1]
 
 
+class _View:
+    """What one search reads: the segments, the main rows they supersede, the live delta
+    rows. Never changed once made (``upsert`` makes a new one), so a search in one thread
+    is not disturbed by a sync in another. Keeps the filters' row copies it made."""
+
+    def __init__(self, main: Segment | None, deltas: list[Segment], config: VectorConfig) -> None:
+        self.main, self.deltas, self.config = main, deltas, config
+        seen = np.zeros(0, dtype=np.int64)
+        self.live: list[np.ndarray] = [np.zeros(0, dtype=np.intp)] * len(deltas)
+        for i in range(len(deltas) - 1, -1, -1):  # newest first: later rows win
+            keys = np.asarray(deltas[i].keys)
+            # the last occurrence of each key in this segment, not superseded by a newer one
+            _, last = np.unique(keys[::-1], return_index=True)
+            rows = np.sort(len(keys) - 1 - last)
+            rows = rows[~np.isin(keys[rows], seen)]
+            self.live[i] = rows
+            seen = np.union1d(seen, keys[rows])
+        self.delta_keys = seen  # sorted
+        n_main = 0 if main is None else len(main.keys)
+        self.dead = np.zeros(n_main, dtype=bool)
+        if main is not None and len(seen) and n_main:
+            pos = np.clip(np.searchsorted(main.keys, seen), 0, n_main - 1)
+            self.dead[pos[np.asarray(main.keys[pos]) == seen]] = True
+        self.n_dead = int(self.dead.sum())
+        self.count = n_main - self.n_dead + len(seen)
+        self.subsets: OrderedDict[Hashable, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.subset_rows = 0
+        self.lock = threading.Lock()
+
+    @property
+    def graph(self) -> HNSW | None:
+        return None if self.main is None else self.main.graph
+
+    def main_rows(self, pks: np.ndarray) -> np.ndarray:
+        """Main-segment rows of ``pks`` (sorted; unknown and superseded pks skipped)."""
+        if self.main is None or len(self.main.keys) == 0 or len(pks) == 0:
+            return np.zeros(0, dtype=np.intp)
+        keys = self.main.keys
+        pos = np.clip(np.searchsorted(keys, pks), 0, len(keys) - 1)
+        rows = np.unique(pos[np.asarray(keys[pos]) == pks])
+        live: np.ndarray = rows[~self.dead[rows]]
+        return live
+
+
 class VectorIndex:
-    def __init__(self, path: Path, dim: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        dim: int,
+        config: VectorConfig | None = None,
+        *,
+        verify: bool = False,
+    ) -> None:
+        """Open the index in ``path`` (a new one if empty). ``verify`` hashes every file
+        (``paperfeed check``); otherwise sizes, headers and small files are checked."""
         self.path = path
         self.dim = dim
+        self.config = config or VectorConfig()
+        self._verify = verify
+        self._lock = threading.Lock()
         self._open()
 
     def _open(self) -> None:
-        """Load the files in ``self.path``, with the state that belongs to one opening."""
-        dim = self.dim
         self.path.mkdir(parents=True, exist_ok=True)
-        self._keys: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._matrix: np.ndarray = np.zeros((0, dim), dtype=np.float32)
-        self._row: dict[int, int] = {}
-        self._hnsw: HNSW | None = None
-        self._order: np.ndarray | None = None  # argsort of keys, for pk -> row lookups
-        # Keys and matrix rows of recurring ``allowed`` sets (a filter's papers), copied out
-        # once: scoring them again costs their size, not the whole matrix's. LRU; dropped
-        # whenever the matrix changes (and with this object when another process's sync is
-        # loaded: ``Indexes.refresh`` makes a new one).
-        self._subsets: OrderedDict[Hashable, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._subset_rows = 0
-        self._subset_lock = threading.Lock()
-        self._load()
+        self._pointer: Pointer | None = segments.read_pointer(self.path)
+        self._main: Segment | None = None
+        self._deltas: list[Segment] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # upserted, not yet saved
+        if self._pointer is not None:
+            if self._pointer.main is not None:
+                self._main = self._segment(self._pointer.main, "main")
+            self._deltas = [self._segment(name, "delta") for name in self._pointer.deltas]
+        self._view: _View | None = None
+        view = self._current()
+        if self._pointer is not None and view.count != self._pointer.count:
+            raise IndexDamagedError(
+                f"{self.path}: {view.count} vectors, {segments.POINTER} says {self._pointer.count}"
+            )
+
+    def _segment(self, name: str, kind: str) -> Segment:
+        return segments.open_segment(
+            self.path / name, self.dim, kind, self._verify, self.config.expansion_search
+        )
+
+    def _current(self) -> _View:
+        """The view of the segments and unsaved rows, made anew after an ``upsert``."""
+        view = self._view
+        if view is None:
+            with self._lock:
+                if (view := self._view) is None:
+                    pending = [Segment("", k, m) for k, m in self._pending]
+                    view = self._view = _View(self._main, self._deltas + pending, self.config)
+        return view
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._current().count
 
     @property
     def has_graph(self) -> bool:
-        return self._hnsw is not None
-
-    # -- persistence ---------------------------------------------------------------------
-    @property
-    def _files(self) -> tuple[Path, Path, Path]:
-        return self.path / "keys.npy", self.path / "vectors.npy", self.path / "hnsw.usearch"
-
-    @property
-    def _manifest_file(self) -> Path:
-        return self.path / "manifest.json"
-
-    def _load(self) -> None:
-        """Read the files, verified first; ``IndexDamagedError`` when they cannot be trusted."""
-        keys_file, matrix_file, hnsw_file = self._files
-        manifest = self._read_manifest()
-        if manifest is None and not (keys_file.exists() or matrix_file.exists()):
-            return  # a new index
-        if manifest is not None:
-            for name, digest in manifest["files"].items():
-                file = self.path / name
-                if not file.exists():
-                    raise IndexDamagedError(f"{file}: missing")
-                if sha256_of(file) != digest:
-                    raise IndexDamagedError(f"{file}: contents do not match the manifest")
-        try:
-            keys = np.load(keys_file, allow_pickle=False)
-            matrix = np.load(matrix_file, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise IndexDamagedError(f"{self.path}: vector files unreadable ({exc})") from None
-        if (
-            keys.ndim != 1
-            or keys.dtype != np.int64
-            or matrix.dtype != np.float32
-            or matrix.shape != (len(keys), self.dim)
-        ):
-            raise IndexDamagedError(
-                f"{self.path}: {keys.shape} keys and {matrix.shape} vectors do not fit together"
-            )
-        if manifest is not None and manifest.get("count") != len(keys):
-            raise IndexDamagedError(f"{self.path}: {len(keys)} keys, the manifest says otherwise")
-        graph = None
-        if hnsw_file.exists():
-            try:
-                # (restore passes expansion_search on to the Index it makes; load keeps it)
-                graph = HNSW.restore(str(hnsw_file), expansion_search=EXPANSION_SEARCH)
-            except (ValueError, RuntimeError) as exc:
-                raise IndexDamagedError(f"{hnsw_file}: unreadable ({exc})") from None
-            if graph is None or len(graph) != len(keys) or graph.ndim != self.dim:
-                raise IndexDamagedError(f"{hnsw_file}: does not match the vectors beside it")
-        self._keys, self._matrix, self._hnsw = keys, matrix, graph
-        self._row = {int(k): i for i, k in enumerate(keys)}
-
-    def _read_manifest(self) -> dict[str, Any] | None:
-        try:
-            manifest = json.loads(self._manifest_file.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise IndexDamagedError(f"{self._manifest_file}: unreadable ({exc})") from None
-        if not isinstance(manifest, dict):
-            raise IndexDamagedError(f"{self._manifest_file}: not a vector manifest")
-        files = manifest.get("files")
-        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-            raise IndexDamagedError(f"{self._manifest_file}: not a vector manifest")
-        return manifest
-
-    def save(self) -> None:
-        """Write atomically (temp file + rename) so a crash never leaves half a file, then
-        the manifest of their digests. A crash between two renames leaves files that do not
-        match the manifest: the next load calls them damaged and they are rebuilt."""
-        keys_file, matrix_file, hnsw_file = self._files
-        digests: dict[str, str] = {}
-        tmp_files = (
-            keys_file.with_suffix(".tmp.npy"),
-            matrix_file.with_suffix(".tmp.npy"),
-            hnsw_file.with_suffix(".tmp"),
-        )
-        try:
-            for target, tmp, array in zip(
-                (keys_file, matrix_file), tmp_files, (self._keys, self._matrix), strict=False
-            ):
-                np.save(tmp, array)
-                digests[target.name] = sha256_of(tmp)
-                tmp.replace(target)
-            if self._hnsw is not None:
-                self._hnsw.save(str(tmp_files[2]))
-                digests[hnsw_file.name] = sha256_of(tmp_files[2])
-                tmp_files[2].replace(hnsw_file)
-            else:
-                hnsw_file.unlink(missing_ok=True)
-            manifest = {"count": len(self._keys), "dim": self.dim, "files": digests}
-            tmp = self._manifest_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(manifest))
-            tmp.replace(self._manifest_file)
-        finally:
-            for tmp in tmp_files:  # left only by a failed write (a full disk): give it back
-                tmp.unlink(missing_ok=True)
+        return self._current().graph is not None
 
     @property
     def keys(self) -> np.ndarray:
-        """Every pk held, in row order (``paperfeed check`` compares them with the database)."""
-        return self._keys
+        """Every pk held (``paperfeed check`` compares them with the database)."""
+        view = self._current()
+        parts = [np.asarray(d.keys)[rows] for d, rows in zip(view.deltas, view.live, strict=True)]
+        if view.main is not None:
+            parts.insert(0, np.asarray(view.main.keys)[~view.dead])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    @property
+    def graph(self) -> HNSW | None:
+        """The main segment's graph (benchmarks set its ``expansion_search``)."""
+        return self._current().graph
 
     @property
     def graph_size(self) -> int | None:
-        return None if self._hnsw is None else len(self._hnsw)
+        graph = self._current().graph
+        return None if graph is None else len(graph)
+
+    @property
+    def segment_names(self) -> tuple[str | None, tuple[str, ...]]:
+        """The main segment's and the deltas' directory names, as ``CURRENT`` has them."""
+        return (None, ()) if self._pointer is None else (self._pointer.main, self._pointer.deltas)
 
     def clear(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -184,55 +223,154 @@ class VectorIndex:
 
     # -- build ---------------------------------------------------------------------------
     def upsert(self, pks: np.ndarray, vectors: np.ndarray) -> None:
-        """Add or replace rows. Call ``save`` afterwards to persist."""
+        """Add or replace rows: kept in memory (and searched) until ``save`` writes them as a
+        delta segment. No copy of what is already held is made."""
         if len(pks) == 0:
             return
-        pks = np.asarray(pks, dtype=np.int64)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        existing = np.array([k in self._row for k in pks.tolist()], dtype=bool)
-        for pk, vector in zip(pks[existing], vectors[existing], strict=True):
-            self._matrix[self._row[int(pk)]] = vector
-        new_keys, new_vectors = pks[~existing], vectors[~existing]
-        start = len(self._keys)
-        self._keys = np.concatenate([self._keys, new_keys])
-        self._matrix = np.concatenate([self._matrix, new_vectors])
-        self._row.update({int(k): start + i for i, k in enumerate(new_keys)})
-        self._order = None
-        with self._subset_lock:
-            self._subsets.clear()
-            self._subset_rows = 0
-        self._update_graph(pks[existing], vectors[existing], new_keys, new_vectors)
+        keys = np.array(pks, dtype=np.int64)
+        matrix = np.array(vectors, dtype=np.float32).reshape(len(keys), self.dim)
+        with self._lock:
+            self._pending.append((keys, matrix))
+            self._view = None
 
-    def _update_graph(
-        self,
-        changed: np.ndarray,
-        changed_vecs: np.ndarray,
-        added: np.ndarray,
-        added_vecs: np.ndarray,
-    ) -> None:
-        if len(self._keys) < EXACT_BELOW:
-            self._hnsw = None  # small: exact search only
+    def save(self) -> None:
+        """Write the unsaved rows as a delta segment, merge when the deltas are due, then
+        name the result in ``CURRENT`` (atomically) and delete what it no longer names."""
+        if not self._pending and self._pointer is not None:
             return
-        if self._hnsw is None:  # crossed the threshold: build the graph from everything
-            self._hnsw = HNSW(
-                ndim=self.dim,
-                metric="cos",
-                dtype="f16",
-                multi=False,
-                expansion_search=EXPANSION_SEARCH,
+        pointer = self._pointer or Pointer(None, (), 0, 1)
+        number = pointer.next
+        main, deltas = self._main, list(self._deltas)
+        if self._pending:
+            keys = np.concatenate([k for k, _ in self._pending])
+            matrix = np.concatenate([m for _, m in self._pending])
+            _, last = np.unique(keys[::-1], return_index=True)  # a key twice: the last wins
+            rows = np.sort(len(keys) - 1 - last)
+            name = f"delta-{number:06d}"
+            number += 1
+            segments.write_delta(self.path, name, keys[rows], matrix[rows])
+            deltas.append(self._segment(name, "delta"))
+        view = _View(main, deltas, self.config)
+        main_rows = 0 if main is None else len(main.keys) - view.n_dead
+        delta_rows = view.count - main_rows
+        config = self.config
+        if deltas and (
+            main is None
+            or main.graph is None  # small collections: one segment, rewritten (cheap)
+            or delta_rows > max(config.merge_min_rows, config.merge_fraction * main_rows)
+        ):
+            main = self._merge(view, f"main-{number:06d}")
+            number += 1
+            deltas = []
+        elif len(deltas) > config.max_deltas:
+            deltas = [self._compact(view, f"delta-{number:06d}")]
+            number += 1
+        pointer = Pointer(
+            None if main is None else main.name,
+            tuple(d.name for d in deltas),
+            view.count,
+            number,
+        )
+        segments.write_pointer(self.path, pointer)
+        segments.remove_unnamed(self.path, pointer)
+        with self._lock:
+            self._pointer, self._main, self._deltas = pointer, main, deltas
+            self._pending = []
+            self._view = None
+
+    def _compact(self, view: _View, name: str) -> Segment:
+        keys = np.concatenate(
+            [np.asarray(d.keys)[rows] for d, rows in zip(view.deltas, view.live, strict=True)]
+        )
+        matrix = np.concatenate(
+            [np.asarray(d.matrix)[rows] for d, rows in zip(view.deltas, view.live, strict=True)]
+        )
+        segments.write_delta(self.path, name, keys, matrix)
+        return self._segment(name, "delta")
+
+    def _merge(self, view: _View, name: str) -> Segment:
+        """A new main segment of every live row, sorted by key, with a graph when large:
+        the old graph loaded, superseded keys removed and the deltas added (or built afresh
+        when the old segment had none)."""
+        config = self.config
+        sources: list[tuple[np.ndarray, np.ndarray]] = []  # (matrix, rows) per part
+        key_parts: list[np.ndarray] = []
+        old = view.main
+        if old is not None:
+            rows = np.flatnonzero(~view.dead)
+            sources.append((old.matrix, rows))
+            key_parts.append(np.asarray(old.keys)[rows])
+        for delta, rows in zip(view.deltas, view.live, strict=True):
+            sources.append((delta.matrix, rows))
+            key_parts.append(np.asarray(delta.keys)[rows])
+        all_keys = np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.int64)
+        order = np.argsort(all_keys, kind="stable")
+        count = len(order)
+        large = count >= config.exact_below
+        dtype = np.float16 if large else np.float32
+        sorted_keys = all_keys[order]
+        directory, out = segments.start_main(self.path, name, sorted_keys, self.dim, dtype)
+        offsets = np.cumsum([0] + [len(rows) for _, rows in sources])
+        for start in range(0, count, _MERGE_BLOCK):
+            out[start : start + _MERGE_BLOCK] = _gather(
+                sources, offsets, order[start : start + _MERGE_BLOCK]
             )
-            self._hnsw.add(self._keys, self._matrix)
-            return
-        if len(changed):
-            self._hnsw.remove(changed)
-            self._hnsw.add(changed, changed_vecs)
-        if len(added):
-            self._hnsw.add(added, added_vecs)
+        out.flush()
+        graph, removed = None, 0
+        if large:
+            graph, removed = self._merged_graph(view, old, sorted_keys, out)
+        segments.finish_main(directory, count, self.dim, graph, removed)
+        del out
+        return self._segment(name, "main")
+
+    def _merged_graph(
+        self, view: _View, old: Segment | None, keys: np.ndarray, matrix: np.ndarray
+    ) -> tuple[HNSW, int]:
+        """The new segment's graph, and how many rows it had removed since built afresh."""
+        config = self.config
+        removed = 0 if old is None else old.removed + view.n_dead
+        if (
+            old is not None
+            and old.graph is not None
+            and removed <= config.graph_rebuild_fraction * len(keys)
+        ):
+            graph = HNSW.restore(
+                str(self.path / old.name / "hnsw.usearch"),
+                expansion_search=config.expansion_search,
+            )
+            if graph is not None:
+                if view.n_dead:
+                    graph.remove(np.asarray(old.keys)[view.dead])
+                for delta, rows in zip(view.deltas, view.live, strict=True):
+                    if len(rows):
+                        graph.add(
+                            np.asarray(delta.keys)[rows],
+                            np.asarray(delta.matrix[rows], dtype=np.float32),
+                        )
+                return graph, removed
+        graph = HNSW(
+            ndim=self.dim,
+            metric="cos",
+            dtype=config.graph_dtype,
+            multi=False,
+            expansion_search=config.expansion_search,
+        )
+        for start in range(0, len(matrix), _MERGE_BLOCK):
+            block = np.asarray(matrix[start : start + _MERGE_BLOCK], dtype=np.float32)
+            graph.add(keys[start : start + _MERGE_BLOCK], block)
+        return graph, 0
 
     # -- query ---------------------------------------------------------------------------
     def vector(self, pk: int) -> np.ndarray | None:
-        row = self._row.get(pk)
-        return None if row is None else self._matrix[row]
+        view = self._current()
+        for delta, rows in zip(reversed(view.deltas), reversed(view.live), strict=True):
+            found = rows[np.asarray(delta.keys)[rows] == pk]
+            if len(found):
+                return np.asarray(delta.matrix[found[0]], dtype=np.float32)
+        main_rows = view.main_rows(np.array([pk], dtype=np.int64))
+        if len(main_rows) and view.main is not None:
+            return np.asarray(view.main.matrix[main_rows[0]], dtype=np.float32)
+        return None
 
     def search(
         self,
@@ -257,81 +395,202 @@ class VectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``search`` as arrays: pks (int64) and similarities (float64), best first. Callers
         that filter or cut the list further need not build a ``VectorHit`` per candidate."""
-        if k <= 0 or len(self._keys) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        view = self._current()
+        query = np.asarray(query, dtype=np.float32)
+        if k <= 0 or view.count == 0:
+            return _empty()
         if allowed is None:
-            return self._graph(query, k) if self._hnsw is not None else self._exact(query, k, None)
-        subset = self._cached_subset(key) if key is not None else None
-        if subset is None:
-            rows = self._rows_of(np.asarray(allowed, dtype=np.int64))
-            # A set above half the matrix is not copied: scoring every row costs little more.
-            if key is None or len(rows) * 2 > len(self._keys):
-                return self._exact(query, k, rows)
-            subset = self._keep_subset(key, rows)
-        keys, matrix = subset
-        return _top(_scores(matrix, query.astype(np.float32)), keys, k)
+            if view.graph is not None:
+                wanted = math.ceil(k * self.config.graph_oversample) + _extra(view, k)
+                main = self._graph(view, query, wanted)
+            else:
+                main = _exact_main(view, query, k, None)
+            return _best(k, main, _exact_deltas(view, query, k, None))
+        pks = np.unique(np.asarray(allowed, dtype=np.int64))
+        return self._exact_filtered(view, query, k, pks, _membership(pks), key)
 
-    def _graph(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        assert self._hnsw is not None
-        matches = self._hnsw.search(query, k, threads=1)
-        # float64 before subtracting: the same values as ``1.0 - float(distance)``.
-        return matches.keys.astype(np.int64), 1.0 - matches.distances.astype(np.float64)
+    def nearest_filtered(
+        self,
+        query: np.ndarray,
+        k: int,
+        pks: np.ndarray,
+        contains: Contains,
+        key: Hashable | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k among ``pks`` (``contains`` tells them apart), the path chosen by the
+        filter's selectivity: the fraction of the collection it passes (``VectorConfig``).
+        Exact below ``exact_filtered_below``; above, the graph's oversampled neighbours,
+        and an exact scan after all if fewer than ``k`` of them pass."""
+        view = self._current()
+        query = np.asarray(query, dtype=np.float32)
+        if k <= 0 or view.count == 0:
+            return _empty()
+        config = self.config
+        selectivity = min(1.0, len(pks) / view.count)
+        if (
+            view.graph is not None
+            and len(pks) >= k
+            and selectivity >= config.exact_filtered_below
+            and (wanted := math.ceil(k * config.oversample / selectivity) + _extra(view, k))
+            <= config.max_graph_candidates
+            and wanted * config.graph_candidate_cost <= len(pks)
+        ):
+            keys, sims = self._graph(view, query, wanted)
+            passing = contains(keys)
+            if int(passing.sum()) >= k:
+                return _best(
+                    k, (keys[passing], sims[passing]), _exact_deltas(view, query, k, contains)
+                )
+        return self._exact_filtered(view, query, k, np.asarray(pks, dtype=np.int64), contains, key)
 
-    def _cached_subset(self, key: Hashable) -> tuple[np.ndarray, np.ndarray] | None:
-        with self._subset_lock:
-            if (entry := self._subsets.get(key)) is not None:
-                self._subsets.move_to_end(key)
-            return entry
+    def _graph(self, view: _View, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's ``count`` nearest main rows, superseded ones dropped, rescored against
+        the matrix (the same similarities as an exact scan), best first."""
+        main = view.main
+        assert main is not None and main.graph is not None
+        matches = main.graph.search(query, count, threads=1)
+        rows = view.main_rows(np.asarray(matches.keys, dtype=np.int64))
+        return _top(_scores(main.matrix[rows], query), np.asarray(main.keys[rows]), len(rows))
 
-    def _keep_subset(self, key: Hashable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Copy the keys and matrix rows of ``rows`` (in their order: the same copy the exact
-        scan makes) and keep them under ``key``, evicting the least recently used."""
-        entry = self._keys[rows], self._matrix[rows]
-        with self._subset_lock:
-            if key not in self._subsets:
-                self._subsets[key] = entry
-                self._subset_rows += len(rows)
-                while len(self._subsets) > SUBSET_ENTRIES or self._subset_rows > len(self._keys):
-                    _, (evicted, _) = self._subsets.popitem(last=False)
-                    self._subset_rows -= len(evicted)
-        return entry
-
-    def _rows_of(self, pks: np.ndarray) -> np.ndarray:
-        """Matrix rows of the given pks (unknown pks are skipped), without a Python loop."""
-        if self._order is None:
-            self._order = np.argsort(self._keys, kind="stable")
-        sorted_keys = self._keys[self._order]
-        positions = np.clip(np.searchsorted(sorted_keys, pks), 0, len(sorted_keys) - 1)
-        rows: np.ndarray = self._order[positions[sorted_keys[positions] == pks]]
-        return rows
+    def _exact_filtered(
+        self,
+        view: _View,
+        query: np.ndarray,
+        k: int,
+        pks: np.ndarray,
+        contains: Contains,
+        key: Hashable | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        subset = None if key is None else _cached_subset(view, key)
+        if subset is not None:
+            main = _top(_scores(subset[1], query), subset[0], k)
+        else:
+            rows = view.main_rows(pks)
+            main_size = 0 if view.main is None else len(view.main.keys)
+            if (
+                key is not None
+                and len(rows) * 2 <= main_size
+                and len(rows) <= self.config.subset_rows
+            ):
+                keys, matrix = _keep_subset(view, key, rows)
+                main = _top(_scores(matrix, query), keys, k)
+            else:
+                main = _exact_main(view, query, k, rows)
+        return _best(k, main, _exact_deltas(view, query, k, contains))
 
     def exact_search(self, query: np.ndarray, k: int) -> list[VectorHit]:
         """Brute force over every row: the baseline the benchmarks compare the graph with."""
-        return as_hits(*self._exact(query, k, None))
+        view = self._current()
+        query = np.asarray(query, dtype=np.float32)
+        if k <= 0 or view.count == 0:
+            return []
+        return as_hits(
+            *_best(k, _exact_main(view, query, k, None), _exact_deltas(view, query, k, None))
+        )
 
-    def _exact(
-        self, query: np.ndarray, k: int, rows: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        query = query.astype(np.float32)
-        if rows is None or len(rows) * 4 >= len(self._keys):
-            # Scoring every row beats copying a large subset out of the matrix first.
-            scores = _scores(self._matrix, query)
-            if rows is None:
-                return _top(scores, self._keys, k)
-            return _top(scores[rows], self._keys[rows], k)
-        return _top(_scores(self._matrix[rows], query), self._keys[rows], k)
+
+# -- scoring --------------------------------------------------------------------------------
+def _extra(view: _View, k: int) -> int:
+    """Graph neighbours asked for beyond ``k``, for the superseded rows among them."""
+    if view.n_dead == 0 or view.main is None:
+        return 0
+    return math.ceil(4 * k * view.n_dead / len(view.main.keys)) + 8
+
+
+def _exact_main(
+    view: _View, query: np.ndarray, k: int, rows: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    main = view.main
+    if main is None or len(main.keys) == 0:
+        return _empty()
+    if rows is None or len(rows) * 4 >= len(main.keys):
+        # Scoring every row beats gathering a large subset out of the matrix first.
+        scores = _scores(main.matrix, query)
+        if rows is None:
+            scores[view.dead] = -np.inf
+            keep = min(k, len(main.keys) - view.n_dead)
+            return _top(scores, np.asarray(main.keys), keep)
+        return _top(scores[rows], np.asarray(main.keys[rows]), k)
+    return _top(_scores(main.matrix[rows], query), np.asarray(main.keys[rows]), k)
+
+
+def _exact_deltas(
+    view: _View, query: np.ndarray, k: int, contains: Contains | None
+) -> tuple[np.ndarray, np.ndarray]:
+    parts = []
+    for delta, rows in zip(view.deltas, view.live, strict=True):
+        if contains is not None and len(rows):
+            rows = rows[contains(np.asarray(delta.keys[rows]))]
+        if len(rows):
+            parts.append(_top(_scores(delta.matrix[rows], query), np.asarray(delta.keys[rows]), k))
+    return _best(k, *parts) if parts else _empty()
+
+
+def _membership(pks: np.ndarray) -> Contains:
+    """``contains`` for a sorted array of pks."""
+
+    def contains(keys: np.ndarray) -> np.ndarray:
+        if len(pks) == 0:
+            return np.zeros(len(keys), dtype=bool)
+        pos = np.clip(np.searchsorted(pks, keys), 0, len(pks) - 1)
+        found: np.ndarray = pks[pos] == keys
+        return found
+
+    return contains
+
+
+def _cached_subset(view: _View, key: Hashable) -> tuple[np.ndarray, np.ndarray] | None:
+    with view.lock:
+        if (entry := view.subsets.get(key)) is not None:
+            view.subsets.move_to_end(key)
+        return entry
+
+
+def _keep_subset(view: _View, key: Hashable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Copy the keys and matrix rows (as float32) of ``rows`` and keep them under ``key``,
+    evicting the least recently used beyond the config's bounds."""
+    assert view.main is not None
+    entry = np.asarray(view.main.keys[rows]), np.asarray(view.main.matrix[rows], dtype=np.float32)
+    config = view.config
+    with view.lock:
+        if key not in view.subsets:
+            view.subsets[key] = entry
+            view.subset_rows += len(rows)
+            while (
+                len(view.subsets) > config.subset_entries or view.subset_rows > config.subset_rows
+            ):
+                _, (evicted, _) = view.subsets.popitem(last=False)
+                view.subset_rows -= len(evicted)
+    return entry
+
+
+def _gather(
+    sources: list[tuple[np.ndarray, np.ndarray]], offsets: np.ndarray, index: np.ndarray
+) -> np.ndarray:
+    """Rows ``index`` of the concatenation of ``matrix[rows]`` over ``sources``, float32."""
+    dim = sources[0][0].shape[1]
+    out = np.empty((len(index), dim), dtype=np.float32)
+    part = np.searchsorted(offsets, index, side="right") - 1
+    for p, (matrix, rows) in enumerate(sources):
+        mine = np.flatnonzero(part == p)
+        if len(mine):
+            picked = rows[index[mine] - offsets[p]]
+            order = np.argsort(picked)  # read the mapped file front to back
+            out[mine[order]] = matrix[picked[order]]
+    return out
 
 
 def _scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """``matrix @ query`` (float32) in blocks of rows small enough for OpenBLAS to keep each
-    product on this thread (``SCORE_BLOCK``): the same dot products, no thread wake-ups."""
+    product on this thread (``SCORE_BLOCK``); float16 rows are widened a block at a time."""
     block = max(1, SCORE_BLOCK // max(1, matrix.shape[1]))
     if len(matrix) <= block:
-        scores: np.ndarray = matrix @ query
+        scores: np.ndarray = np.asarray(matrix, dtype=np.float32) @ query
         return scores
     out = np.empty(len(matrix), dtype=np.float32)
     for start in range(0, len(matrix), block):
-        np.matmul(matrix[start : start + block], query, out=out[start : start + block])
+        rows = np.asarray(matrix[start : start + block], dtype=np.float32)
+        np.matmul(rows, query, out=out[start : start + block])
     return out
 
 
@@ -339,10 +598,28 @@ def _top(scores: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     """The ``k`` best scores and their keys, best first (float32 scores made float64)."""
     k = min(k, len(scores))
     if k <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return _empty()
     top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.argsort(-scores[top])]
+    top = top[np.argsort(-scores[top], kind="stable")]
     return keys[top].astype(np.int64), scores[top].astype(np.float64)
+
+
+def _best(k: int, *parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of several best-first lists (of disjoint keys)."""
+    parts = tuple(p for p in parts if len(p[0]))
+    if not parts:
+        return _empty()
+    if len(parts) == 1:
+        keys, sims = parts[0]
+        return keys[:k], sims[:k]
+    keys = np.concatenate([p[0] for p in parts])
+    sims = np.concatenate([p[1] for p in parts])
+    order = np.argsort(-sims, kind="stable")[:k]
+    return keys[order], sims[order]
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
 
 
 def as_hits(keys: np.ndarray, similarities: np.ndarray) -> list[VectorHit]:

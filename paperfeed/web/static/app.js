@@ -1,5 +1,7 @@
-// Progressive enhancement: votes and saves update in place through the JSON API.
-// Without JavaScript the same forms POST and the page reloads.
+// Progressive enhancement: votes and saves update in place through the JSON API; the
+// feed's date picker goes to the day picked; the search filters start open on wide screens;
+// the phone menu closes on Escape or a click elsewhere. Without JavaScript the same forms
+// POST (or GET) and the page reloads, and the menu and filters open on a click.
 "use strict";
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -46,4 +48,33 @@
       form.submit(); // fall back to the plain form, which shows the error page
     }
   });
+
+  function enhancePage() {
+    if (window.matchMedia("(min-width: 40.01rem)").matches) {
+      for (const details of document.querySelectorAll("details[data-open-wide]")) details.open = true;
+    }
+    const picker = document.querySelector(".date-picker");
+    const day = picker?.querySelector('input[type="date"]');
+    if (day) {
+      day.addEventListener("change", () => {
+        // Only a whole date within the range: typing a year fires change on every digit.
+        const ok = day.value && (!day.min || day.value >= day.min) && (!day.max || day.value <= day.max);
+        if (ok && day.value !== day.defaultValue) picker.requestSubmit();
+      });
+    }
+    const menu = document.querySelector("details.menu");
+    if (menu) {
+      document.addEventListener("click", (event) => {
+        if (menu.open && !menu.contains(event.target)) menu.open = false;
+      });
+      document.addEventListener("keydown", (event) => {
+        if (event.key === "Escape" && menu.open) {
+          menu.open = false;
+          menu.querySelector("summary").focus();
+        }
+      });
+    }
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", enhancePage);
+  else enhancePage();
 })();

@@ -228,9 +228,12 @@ class ServerProcess:
 
     Subclasses say how to start it (``argv``). The environment is ours minus every
     ``PAPERFEED_*`` variable (the server sees only the workspace given here), plus ``env``.
-    Entering waits until ``/healthz`` answers (the indexes are loaded); leaving sends SIGTERM
-    and waits for a graceful shutdown (SIGKILL after 30 s).
+    Entering waits until ``/healthz`` answers (the indexes are loaded; at most
+    ``startup_timeout`` seconds); leaving sends SIGTERM and waits for a graceful shutdown
+    (SIGKILL after 30 s).
     """
+
+    startup_timeout = 180.0  # a large corpus on a busy machine may need more
 
     def __init__(
         self,
@@ -253,7 +256,7 @@ class ServerProcess:
         env.update(PAPERFEED_DATA_DIR=str(self.data_dir), **self.extra_env)
         with self.log_file.open("wb") as out:
             self.process = subprocess.Popen(self.argv(), cwd=REPO, env=env, stdout=out, stderr=out)
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit(f"the server exited:\n{self.log_file.read_text()[-3000:]}")
@@ -264,7 +267,10 @@ class ServerProcess:
                 pass
             time.sleep(0.3)
         self.__exit__()
-        raise SystemExit(f"the server did not answer within 180 s:\n{self.log_file.read_text()}")
+        raise SystemExit(
+            f"the server did not answer within {self.startup_timeout:.0f} s:\n"
+            + self.log_file.read_text()
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self.process is None or self.process.poll() is not None:

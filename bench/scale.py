@@ -387,6 +387,7 @@ def build(corpus: Corpus, papers: int, shared: Path, seed: int) -> None:
     }
     corpus.meta["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     corpus.meta["add_runs"] = 0
+    corpus.meta["base_papers"] = len(base)
     corpus.save_meta()
     log(f"{corpus.name}: built: {corpus.meta['build']}")
 
@@ -592,12 +593,12 @@ def add_papers(corpus: Corpus, url: str, base: list[BasePaper], work: Path) -> d
                 published=datetime(day.year, day.month, day.day, tzinfo=UTC),
             )
         )
-    path = work / f"add-{run}.jsonl"
+    path = work / f"{corpus.name}-add-{run}.jsonl"
     path.write_text("".join(json.dumps(record_to_json(r)) + "\n" for r in records))
     when = f"since:{day.isoformat()} until:{day.isoformat()}"
     sample = [records[0], records[-1], *(records[int(j)] for j in rng.choice(ADD, 8, False))]
     t0 = time.perf_counter()
-    with (work / f"add-{run}.log").open("wb") as out:
+    with (work / f"{corpus.name}-add-{run}.log").open("wb") as out:
         done = subprocess.run(
             [PAPERFEED, "ingest", "jsonl", str(path)],
             cwd=REPO,
@@ -607,7 +608,7 @@ def add_papers(corpus: Corpus, url: str, base: list[BasePaper], work: Path) -> d
         )
     cli_s = time.perf_counter() - t0
     if done.returncode:
-        raise SystemExit(f"paperfeed ingest failed: {(work / f'add-{run}.log').read_text()}")
+        raise SystemExit(f"paperfeed ingest failed: {out.name}")
     found: set[str] = set()
     with httpx.Client(base_url=url, timeout=120) as client:
         while True:
@@ -707,7 +708,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     base = base_papers(args.shared)
     result: dict[str, Any] = {
         "papers": count,
-        "base_papers": len(base),
+        "base_papers": corpus.meta.get("base_papers", len(base)),
         "backend": args.backend,
         "corpus": corpus.name,
         **corpus.meta["build"],
@@ -846,6 +847,9 @@ def plot(target: Path) -> None:
             label = f"{backend}: {key.split('_')[0]} p95"
             left.plot(x, [r[key] for r in mine], style, marker=marker, label=label)
         right.plot(x, [r["pss_mb"] for r in mine], "-", marker=marker, label=backend)
+        if backend == "postgres":
+            with_server = [r["pss_mb"] + r.get("pss_postgres_mb", 0.0) for r in mine]
+            right.plot(x, with_server, ":", marker=marker, label="postgres + PostgreSQL server")
     left.set(xscale="log", xlabel="papers", ylabel="ms (server-side, 1 client)")
     left.set_title("search latency, p95")
     right.set(xscale="log", xlabel="papers", ylabel="MB")

@@ -850,14 +850,14 @@ def plot(target: Path) -> None:
         if backend == "postgres":
             with_server = [r["pss_mb"] + r.get("pss_postgres_mb", 0.0) for r in mine]
             right.plot(x, with_server, ":", marker=marker, label="postgres + PostgreSQL server")
-    left.set(xscale="log", xlabel="papers", ylabel="ms (server-side, 1 client)")
+    left.set(xscale="log", yscale="log", xlabel="papers", ylabel="ms (server-side, 1 client)")
     left.set_title("search latency, p95")
     right.set(xscale="log", xlabel="papers", ylabel="MB")
     right.set_title("PSS: serve --workers 2 + worker")
     for axis in (left, right):
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=8)
-        axis.set_ylim(bottom=0)
+    right.set_ylim(bottom=0)
     fig.tight_layout()
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=110)

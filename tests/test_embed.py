@@ -147,7 +147,7 @@ def test_embed_query_equals_embed_of_one(embedder: Embedder) -> None:
 
 def test_empty_input(embedder: Embedder) -> None:
     calls: list[int] = []
-    out = embedder.embed([], progress=calls.append)
+    out = embedder.embed([], progress=lambda stage, done, total: calls.append(done))
     assert out.shape == (0, DIM)
     assert out.dtype == np.float32
     assert calls == []
@@ -169,7 +169,7 @@ def test_long_text_is_truncated_not_rejected(embedder: Embedder) -> None:
 
 def test_progress_reports_every_batch(embedder: Embedder) -> None:
     calls: list[int] = []
-    embedder.embed(TEXTS, batch_size=2, progress=calls.append)
+    embedder.embed(TEXTS, batch_size=2, progress=lambda stage, done, total: calls.append(done))
     assert calls == [2, 2, 1]
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from paperfeed.catalog.validate import check_record
 from paperfeed.db import Base, Database, IngestCheckpoint, IngestRun, Listing, Paper, changes
 from paperfeed.errors import SourceError
 from paperfeed.formats import Format
+from paperfeed.progress import Progress
 
 # Fields copied from a record onto a paper when the record has a value for them.
 _FIELDS = (
@@ -84,16 +85,13 @@ class IngestReport:
         return sum(1 for problem in self.problems if not problem.kept)
 
 
-ProgressCallback = Callable[[str, int], None]  # (path, items handled since last call)
-
-
 def ingest_files(
     db: Database,
     source: Format,
     paths: Sequence[Path],
     *,
     batch_size: int = 500,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     bulk: bool = True,
 ) -> IngestReport:
     """Import ``paths`` with ``source``; see the module docstring for the guarantees.
@@ -181,7 +179,7 @@ def _ingest_file(
     path: Path,
     batch_size: int,
     report: IngestReport,
-    progress: ProgressCallback | None,
+    progress: Progress | None,
     bulk: bool,
 ) -> None:
     key = str(path.resolve())
@@ -215,7 +213,7 @@ def _ingest_file(
             _save_checkpoint(session, source.name, key, done, complete=False)
         report.problems.extend(problems)
         if progress:
-            progress(str(path), len(fresh))
+            progress(f"ingest {path.name}", len(fresh), 0)
     with db.session() as session:
         _save_checkpoint(session, source.name, key, done, complete=True)
 

@@ -40,12 +40,13 @@ def _progress() -> Iterator[Progress]:
 
 
 def _stages(progress: Progress) -> Callable[[str, int, int], None]:
-    """A ``(stage, done, total)`` callback drawing one bar per stage."""
+    """A ``paperfeed.progress.Progress`` callback drawing one bar per stage (a total of 0:
+    not known, a bar that counts)."""
     tasks: dict[str, Any] = {}
 
     def report(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total, rate="")
+            tasks[stage] = progress.add_task(stage, total=total or None, rate="")
         progress.advance(tasks[stage], done)
 
     return report

@@ -18,6 +18,7 @@ from paperfeed.cli._common import (
     _open,
     _progress,
     _settings,
+    _stages,
     _sync,
     console,
     out,
@@ -55,18 +56,13 @@ def ingest(
             raise SourceError(f"{path}: no such file")
     workspace = Workspace.create(_settings())
     with _progress() as progress:
-        task = progress.add_task(f"ingest {source}", total=None, rate="")
-
-        def advance(_path: str, count: int) -> None:
-            progress.advance(task, count)
-
         try:
             report = ingest_files(
                 workspace.db,
                 parser,
                 paths,
                 batch_size=workspace.settings.ingest_batch_size,
-                progress=advance,
+                progress=_stages(progress),
             )
         except KeyboardInterrupt:
             console.print(

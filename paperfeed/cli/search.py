@@ -215,17 +215,7 @@ def evaluate(
         console.print(f"indexing {dataset.name} into {settings.data_dir} …")
         with _progress() as progress:
             prepare(dataset, workspace, _stages(progress))
-            n = len(dataset.qrels.get(split, {}))
-            n = min(n, queries) if queries else n
-            task = progress.add_task("queries", total=n * len(chosen), rate="")
-            results = run_eval(
-                workspace,
-                dataset,
-                split,
-                chosen,
-                queries,
-                lambda k: progress.advance(task, k),
-            )
+            results = run_eval(workspace, dataset, split, chosen, queries, _stages(progress))
         workspace.db.engine.dispose()
     if as_json:
         print(json.dumps(results_json(dataset, split, results)))

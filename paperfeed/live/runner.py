@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,14 +35,13 @@ from paperfeed.errors import ConflictError, PaperfeedError
 from paperfeed.live.connector import Page
 from paperfeed.live.http import PoliteClient
 from paperfeed.live.registry import KINDS, get_source_row, make_client, spec_of
+from paperfeed.progress import Progress
 from paperfeed.search.catchup import catch_up
-from paperfeed.search.index import Progress as IndexProgress
 from paperfeed.workspace import Workspace
 
 SYNC_EVERY = 20  # pages between index syncs in a long harvest
 
 # (source name, pages so far, records so far) after each committed page.
-ProgressCallback = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -166,12 +164,12 @@ class SourceStatus:
 def run_source(
     workspace: Workspace,
     source_name: str,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     *,
     client: PoliteClient | None = None,
     index: bool = True,
     sync_every: int = SYNC_EVERY,
-    index_progress: IndexProgress | None = None,
+    index_progress: Progress | None = None,
 ) -> RunReport:
     """Harvest ``source_name`` from its checkpoint on; see the module docstring.
 
@@ -320,7 +318,7 @@ def _commit_page(
         _copy(report, run)
 
 
-def _sync(workspace: Workspace, report: RunReport, progress: IndexProgress | None) -> None:
+def _sync(workspace: Workspace, report: RunReport, progress: Progress | None) -> None:
     """Bring the indexes up to date; a failure is noted, never fatal (papers are stored)."""
     try:
         catch_up(workspace, progress)

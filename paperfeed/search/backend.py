@@ -29,7 +29,8 @@ from paperfeed.search.trace import SearchTrace
 if TYPE_CHECKING:
     from paperfeed.config import Settings
     from paperfeed.db import Database
-    from paperfeed.search.index import Progress, SyncReport
+    from paperfeed.progress import Progress
+    from paperfeed.search.index import SyncReport
 
 __all__ = ["IndexCounts", "SearchBackend", "backend_kind", "open_backend"]
 

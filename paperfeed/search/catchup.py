@@ -29,12 +29,12 @@ from sqlalchemy import Text, cast, column, delete, func, select, table, tuple_, 
 from sqlalchemy.types import UserDefinedType
 
 from paperfeed.db import Database, Embedding, EmbedQueue, Paper, changes
+from paperfeed.progress import Progress
 from paperfeed.search import embed, vocabulary
 
 if TYPE_CHECKING:
     from paperfeed.workspace import Workspace
 
-Progress = Callable[[str, int, int], None]  # (stage, done in this step, total for the stage)
 BATCH = 256  # papers per embedding transaction: ~4 s of model time on 2 cores
 
 

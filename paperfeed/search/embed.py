@@ -26,7 +26,7 @@ import functools
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from paperfeed.errors import ConfigError
+from paperfeed.progress import Progress
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -186,14 +187,15 @@ class Embedder:
         self,
         texts: Sequence[str],
         batch_size: int | None = None,
-        progress: Callable[[int], None] | None = None,
+        progress: Progress | None = None,
     ) -> np.ndarray:
         """Embed ``texts``; returns ``(len(texts), DIM)`` float32 rows in input order.
 
         Texts are run in batches of similar token length (sorted) so little time goes on
-        padding, ``workers`` batches at a time; ``progress(k)`` is called after each batch,
-        in order, with the ``k`` texts it finished. ``batch_size`` defaults to
-        :data:`CPU_BATCH_SIZE` on CPU and :data:`ACCELERATOR_BATCH_SIZE` on an accelerator.
+        padding, ``workers`` batches at a time; ``progress("embed", k, len(texts))`` is
+        called after each batch, in order, with the ``k`` texts it finished. ``batch_size``
+        defaults to :data:`CPU_BATCH_SIZE` on CPU and :data:`ACCELERATOR_BATCH_SIZE` on an
+        accelerator.
         """
         batch_size = self.batch_size if batch_size is None else batch_size
         if batch_size < 1:
@@ -214,7 +216,7 @@ class Embedder:
         for rows, vectors in zip(batches, results, strict=True):
             out[rows] = vectors
             if progress is not None:
-                progress(len(rows))
+                progress("embed", len(rows), len(texts))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -19,7 +19,7 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,8 +32,9 @@ from paperfeed.db import Paper
 from paperfeed.errors import QueryError, SourceError
 from paperfeed.formats import get_format
 from paperfeed.formats.beir import ID_PREFIX
+from paperfeed.progress import Progress
 from paperfeed.search import Mode, SearchConfig, embed, related, search
-from paperfeed.search.catchup import Progress, catch_up
+from paperfeed.search.catchup import catch_up
 from paperfeed.search.vocabulary import looks_like_acronym
 from paperfeed.workspace import Workspace
 
@@ -164,7 +165,7 @@ def evaluate(
     split: str = "test",
     rankers: Sequence[str] = ("lexical", "dense", "hybrid"),
     limit_queries: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     configs: dict[str, tuple[Mode, SearchConfig]] | None = None,
     kinds: Sequence[str] | None = None,
 ) -> list[RankerResult]:
@@ -207,7 +208,7 @@ def evaluate(
                 )
             )
             if progress:
-                progress(1)
+                progress("queries", 1, len(query_ids) * len(rankers))
         n = max(len(scores), 1)
         per_kind: dict[str, list[tuple[float, float, float]]] = {}
         for qid, score in zip(query_ids, scores, strict=True):

@@ -44,7 +44,8 @@ from paperfeed.search.trace import UNTRACED, SearchTrace
 
 if TYPE_CHECKING:
     from paperfeed.db import Database
-    from paperfeed.search.index import Progress, SyncReport
+    from paperfeed.progress import Progress
+    from paperfeed.search.index import SyncReport
 
 __all__ = ["PostgresSearch"]
 

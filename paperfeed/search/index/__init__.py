@@ -43,6 +43,7 @@ from sqlalchemy import func, select
 
 from paperfeed.db import Database, DiskFullError, Embedding, Paper
 from paperfeed.errors import ConflictError
+from paperfeed.progress import Progress
 from paperfeed.search import embed
 from paperfeed.search.backend import IndexCounts
 from paperfeed.search.index.files import IndexDamagedError
@@ -62,7 +63,6 @@ SAVE_EVERY = 200_000
 Part = TypeVar("Part", LexicalIndex, VectorIndex)
 T = TypeVar("T")
 _CURRENT_MODEL = Embedding.model == embed.MODEL_ID
-Progress = Callable[[str, int, int], None]  # (stage, done in this step, total for stage)
 
 
 class IndexBusyError(ConflictError):

@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from paperfeed.bounds import MAX_SEARCH_DEPTH
 from paperfeed.db import Paper
 from paperfeed.search import SearchResults, SearchTrace, search
 from paperfeed.workspace import Workspace
@@ -16,7 +17,8 @@ FILTERED = "quark mass cat:hep-ph"  # the Kaggle sample has categories; the seed
 
 STAGES = {
     "lexical": ["parse", "refresh", "lexical", "fusion", "load papers"],
-    "dense": ["parse", "refresh", "embed query", "dense", "fusion", "load papers"],
+    # lexical evidence decides what matches in every mode
+    "dense": ["parse", "refresh", "lexical", "embed query", "dense", "fusion", "load papers"],
     "hybrid": ["parse", "refresh", "lexical", "embed query", "dense", "fusion", "load papers"],
 }
 
@@ -46,10 +48,14 @@ def test_the_trace_names_the_stages_each_mode_runs_in_order(
     results, trace, wall = traced(seeded_workspace, QUERY, mode=mode, limit=5)
     assert list(trace.stages) == STAGES[mode]
     check_times(trace, wall)
-    retrievers = {"lexical": ["lexical"], "dense": ["dense"], "hybrid": ["lexical", "dense"]}
-    assert sorted(trace.counts) == sorted(retrievers[mode])
-    assert all(0 < n <= 100 for n in trace.counts.values())  # SearchConfig.candidates
-    assert results.total >= max(trace.counts.values())
+    retrievers = {"lexical": ["lexical"], "dense": ["lexical", "dense"]}
+    assert sorted(trace.counts) == sorted(retrievers.get(mode, ["lexical", "dense"]))
+    assert 0 < trace.counts["lexical"] <= MAX_SEARCH_DEPTH  # counted deep: it decides `total`
+    assert 0 < trace.counts.get("dense", 1) <= 100  # SearchConfig.candidates
+    if mode == "dense":  # ranked by meaning: the matches are among the dense candidates
+        assert 0 < results.total <= trace.counts["dense"]
+    else:  # every paper holding a query word matches
+        assert results.total >= trace.counts["lexical"]
 
 
 @pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])

@@ -67,8 +67,10 @@ def show_results(
 ) -> None:
     """Print a page of results (as ``search`` and ``related`` do), with what the query became:
     the pasted paper found in the collection, key terms, acronym expansions (``--explain``).
-    JSON is ``/api/v1/search``'s object; ``--explain`` adds each result's ``explain`` and the
-    query's ``query_explained``."""
+    ``search --json`` prints the list of results, each in ``/api/v1``'s paper shape (scripts
+    read ``[0]["id"]``); ``related --json`` the whole
+    ``/api/v1/search`` object, with ``this_paper``. ``--explain`` adds each result's
+    ``explain`` (and the object, the query's ``query_explained``)."""
     offset, limit = results.offset, results.limit
     if as_json:
         from paperfeed.web.api import search_out
@@ -77,9 +79,8 @@ def show_results(
         if explain:  # the explanations ride along beside each result
             for item, hit in zip(data["results"], results.hits, strict=True):
                 item["explain"] = hit.explanation.as_dict()
-        if explain:
             data["query_explained"] = _query_explained(results)
-        _print_json(data)
+        _print_json(data if results.related is not None else data["results"])
         return
     if results.this_paper is not None:
         paper = results.this_paper.paper

@@ -72,7 +72,7 @@ def check_json(data_dir: Path) -> dict:
 def search_ids(data_dir: Path, query: str, **extra: str) -> tuple[list[str], str]:
     """The ids ``paperfeed search --json`` returns, and its stderr (warnings)."""
     result = ok(run(data_dir, "search", query, "--json", "--limit", "10", **extra))
-    return [hit["id"] for hit in json.loads(result.stdout)["results"]], result.stderr
+    return [hit["id"] for hit in json.loads(result.stdout)], result.stderr
 
 
 @contextmanager

@@ -237,16 +237,7 @@ class _Check:
         return kept
 
     def note(self, name: str, value: object) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.drop(f"{name} is {type(value).__name__}, not text")
-            return None
-        text = _clean(value).strip()
-        if len(text) > MAX_NOTE_CHARS:
-            self.drop(f"{name} of {len(text):,} characters (limit {MAX_NOTE_CHARS:,})")
-            return None
-        return text or None
+        return self.limited(name, value, MAX_NOTE_CHARS)
 
     def url(self, name: str, value: object) -> str | None:
         if value is None or value == "":

@@ -313,9 +313,14 @@ def _nearest(
             vector = embed.get_query_embedder().embed_query(parsed.text)
         found = backend.dense(vector, count + len(hidden), parsed, UNTRACED)
         dense = [h for h in found if h.pk not in hidden]
+    return _by_meaning(workspace, dense[:count])
+
+
+def _by_meaning(workspace: Workspace, hits: list[VectorHit]) -> list[SearchHit]:
+    """Papers ranked by similarity alone, loaded, each explained by its dense rank."""
     ranked = [
         (h.pk, h.similarity, Explanation(i, h.similarity, dense_rank=i, similarity=h.similarity))
-        for i, h in enumerate(dense[:count], 1)
+        for i, h in enumerate(hits, 1)
     ]
     return _hydrate(workspace, ranked)
 
@@ -437,11 +442,7 @@ def similar_to(
         left_out = hidden_pks(session) | {paper_pk}
     found = backend.dense(vector, limit + len(left_out), _NO_QUERY, UNTRACED)
     neighbours = [h for h in found if h.pk not in left_out]
-    ranked = [
-        (h.pk, h.similarity, Explanation(i, h.similarity, dense_rank=i, similarity=h.similarity))
-        for i, h in enumerate(neighbours[:limit], 1)
-    ]
-    return _hydrate(workspace, ranked)
+    return _by_meaning(workspace, neighbours[:limit])
 
 
 # Built once: a statement made per call costs its construction and cache-key walk (~0.25 ms).

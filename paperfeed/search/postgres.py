@@ -12,10 +12,11 @@ must appear in the title or the abstract and exclusions must not, ``author:`` ma
 words of one author name in order (up to two other words between them), ``cat:`` any of the
 categories, ``since:``/``until:`` bound ``published`` inclusively. The differences:
 
-- keyword ranking: PostgreSQL has no BM25. ``lexical`` ranks the papers holding any of the
-  query's words (stopwords dropped) by the sum, over the words, of the word's BM25 idf times
-  ``ts_rank`` of the paper for that word alone, with a title match weighing
-  ``1 + title_boost``; see ``RANK_NORMALIZATION`` for what was measured;
+- keyword ranking: PostgreSQL has no BM25, so ``paper_terms`` (migration 0014, kept by
+  triggers) holds each paper's BM25 term-frequency parts per lexeme, for the whole text and
+  for the title (weighing ``title_boost`` more), with length normalised against fixed
+  average lengths; the idf comes from live counts. A word's best papers come first from an
+  index, so a search reads a few thousand postings, not every paper holding a common word;
 - stemming and stopwords are PostgreSQL's 'english' configuration, so a quoted phrase of
   stopwords only ("the") constrains nothing, and accents are not folded;
 - hidden papers are left out in SQL, so ``browse`` counts only what can be shown; the
@@ -25,6 +26,7 @@ categories, ``since:``/``until:`` bound ``published`` inclusively. The differenc
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,11 +61,8 @@ EF_SEARCH_MAX = 1000  # pgvector's upper bound
 # iterative scans, and fall back to the exact scan when those come up short.
 EXACT_FILTERED_BELOW = 10_000
 MAX_SCAN_TUPLES = 40_000  # ``hnsw.max_scan_tuples`` of an iterative scan (default 20,000)
-# ``ts_rank`` normalisation of each word's score. Lexical nDCG@10 on SciFact train (809
-# queries; BM25 in the embedded index: 0.6998): 0 (none) 0.6955, 1 (/ 1 + log length) 0.6919,
-# 2 (/ length) 0.5242 (bench/RESULTS.md). ts_rank's own saturation of repeated words does
-# what BM25's length norm would.
-RANK_NORMALIZATION = 0
+# Filtered keyword search: candidates per word, in multiples of the depth asked.
+FILTERED_PER_WORD = 5
 _WORD = re.compile(r"[^\W_]+")  # PostgreSQL's parser splits on what is not a letter or digit
 _AUTHOR_SLOP = 2  # other words allowed between an author query's words, as tantivy's slop
 _ALTERNATIVES_MAX = 64  # slop alternatives spelled out for one author name
@@ -92,43 +91,63 @@ class PostgresSearch:
 
     # -- searching -----------------------------------------------------------------------
     def lexical(self, query: ParsedQuery, depth: int, *, title_boost: float) -> list[LexicalHit]:
-        """Papers holding any of the query's words, best first (see the module docstring)."""
+        """Papers holding any of the query's words, best first, by BM25 (module docstring).
+
+        The candidates are each word's ``depth`` best papers by its own BM25 part
+        (``paper_terms``' impact index): their union holds at least ``depth`` papers when
+        that many hold any word, so the count of matches to ``depth`` stays exact, and each
+        candidate's full score is summed from its postings. With filters, each word gives
+        ``FILTERED_PER_WORD`` times as many; when fewer than ``depth`` of them pass and a
+        word has more papers than that, every posting of the words is scored for the papers
+        that pass.
+        """
         if depth <= 0 or not query.text:
             return []
         with self.db.engine.connect() as connection:
-            words = connection.execute(
-                text(
-                    "SELECT lexeme, coalesce(array_length(positions, 1), 1) "
-                    "FROM unnest(to_tsvector('english', :text))"
-                ),
-                {"text": query.text},
-            ).all()
+            words = dict(
+                connection.execute(
+                    text(
+                        "SELECT lexeme, coalesce(array_length(positions, 1), 1) "
+                        "FROM unnest(to_tsvector('english', :text))"
+                    ),
+                    {"text": query.text},
+                ).all()
+            )
             if not words:
                 return []  # stopwords only
+            held = dict(
+                connection.execute(
+                    text(
+                        "SELECT lexeme, count(*) FROM paper_terms "
+                        "WHERE lexeme = ANY(CAST(:lexemes AS text[])) GROUP BY lexeme"
+                    ),
+                    {"lexemes": list(words)},
+                ).all()
+            )
+            if not held:
+                return []
+            papers = int(connection.scalar(text("SELECT count(*) FROM papers")) or 0)
+            lexemes = sorted(held)
             where = _Where()
-            where.add("p.search_text @@ CAST(:any_word AS tsquery)")
-            where.params["any_word"] = " | ".join(_quoted(lexeme) for lexeme, _ in words)
-            _constraints(query, where)
-            idf, score = [], []
-            for i, (lexeme, repeats) in enumerate(words):
-                where.params[f"w{i}"] = _quoted(lexeme)
-                idf.append(
-                    f"(SELECT count(*) FROM papers WHERE search_text @@ CAST(:w{i} AS tsquery))"
-                    f" AS df{i}"
-                )
-                score.append(_word_score(i, repeats))
-            # ts_rank's weights are at most 1: the title's is 1, the abstract's 1 / (1 + boost).
-            where.params["weights"] = [0.0, 0.0, 1.0 / (1.0 + max(title_boost, 0.0)), 1.0]
-            where.params["depth"] = depth
-            rows = connection.execute(
-                text(
-                    "WITH s AS MATERIALIZED (SELECT (SELECT count(*) FROM papers) AS n, "
-                    f"{', '.join(idf)}) "
-                    f"SELECT p.pk, {' + '.join(score)} AS score FROM papers p, s "
-                    f"WHERE {where.sql} ORDER BY score DESC, p.pk LIMIT :depth"
-                ),
-                where.params,
-            ).all()
+            where.params.update(
+                lexemes=lexemes,
+                weights=[words[w] * _idf(papers, int(held[w])) for w in lexemes],
+                title_boost=max(title_boost, 0.0),
+                depth=depth,
+            )
+            hidden = connection.scalars(text("SELECT pk FROM papers WHERE hidden")).all()
+            where.params["hidden"] = list(hidden)
+            if not query.has_filters:
+                where.params["per_word"] = depth + len(hidden)
+                rows = connection.execute(text(_SCORED_BEST.format(join="")), where.params).all()
+            else:
+                _constraints(query, where)
+                where.params["per_word"] = FILTERED_PER_WORD * depth
+                best = _SCORED_BEST.format(join=_PASSING.format(where=where.sql))
+                rows = connection.execute(text(best), where.params).all()
+                if len(rows) < depth and max(held.values()) > where.params["per_word"]:
+                    every = _SCORED_ALL.format(where=where.sql)
+                    rows = connection.execute(text(every), where.params).all()
         return [LexicalHit(int(pk), float(score)) for pk, score in rows]
 
     def dense(
@@ -229,14 +248,42 @@ class PostgresSearch:
         return IndexCounts(int(papers or 0), int(vectors or 0))
 
 
-def _word_score(i: int, repeats: int) -> str:
-    """Word ``i``'s part of a paper's keyword score: its BM25 idf (from ``s.n`` papers,
-    ``s.df{i}`` of them holding it) times ``ts_rank`` for it alone (weights by field)."""
-    return (
-        f"{repeats} * ln(1 + (s.n - s.df{i} + 0.5) / (s.df{i} + 0.5)) * "
-        f"ts_rank(CAST(:weights AS real[]), p.search_text, CAST(:w{i} AS tsquery), "
-        f"{RANK_NORMALIZATION})"
-    )
+def _idf(papers: int, holding: int) -> float:
+    """BM25's idf of a word that ``holding`` of ``papers`` papers hold (tantivy's form)."""
+    return math.log(1 + (papers - holding + 0.5) / (holding + 0.5))
+
+
+# Keyword scores from the postings (migration 0014): a paper's score is the sum, over the
+# query's words it holds, of the word's weight (idf times its repeats in the query) times
+# its BM25 part for the whole text plus ``title_boost`` times the title's.
+_WORDS = (
+    "q AS (SELECT * FROM unnest(CAST(:lexemes AS text[]), CAST(:weights AS float8[])) "
+    "AS q(lexeme, weight))"
+)
+# Each word's ``per_word`` best papers (the impact index), hidden ones left out; each
+# candidate's full score from its own postings (a primary-key probe per candidate: the
+# LATERAL keeps the planner from reading every posting of a common word instead); the
+# candidates passing ``where``, best first.
+_SCORED_BEST = (
+    f"WITH {_WORDS}, best AS MATERIALIZED (SELECT DISTINCT b.paper_pk FROM q CROSS JOIN LATERAL "
+    "(SELECT t.paper_pk FROM paper_terms t WHERE t.lexeme = q.lexeme "
+    "ORDER BY t.impact DESC LIMIT :per_word) AS b "
+    "WHERE b.paper_pk <> ALL(CAST(:hidden AS integer[]))) "
+    "SELECT best.paper_pk, s.score FROM best CROSS JOIN LATERAL ("
+    "SELECT sum(q.weight * (t.body_part + :title_boost * t.title_part)) AS score "
+    "FROM paper_terms t JOIN q ON q.lexeme = t.lexeme WHERE t.paper_pk = best.paper_pk "
+    "AND t.lexeme = ANY(CAST(:lexemes AS text[]))) AS s {join} "
+    "ORDER BY s.score DESC, best.paper_pk LIMIT :depth"
+)
+_PASSING = "JOIN papers p ON p.pk = best.paper_pk WHERE {where}"
+# Every posting of the words, for the papers that pass ``where``: when the best papers per
+# word leave a filtered search short.
+_SCORED_ALL = (
+    f"WITH {_WORDS} SELECT t.paper_pk, "
+    "sum(q.weight * (t.body_part + :title_boost * t.title_part)) AS score "
+    "FROM q JOIN paper_terms t ON t.lexeme = q.lexeme JOIN papers p ON p.pk = t.paper_pk "
+    "WHERE {where} GROUP BY t.paper_pk ORDER BY score DESC, t.paper_pk LIMIT :depth"
+)
 
 
 # The nearest vectors passing ``where``, re-sorted after a relaxed iterative scan, with the

@@ -357,3 +357,61 @@ def test_nothing_to_catch_up_with(corpus: SimpleNamespace, tmp_path: Path) -> No
     counts = backend.counts()
     # A hidden paper is still a paper with a vector; only searches leave it out.
     assert (counts.papers, counts.vectors) == (N + len(TEXTS), N + len(TEXTS))
+
+
+def test_keyword_postings_follow_inserts_edits_and_deletes(corpus: SimpleNamespace) -> None:
+    db = corpus.ws.db
+    with db.session() as session:
+        paper = Paper(
+            id="edit.1",
+            title_key="edit1",
+            title="Zebrafish fin regeneration",
+            abstract="How zebrafish regrow their fins.",
+            authors=["A Person"],
+            categories=["q-bio.TO"],
+            published=DAY0,
+            source="test",
+        )
+        session.add(paper)
+        session.flush()
+        pk = paper.pk
+    assert pk in lexical(corpus, "zebrafish")
+    with db.session() as session:
+        session.execute(
+            text(
+                "UPDATE papers SET title = 'Axolotl limb regeneration', abstract = 'Limbs.' "
+                "WHERE pk = :pk"
+            ),
+            {"pk": pk},
+        )
+    assert pk not in lexical(corpus, "zebrafish")
+    assert pk in lexical(corpus, "axolotl limb")
+    with db.session() as session:
+        session.execute(text("DELETE FROM papers WHERE pk = :pk"), {"pk": pk})
+        left = session.scalar(
+            text("SELECT count(*) FROM paper_terms WHERE paper_pk = :pk"), {"pk": pk}
+        )
+    assert left == 0 and pk not in lexical(corpus, "axolotl")
+
+
+def test_each_words_best_papers_give_the_exhaustive_ranking(corpus: SimpleNamespace) -> None:
+    """The candidate cut (each word's ``depth`` best postings) ranks as scoring every
+    posting does, also when one word is held by every synthetic paper."""
+    query = parse_query("synthetic sentence embeddings paper")
+    for depth in (3, 10, 40):
+        cut = corpus.backend.lexical(query, depth, title_boost=0.25)
+        with corpus.ws.db.engine.connect() as connection:
+            every = connection.execute(
+                text(
+                    "SELECT t.paper_pk, sum(w.weight * (t.body_part + 0.25 * t.title_part)) AS s "
+                    "FROM paper_terms t JOIN (SELECT lexeme, "
+                    "ln(1 + ((SELECT count(*) FROM papers) - count(*) + 0.5) / (count(*) + 0.5))"
+                    " AS weight FROM paper_terms WHERE lexeme = ANY(:words) GROUP BY lexeme) w "
+                    "ON w.lexeme = t.lexeme JOIN papers p ON p.pk = t.paper_pk "
+                    "WHERE NOT p.hidden GROUP BY t.paper_pk ORDER BY s DESC, t.paper_pk "
+                    "LIMIT :depth"
+                ),
+                {"words": ["synthet", "sentenc", "embed", "paper"], "depth": depth},
+            ).all()
+        assert [h.pk for h in cut] == [int(pk) for pk, _ in every]
+        assert [h.score for h in cut] == pytest.approx([float(s) for _, s in every])

@@ -104,7 +104,7 @@ class PostgresSearch:
         if depth <= 0 or not query.text:
             return []
         with self.db.engine.connect() as connection:
-            words = dict(
+            words: dict[str, int] = dict(
                 connection.execute(
                     text(
                         "SELECT lexeme, coalesce(array_length(positions, 1), 1) "
@@ -115,7 +115,7 @@ class PostgresSearch:
             )
             if not words:
                 return []  # stopwords only
-            held = dict(
+            held: dict[str, int] = dict(
                 connection.execute(
                     text(
                         "SELECT lexeme, count(*) FROM paper_terms "

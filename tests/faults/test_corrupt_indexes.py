@@ -121,7 +121,12 @@ def test_a_damaged_graph_file_never_reaches_usearch(
         reopened = Indexes(demo_dir / "index")
     assert "hnsw.usearch" in caplog.text and "rebuilding it from the database" in caplog.text
     reopened.sync(ws.db)
-    assert reopened.vector_index.has_graph and reopened.vector_index.search(query, 10) == intact
+    assert reopened.vector_index.has_graph
+    # The graph is rebuilt, not restored: an approximate graph built again (usearch adds in
+    # parallel) may swap a near-tie at the tail, so the answer is compared as recall.
+    rebuilt = reopened.vector_index.search(query, 10)
+    assert rebuilt[0] == intact[0]
+    assert len({h.pk for h in rebuilt} & {h.pk for h in intact}) >= 9
     assert check(ws).ok
     ws.db.engine.dispose()
 

@@ -104,39 +104,31 @@ class PostgresSearch:
         if depth <= 0 or not query.text:
             return []
         with self.db.engine.connect() as connection:
-            words: dict[str, int] = dict(
-                connection.execute(
-                    text(
-                        "SELECT lexeme, coalesce(array_length(positions, 1), 1) "
-                        "FROM unnest(to_tsvector('english', :text))"
-                    ),
-                    {"text": query.text},
-                ).all()
-            )
-            if not words:
-                return []  # stopwords only
-            held: dict[str, int] = dict(
-                connection.execute(
-                    text(
-                        "SELECT lexeme, count(*) FROM paper_terms "
-                        "WHERE lexeme = ANY(CAST(:lexemes AS text[])) GROUP BY lexeme"
-                    ),
-                    {"lexemes": list(words)},
-                ).all()
-            )
+            # The query's lexemes with their repeats and how many papers hold each, the
+            # number of papers and the hidden ones: one round trip.
+            stats = connection.execute(
+                text(
+                    "SELECT w.lexeme, coalesce(array_length(w.positions, 1), 1), "
+                    "(SELECT count(*) FROM paper_terms t WHERE t.lexeme = w.lexeme), "
+                    "(SELECT count(*) FROM papers), ARRAY(SELECT pk FROM papers WHERE hidden) "
+                    "FROM unnest(to_tsvector('english', :text)) AS w"
+                ),
+                {"text": query.text},
+            ).all()
+            words = {lexeme: repeats for lexeme, repeats, *_ in stats}
+            held = {lexeme: int(count) for lexeme, _, count, *_ in stats if count}
             if not held:
-                return []
-            papers = int(connection.scalar(text("SELECT count(*) FROM papers")) or 0)
+                return []  # stopwords only, or words no paper holds
+            papers, hidden = int(stats[0][3]), list(stats[0][4])
             lexemes = sorted(held)
             where = _Where()
             where.params.update(
                 lexemes=lexemes,
-                weights=[words[w] * _idf(papers, int(held[w])) for w in lexemes],
+                weights=[words[w] * _idf(papers, held[w]) for w in lexemes],
                 title_boost=max(title_boost, 0.0),
                 depth=depth,
             )
-            hidden = connection.scalars(text("SELECT pk FROM papers WHERE hidden")).all()
-            where.params["hidden"] = list(hidden)
+            where.params["hidden"] = hidden
             if not query.has_filters:
                 where.params["per_word"] = depth + len(hidden)
                 rows = connection.execute(text(_SCORED_BEST.format(join="")), where.params).all()
@@ -260,6 +252,7 @@ _WORDS = (
     "q AS (SELECT * FROM unnest(CAST(:lexemes AS text[]), CAST(:weights AS float8[])) "
     "AS q(lexeme, weight))"
 )
+_SCORE = "sum(q.weight * (t.body_part + :title_boost * t.title_part))"
 # Each word's ``per_word`` best papers (the impact index), hidden ones left out; each
 # candidate's full score from its own postings (a primary-key probe per candidate: the
 # LATERAL keeps the planner from reading every posting of a common word instead); the
@@ -270,7 +263,7 @@ _SCORED_BEST = (
     "ORDER BY t.impact DESC LIMIT :per_word) AS b "
     "WHERE b.paper_pk <> ALL(CAST(:hidden AS integer[]))) "
     "SELECT best.paper_pk, s.score FROM best CROSS JOIN LATERAL ("
-    "SELECT sum(q.weight * (t.body_part + :title_boost * t.title_part)) AS score "
+    f"SELECT {_SCORE} AS score "
     "FROM paper_terms t JOIN q ON q.lexeme = t.lexeme WHERE t.paper_pk = best.paper_pk "
     "AND t.lexeme = ANY(CAST(:lexemes AS text[]))) AS s {join} "
     "ORDER BY s.score DESC, best.paper_pk LIMIT :depth"
@@ -279,8 +272,7 @@ _PASSING = "JOIN papers p ON p.pk = best.paper_pk WHERE {where}"
 # Every posting of the words, for the papers that pass ``where``: when the best papers per
 # word leave a filtered search short.
 _SCORED_ALL = (
-    f"WITH {_WORDS} SELECT t.paper_pk, "
-    "sum(q.weight * (t.body_part + :title_boost * t.title_part)) AS score "
+    f"WITH {_WORDS} SELECT t.paper_pk, {_SCORE} AS score "
     "FROM q JOIN paper_terms t ON t.lexeme = q.lexeme JOIN papers p ON p.pk = t.paper_pk "
     "WHERE {where} GROUP BY t.paper_pk ORDER BY score DESC, t.paper_pk LIMIT :depth"
 )

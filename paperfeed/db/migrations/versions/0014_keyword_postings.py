@@ -9,11 +9,10 @@ a few thousand index entries instead of ranking every paper that holds a common 
 100,000 papers, ranking with ``ts_rank`` took over a second for common words).
 
 Length normalisation uses fixed average lengths (``AVG_TITLE_TERMS``, ``AVG_BODY_TERMS``),
-so a paper's postings never change when others
-arrive; the idf comes from live document frequencies at query time. Triggers keep the table
-in step with ``papers``: a statement-level trigger on INSERT (one set-based insert per
-batch), one on UPDATE for the papers whose ``search_text`` changed; deleting a paper
-cascades.
+so a paper's postings never change when others arrive; the idf comes from live document
+frequencies at query time. Triggers keep the table in step with ``papers``: a
+statement-level trigger on INSERT (one set-based insert per batch), one on UPDATE for the
+papers whose ``search_text`` changed; deleting a paper cascades.
 
 Revision ID: 0014
 Revises: 0013
@@ -107,12 +106,7 @@ def upgrade() -> None:
         "PRIMARY KEY (paper_pk, lexeme))"
     )
     op.execute(_TERM_PARTS)
-    op.execute(
-        "INSERT INTO paper_terms (lexeme, paper_pk, title_part, body_part, impact) "
-        f"SELECT parts.lexeme, p.pk, parts.title_part, parts.body_part, "
-        f"parts.body_part + {DEFAULT_TITLE_BOOST} * parts.title_part "
-        "FROM papers p CROSS JOIN LATERAL paperfeed_term_parts(p.search_text) AS parts"
-    )
+    op.execute(f"WITH changed AS (SELECT pk, search_text FROM papers) {_INSERT_TERMS}")
     op.execute(
         "CREATE INDEX ix_paper_terms_best ON paper_terms (lexeme, impact DESC) INCLUDE (paper_pk)"
     )

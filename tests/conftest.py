@@ -107,7 +107,8 @@ def hf_history_paths() -> list[Path]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+    """Settings of a new, empty workspace on the run's backend (``--backend``)."""
+    return _backends.settings_for(tmp_path / "data")
 
 
 @pytest.fixture

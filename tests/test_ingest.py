@@ -11,12 +11,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from _core_helpers import SEED_COUNT, all_papers, count, paper_by_id
+from _core_helpers import SEED_COUNT, all_papers, count, make_workspace, paper_by_id
 from sqlalchemy import select
 
 from paperfeed.catalog.ingest import IngestReport, ingest_files
 from paperfeed.catalog.records import ListingRecord, PaperRecord, ParseProblem, title_key
-from paperfeed.config import Settings
 from paperfeed.db import IngestCheckpoint, IngestRun, Listing, Paper
 from paperfeed.errors import SourceError
 from paperfeed.formats import Format, get_format
@@ -215,7 +214,7 @@ def test_duplicates_inside_one_batch_follow_the_same_rules_as_across_batches(
     older = arxiv(2, title="An Early Title", abstract="second abstract")  # no authors
     outcomes = []
     for batch_size in (1, 500):  # 1: one record per batch; 500: both in the same batch
-        ws = Workspace.create(Settings(data_dir=tmp_path / f"b{batch_size}"))
+        ws = make_workspace(tmp_path / f"b{batch_size}")
         ingest_records(ws, tmp_path / f"dup{batch_size}.jsonl", newer, older, batch_size=batch_size)
         got = paper_by_id(ws, "2401.01234")
         outcomes.append((got.title, got.abstract, got.version, got.authors))

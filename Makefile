@@ -31,12 +31,12 @@ serve: install  ## initialise ./data, import the demo corpus if empty, serve on 
 	$(BIN)/paperfeed serve
 
 # The suites run a second time on PostgreSQL (`--backend postgres`: the fixtures' workspaces
-# in one PostgreSQL with pgvector, search inside it): the web, mail and live paths that read
-# and write through the search backend. The rest of PostgreSQL's coverage runs in the first
-# pass (tests that start their own server: search on both backends, two nodes, migrations).
-PG_SUITES = tests/web/test_web_api.py tests/web/test_web_search.py tests/web/test_web_submit.py \
-	tests/web/test_web_votes.py tests/web/test_web_feed.py tests/web/test_web_security.py \
-	tests/mail/test_digests.py tests/mail/test_end_to_end.py tests/live/test_live_runner.py
+# in one PostgreSQL with pgvector, search inside it): web, mail, the live-source runner and
+# ingest, crash tests included. The rest of PostgreSQL's coverage runs in the first pass
+# (tests that start their own server: search and bulk ingest on both backends, two nodes,
+# migrations).
+PG_SUITES = tests/web tests/mail tests/live/test_live_runner.py tests/test_ingest.py \
+	tests/test_ingest_crash.py tests/test_ingest_hf_details.py tests/sources/test_hostile_records.py
 
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test.
 test: install $(CHROMIUM)  ## lint and type-check, then every test except those marked slow

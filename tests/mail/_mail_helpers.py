@@ -4,6 +4,7 @@ links out of mails."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import threading
@@ -13,8 +14,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import _backends
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from paperfeed.catalog.ingest import upsert_records
 from paperfeed.catalog.records import ListingRecord, PaperRecord
@@ -166,8 +168,11 @@ class SmtpServer:
 
 
 def mail_settings(data_dir: Path, port: int, **extra: object) -> Settings:
+    """Settings of a new workspace that mails through the SMTP server on ``port``, its
+    database on the run's backend (``--backend``)."""
     return Settings(
         data_dir=data_dir,
+        database_url=_backends.settings_for(data_dir).database_url,
         secret_key="test-secret",
         base_url="https://papers.example.org",
         smtp_host="127.0.0.1",
@@ -177,3 +182,30 @@ def mail_settings(data_dir: Path, port: int, **extra: object) -> Settings:
         cookie_secure=False,  # links say https; the test clients speak plain http to the app
         **extra,  # type: ignore[arg-type]
     )
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``paperfeed`` subprocess on ``settings``' workspace and mail server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env |= {
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SECRET_KEY": settings.secret_key or "",
+        "PAPERFEED_BASE_URL": settings.base_url or "",
+        "PAPERFEED_SMTP_HOST": settings.smtp_host or "",
+        "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
+        "PAPERFEED_SMTP_FROM": settings.smtp_from or "",
+        "PAPERFEED_SMTP_TIMEOUT": str(settings.smtp_timeout),
+    }
+    if settings.database_url:
+        env["PAPERFEED_DATABASE_URL"] = settings.database_url
+    return env | extra
+
+
+def query_rows(settings: Settings, query: str) -> list[tuple[object, ...]]:
+    """Rows of ``query`` on ``settings``' database, read from outside the workspace."""
+    engine = create_engine(settings.db_url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
+    finally:
+        engine.dispose()

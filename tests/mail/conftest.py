@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import _backends
 import pytest
 from _mail_helpers import SmtpServer, mail_settings
 
@@ -24,11 +23,6 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture
 def mail_ws(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Workspace]:
     data_dir = tmp_path / "data"
-    settings = mail_settings(data_dir, smtp_server.port)
-    if _backends.backend() == "postgres":  # the same settings, in a database of its own
-        settings = settings.model_copy(
-            update={"database_url": _backends.settings_for(data_dir).database_url}
-        )
-    ws = Workspace.create(settings)
+    ws = Workspace.create(mail_settings(data_dir, smtp_server.port))
     yield ws
     ws.db.engine.dispose()

@@ -10,7 +10,6 @@ Face daily papers (the worker's live source), the shipped embedding model.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from _core_helpers import serve_hf_days
-from _mail_helpers import SmtpServer, link_token, mail_settings, outbox, parts
+from _mail_helpers import SmtpServer, cli_env, link_token, mail_settings, outbox, parts
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from replay_server import ReplayServer
@@ -119,23 +118,17 @@ def test_subscribe_confirm_vote_worker_smtp_down_and_up_every_mail_exactly_once(
     form = {"kind": "trending", "email": "carol@example.org", "csrf_token": _csrf(carol)}
     assert carol.post("/subscribe", data=form).status_code == 200
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-    env |= {
-        "PAPERFEED_DATA_DIR": str(data_dir),
-        "PAPERFEED_SECRET_KEY": "test-secret",
-        "PAPERFEED_BASE_URL": "https://papers.example.org",
-        "PAPERFEED_SMTP_HOST": "127.0.0.1",
-        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
-        "PAPERFEED_SMTP_FROM": "paperfeed <digests@papers.example.org>",
-        "PAPERFEED_SMTP_TIMEOUT": "5",
-        "PAPERFEED_DIGEST_MAX_PAPERS": "5",
-        "PAPERFEED_MAIL_RETRY_BASE": "1",
-        "PAPERFEED_MAIL_RETRY_MAX": "2",
-        "PAPERFEED_HF_MIN_INTERVAL": "0",
-        "PAPERFEED_WORKER_SOURCES": "1s",
-        "PAPERFEED_WORKER_DIGESTS": "1s",
-        "PAPERFEED_WORKER_SEND": "1s",
-    }
+    env = cli_env(
+        ws.settings,
+        PAPERFEED_SMTP_TIMEOUT="5",
+        PAPERFEED_DIGEST_MAX_PAPERS="5",
+        PAPERFEED_MAIL_RETRY_BASE="1",
+        PAPERFEED_MAIL_RETRY_MAX="2",
+        PAPERFEED_HF_MIN_INTERVAL="0",
+        PAPERFEED_WORKER_SOURCES="1s",
+        PAPERFEED_WORKER_DIGESTS="1s",
+        PAPERFEED_WORKER_SEND="1s",
+    )
     log = tmp_path / "worker.log"
     received = smtp_server.handler.messages
     with log.open("wb") as out, ReplayServer() as hf:

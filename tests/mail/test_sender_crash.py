@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,32 +11,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from _mail_helpers import SmtpServer, mail_settings, queue_mails
+from _mail_helpers import SmtpServer, cli_env, mail_settings, query_rows, queue_mails
 
+from paperfeed.config import Settings
 from paperfeed.workspace import Workspace
 
 PAPERFEED = Path(sys.executable).parent / "paperfeed"
 CLAIM_SECONDS = 4  # longer than a `paperfeed` start, so the restart sees the claim held
 
 
-def _env(data_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-    env |= {
-        "PAPERFEED_DATA_DIR": str(data_dir),
-        "PAPERFEED_SECRET_KEY": "test-secret",
-        "PAPERFEED_SMTP_HOST": "127.0.0.1",
-        "PAPERFEED_SMTP_PORT": str(port),
-        "PAPERFEED_SMTP_TIMEOUT": "10",
-        "PAPERFEED_MAIL_CLAIM_TIMEOUT": str(CLAIM_SECONDS),
-    }
-    return env
-
-
-def _send(data_dir: Path, port: int) -> subprocess.CompletedProcess[str]:
+def _send(settings: Settings) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(PAPERFEED), "mail", "send"],
-        env=_env(data_dir, port),
-        cwd=data_dir.parent,
+        env=cli_env(settings, PAPERFEED_MAIL_CLAIM_TIMEOUT=str(CLAIM_SECONDS)),
+        cwd=settings.data_dir.parent,
         capture_output=True,
         text=True,
         timeout=60,
@@ -46,15 +32,14 @@ def _send(data_dir: Path, port: int) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _claimed_until(data_dir: Path) -> datetime:
-    with sqlite3.connect(data_dir / "paperfeed.db") as db:
-        [(value,)] = db.execute("SELECT claimed_until FROM outbox WHERE status = 'sending'")
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+def _claimed_until(settings: Settings) -> datetime:
+    [(value,)] = query_rows(settings, "SELECT claimed_until FROM outbox WHERE status = 'sending'")
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _statuses(data_dir: Path) -> Counter[str]:
-    with sqlite3.connect(data_dir / "paperfeed.db") as db:
-        return Counter(row[0] for row in db.execute("SELECT status FROM outbox"))
+def _statuses(settings: Settings) -> Counter[str]:
+    return Counter(str(status) for (status,) in query_rows(settings, "SELECT status FROM outbox"))
 
 
 def test_kill_9_mid_batch_then_restart_delivers_every_mail_exactly_once(
@@ -62,8 +47,8 @@ def test_kill_9_mid_batch_then_restart_delivers_every_mail_exactly_once(
 ) -> None:
     if not PAPERFEED.exists():
         pytest.skip(f"console script not installed at {PAPERFEED}")
-    data_dir = tmp_path / "data"
-    ws = Workspace.create(mail_settings(data_dir, smtp_server.port))
+    settings = mail_settings(tmp_path / "data", smtp_server.port)
+    ws = Workspace.create(settings)
     ids = queue_mails(ws, 10)
     ws.db.engine.dispose()
     handler = smtp_server.handler
@@ -71,7 +56,7 @@ def test_kill_9_mid_batch_then_restart_delivers_every_mail_exactly_once(
 
     process = subprocess.Popen(
         [str(PAPERFEED), "mail", "send"],
-        env=_env(data_dir, smtp_server.port),
+        env=cli_env(settings, PAPERFEED_MAIL_CLAIM_TIMEOUT=str(CLAIM_SECONDS)),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -83,14 +68,14 @@ def test_kill_9_mid_batch_then_restart_delivers_every_mail_exactly_once(
         process.wait()
     handler.release()  # the server refuses it (451) to a dead client: never accepted
     assert len(handler.ids()) == 4
-    assert _statuses(data_dir) == {"sent": 4, "sending": 1, "pending": 5}
+    assert _statuses(settings) == {"sent": 4, "sending": 1, "pending": 5}
 
-    claimed_until = _claimed_until(data_dir)
-    _send(data_dir, smtp_server.port)
+    claimed_until = _claimed_until(settings)
+    _send(settings)
     if datetime.now(UTC) < claimed_until:  # the killed sender's claim held all along
-        assert _statuses(data_dir) == {"sent": 9, "sending": 1}
-    if _statuses(data_dir) != {"sent": 10}:
+        assert _statuses(settings) == {"sent": 9, "sending": 1}
+    if _statuses(settings) != {"sent": 10}:
         time.sleep(max((claimed_until - datetime.now(UTC)).total_seconds(), 0) + 0.2)
-        _send(data_dir, smtp_server.port)  # the claim has expired
-    assert _statuses(data_dir) == {"sent": 10}
+        _send(settings)  # the claim has expired
+    assert _statuses(settings) == {"sent": 10}
     assert Counter(handler.ids()) == Counter(ids)  # every mail, exactly once

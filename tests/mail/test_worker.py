@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from _mail_helpers import SmtpServer, mail_settings, queue_mails
+from _core_helpers import make_workspace
+from _mail_helpers import SmtpServer, cli_env, mail_settings, queue_mails
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import update
@@ -58,7 +58,7 @@ def test_a_bad_schedule_is_refused_before_anything_runs(
 
 
 def test_the_lease_has_one_holder_until_it_expires(tmp_path: Path) -> None:
-    ws = Workspace.create(Settings(data_dir=tmp_path / "data"))
+    ws = make_workspace(tmp_path / "data")
     first = Lease(ws.db, "worker", 60, holder="host-a:1:aa")
     second = Lease(ws.db, "worker", 60, holder="host-b:2:bb")
     assert first.acquire() and not second.acquire()
@@ -99,21 +99,14 @@ def test_run_once_runs_the_jobs_in_order_under_the_lease(
         blocked.run_once(wait=False)
 
 
-def _env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-    return env | {
-        "PAPERFEED_DATA_DIR": str(data_dir),
-        "PAPERFEED_SECRET_KEY": "test-secret",
-        "PAPERFEED_BASE_URL": "https://papers.example.org",
-        "PAPERFEED_SMTP_HOST": "127.0.0.1",
-        "PAPERFEED_SMTP_PORT": str(port),
-        "PAPERFEED_SMTP_TIMEOUT": "10",
-        "PAPERFEED_WORKER_SOURCES": "off",
-        "PAPERFEED_WORKER_DIGESTS": "1s",
-        "PAPERFEED_WORKER_SEND": "1s",
-        "PAPERFEED_WORKER_LEASE": "3",
-        **extra,
-    }
+def _env(settings: Settings) -> dict[str, str]:
+    return cli_env(
+        settings,
+        PAPERFEED_WORKER_SOURCES="off",
+        PAPERFEED_WORKER_DIGESTS="1s",
+        PAPERFEED_WORKER_SEND="1s",
+        PAPERFEED_WORKER_LEASE="3",
+    )
 
 
 def _start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -133,9 +126,8 @@ def _wait_for(condition, timeout: float = 30.0) -> None:  # type: ignore[no-unty
 def test_a_second_worker_waits_and_takes_over_when_the_first_dies(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
-    data_dir = tmp_path / "data"
-    ws = Workspace.create(mail_settings(data_dir, smtp_server.port))
-    env = _env(data_dir, smtp_server.port)
+    ws = Workspace.create(mail_settings(tmp_path / "data", smtp_server.port))
+    env = _env(ws.settings)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = _start(env, first_log)
     second: subprocess.Popen[bytes] | None = None

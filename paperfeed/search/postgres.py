@@ -131,11 +131,11 @@ class PostgresSearch:
             where.params["hidden"] = hidden
             if not query.has_filters:
                 where.params["per_word"] = depth + len(hidden)
-                rows = connection.execute(text(_SCORED_BEST.format(join="")), where.params).all()
+                rows = connection.execute(text(_SCORED_BEST.format(passing="")), where.params).all()
             else:
                 _constraints(query, where)
                 where.params["per_word"] = FILTERED_PER_WORD * depth
-                best = _SCORED_BEST.format(join=_PASSING.format(where=where.sql))
+                best = _SCORED_BEST.format(passing=_PASSING.format(where=where.sql))
                 rows = connection.execute(text(best), where.params).all()
                 if len(rows) < depth and max(held.values()) > where.params["per_word"]:
                     every = _SCORED_ALL.format(where=where.sql)
@@ -163,10 +163,13 @@ class PostgresSearch:
         where.params["depth"] = depth
         with self.db.engine.connect() as connection:
             passing: int | None = None
-            if query.has_filters:
+            if query.has_filters:  # counted up to the threshold: beyond, the graph it is
                 passing = int(
                     connection.scalar(
-                        text(f"SELECT count(*) FROM papers p WHERE {where.paper_sql}"),
+                        text(
+                            "SELECT count(*) FROM (SELECT 1 FROM papers p "
+                            f"WHERE {where.paper_sql} LIMIT {EXACT_FILTERED_BELOW}) AS passing"
+                        ),
                         where.params,
                     )
                     or 0
@@ -253,22 +256,23 @@ _WORDS = (
     "AS q(lexeme, weight))"
 )
 _SCORE = "sum(q.weight * (t.body_part + :title_boost * t.title_part))"
-# Each word's ``per_word`` best papers (the impact index), hidden ones left out; each
-# candidate's full score from its own postings (a primary-key probe per candidate: the
-# LATERAL keeps the planner from reading every posting of a common word instead); the
-# candidates passing ``where``, best first.
+# Each word's ``per_word`` best papers (the impact index), hidden ones left out and, with
+# filters, only those passing ``{passing}`` (checked before scoring, so a broad filter does
+# not score the papers it drops); each candidate's full score from its own postings (a
+# primary-key probe per candidate: the LATERAL keeps the planner from reading every posting
+# of a common word instead); best first.
 _SCORED_BEST = (
     f"WITH {_WORDS}, best AS MATERIALIZED (SELECT DISTINCT b.paper_pk FROM q CROSS JOIN LATERAL "
     "(SELECT t.paper_pk FROM paper_terms t WHERE t.lexeme = q.lexeme "
-    "ORDER BY t.impact DESC LIMIT :per_word) AS b "
+    "ORDER BY t.impact DESC LIMIT :per_word) AS b {passing}"
     "WHERE b.paper_pk <> ALL(CAST(:hidden AS integer[]))) "
     "SELECT best.paper_pk, s.score FROM best CROSS JOIN LATERAL ("
     f"SELECT {_SCORE} AS score "
     "FROM paper_terms t JOIN q ON q.lexeme = t.lexeme WHERE t.paper_pk = best.paper_pk "
-    "AND t.lexeme = ANY(CAST(:lexemes AS text[]))) AS s {join} "
+    "AND t.lexeme = ANY(CAST(:lexemes AS text[]))) AS s "
     "ORDER BY s.score DESC, best.paper_pk LIMIT :depth"
 )
-_PASSING = "JOIN papers p ON p.pk = best.paper_pk WHERE {where}"
+_PASSING = "JOIN papers p ON p.pk = b.paper_pk AND {where} "
 # Every posting of the words, for the papers that pass ``where``: when the best papers per
 # word leave a filtered search short.
 _SCORED_ALL = (

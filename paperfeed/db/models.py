@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -145,6 +146,8 @@ class EmbedQueue(Base):
     """
 
     __tablename__ = "embed_queue"
+    # Embedders take the oldest first: without this, every claim sorts the whole queue.
+    __table_args__ = (Index("ix_embed_queue_order", "seq", "paper_pk"),)
 
     paper_pk: Mapped[int] = mapped_column(
         ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True

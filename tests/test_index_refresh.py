@@ -25,6 +25,8 @@ from paperfeed.config import Settings
 from paperfeed.db import Embedding, Paper, changes
 from paperfeed.search import embed
 from paperfeed.search.catchup import catch_up, text_hash
+from paperfeed.search.index import Indexes
+from paperfeed.search.index.vectors import VectorConfig
 from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
 
@@ -174,4 +176,34 @@ def test_a_long_sync_saves_and_records_its_progress_as_it_goes(
     assert len(reopened.vector_index) == 45 and reopened._seen("vectors") == progress[-1][0]
     for pk, vector in zip(pks, vectors, strict=True):
         assert reopened.vector_index.search(vector, 1)[0].pk == pk
+    ws.db.engine.dispose()
+
+
+def test_a_merge_after_the_sync_is_picked_up_by_readers(tmp_path: Path) -> None:
+    """A sync saves new vectors as a delta (searchable at once); ``merge`` then folds it into
+    a new main segment, and a reader's next refresh maps that."""
+    config = VectorConfig(exact_below=30, merge_min_rows=10, merge_fraction=0.05)
+    ws = Workspace.create(Settings(data_dir=tmp_path / "data"))
+    rng = np.random.default_rng(9)
+    add_papers(ws, [f"paper {i}" for i in range(40)], unit_vectors(rng, 40))
+    writer = Indexes(ws.settings.index_dir, config)
+    writer.sync(ws.db)
+    main = writer.vector_index.segment_names[0]
+    assert writer.vector_index.has_graph and not writer.merge()  # nothing due
+    reader = Indexes(ws.settings.index_dir, config)
+
+    vectors = unit_vectors(rng, 15)
+    pks = add_papers(ws, [f"new paper {i}" for i in range(15)], vectors)
+    writer.sync(ws.db)
+    assert writer.vector_index.segment_names[0] == main  # not merged by the sync
+    assert reader.refresh() and len(reader.vector_index) == 55
+    assert reader.vector_index.search(vectors[3], 1)[0].pk == pks[3]  # from the delta
+
+    assert writer.merge()
+    merged = writer.vector_index.segment_names
+    assert merged[0] != main and merged[1] == ()
+    assert reader.refresh() and reader.vector_index.segment_names == merged
+    assert len(reader.vector_index) == reader.vector_index.graph_size == 55
+    assert reader.vector_index.search(vectors[3], 1)[0].pk == pks[3]
+    assert not writer.merge()
     ws.db.engine.dispose()

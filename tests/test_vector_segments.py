@@ -236,3 +236,65 @@ def test_a_graph_that_lost_too_many_rows_is_built_afresh(
         assert len(reopened) == reopened.graph_size == 1000
         assert [reopened.search(v, 1)[0].pk for v in moved[:5]] == replaced[:5].tolist()
     assert removed == [60, 120, 180, 0]  # 240 > 20% of 1,000: built afresh
+
+
+def test_a_merge_built_apart_keeps_the_deltas_saved_meanwhile(
+    tmp_path: Path, rng: np.random.Generator, built: tuple[VectorIndex, np.ndarray, np.ndarray]
+) -> None:
+    """``prepare_merge`` builds the new main segment while searches read the old one and
+    another writer saves; ``finish_merge`` swaps it in with that writer's delta in front."""
+    index, keys, matrix = built
+    root = tmp_path / "v"
+    old_main = pointer(root)["main"]
+    added, _ = clustered(rng, 60)
+    added_keys = np.arange(1, 61, dtype=np.int64) * 10 - 5  # 60 > max(50, 5% of 1,000)
+    index.upsert(added_keys, added)
+    index.save(merge=False)  # searchable at once, not merged
+    assert index.merge_due and len(pointer(root)["deltas"]) == 1
+    before = [index.search(v, 5) for v in matrix[:20]]
+
+    prepared = index.prepare_merge()
+    assert prepared is not None and prepared.directory.exists()
+    assert pointer(root)["main"] == old_main  # nothing swapped yet
+    assert [index.search(v, 5) for v in matrix[:20]] == before
+
+    writer = VectorIndex(root, DIM, SMALL)  # another process saves meanwhile
+    newest = unit(rng.normal(size=(2, DIM)))
+    writer.upsert(np.array([5, 7]), newest)  # 5: in the merged delta; 7: new
+    writer.save(merge=False)
+    written = pointer(root)["deltas"][-1]
+
+    assert index.finish_merge(prepared)
+    current = pointer(root)
+    assert current["main"] != old_main and current["deltas"] == [written]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(
+        [current["main"], written]
+    )  # the old main and the merged delta deleted, no merge directory left
+    for opened in (index, VectorIndex(root, DIM, SMALL)):
+        assert len(opened) == 1061 and opened.graph_size == 1060
+        np.testing.assert_array_equal(opened.vector(5), newest[0])  # the newer row wins
+        np.testing.assert_array_equal(opened.vector(7), newest[1])
+        assert opened.search(added[9], 1)[0].pk == 95
+        assert opened.search(matrix[17], 1)[0].pk == keys[17]
+    assert not index.merge_due
+
+
+def test_a_merge_is_dropped_when_the_main_segment_changed_meanwhile(
+    tmp_path: Path, rng: np.random.Generator, built: tuple[VectorIndex, np.ndarray, np.ndarray]
+) -> None:
+    index, _, _ = built
+    root = tmp_path / "v"
+    index.upsert(np.arange(1, 61, dtype=np.int64) * 10 - 5, clustered(rng, 60)[0])
+    index.save(merge=False)
+    prepared = index.prepare_merge()
+    assert prepared is not None
+
+    writer = VectorIndex(root, DIM, SMALL)
+    writer.upsert(np.arange(1, 61, dtype=np.int64) * 10 - 7, clustered(rng, 60)[0])
+    writer.save()  # merges itself: a new main segment
+    merged_by_writer = pointer(root)
+
+    assert not index.finish_merge(prepared)
+    assert not prepared.directory.exists()
+    assert pointer(root) == merged_by_writer
+    assert len(VectorIndex(root, DIM, SMALL)) == 1120

@@ -193,6 +193,6 @@ def _sync_soft(workspace: Workspace) -> None:
     stored and listed either way, and the next sync indexes it."""
     try:
         with _INDEX_LOCK:
-            catch_up(workspace, wait=False)
+            catch_up(workspace, wait=False, merge=False)
     except Exception as error:  # busy lock, embedding model, disk: all caught up next sync
         log.warning("search index not updated after a submission (%s); next sync catches up", error)

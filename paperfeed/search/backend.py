@@ -81,6 +81,12 @@ class SearchBackend(Protocol):
         """True when the database holds changes the indexes have not seen."""
         ...
 
+    def merge(self) -> bool:
+        """Fold what syncs appended into the indexes' main structures when due, without
+        stopping searches or syncs meanwhile (the embedded vector segments; a no-op where
+        the database maintains its own indexes). True when something was merged."""
+        ...
+
     def reset(self) -> None:
         """Empty what can be rebuilt; the next ``sync`` refills it."""
         ...

@@ -51,16 +51,21 @@ def text_hash(title: str, abstract: str) -> str:
 
 
 def catch_up(
-    workspace: Workspace, progress: Progress | None = None, wait: bool = True
+    workspace: Workspace, progress: Progress | None = None, wait: bool = True, merge: bool = True
 ) -> CatchUpReport:
     """Embed what is queued, then bring the search indexes up to date.
 
     With ``wait=False``, an index write by another process makes this raise
     ``IndexBusyError`` instead of waiting (nothing is lost: the next catch-up does it).
+    With ``merge``, appended vector segments that are due are then merged, after the new
+    papers became searchable (minutes at millions of papers: web requests leave it to the
+    worker and the command line).
     """
     embedded = embed_pending(workspace.db, progress)
     report = workspace.indexes.sync(workspace.db, progress, wait=wait)
     vocabulary.update(workspace.db)  # the acronyms new papers define
+    if merge:
+        workspace.indexes.merge()
     return CatchUpReport(embedded, report.lexical, report.vectors)
 
 

@@ -86,6 +86,9 @@ class PostgresSearch:
     def is_stale(self, db: Database) -> bool:
         return False
 
+    def merge(self) -> bool:
+        return False
+
     def reset(self) -> None:
         return None
 

@@ -194,8 +194,8 @@ class Indexes:
             self.lexical_index.reload()
             self._state.update({k: state.get(k) for k in lexical_keys})
             reloaded = True
-        wanted = (state.get("vectors_seq"), state.get("vectors_count"))
-        if wanted != (self._state.get("vectors_seq"), self._state.get("vectors_count")):
+        vector_keys = ("vectors_seq", "vectors_count", "vectors_merges")
+        if any(state.get(k) != self._state.get(k) for k in vector_keys):
             fresh = self._read_vectors()
             if fresh is None or len(fresh) != state.get("vectors_count", 0):
                 return reloaded  # files and state disagree: keep the old view, retry later
@@ -396,17 +396,46 @@ class Indexes:
                 if progress:
                     progress("index vectors", len(batch), total)
         if count:
-            self.vector_index.save()
+            self.vector_index.save(merge=False)  # searchable now; ``merge`` folds it in later
         if newest > since:
             self._set_seen("vectors", newest)
         return count
 
+    def merge(self) -> bool:
+        """Merge the vector deltas into a new main segment when they are due.
+
+        The new segment is built without the write lock, so searches (in every process) and
+        syncs go on meanwhile; only the swap takes it, and the deltas saved during the build
+        stay in front of the new segment. One merge at a time per directory: while another
+        process merges this returns at once. True when a merge was swapped in.
+        """
+        if not self.vector_index.merge_due:
+            return False
+        try:
+            with (
+                _flock(self.path, exclusive=True, wait=False, name=".merge.lock"),
+                _disk_full_as_error(),
+            ):
+                prepared = self.vector_index.prepare_merge()
+                if prepared is None:
+                    return False
+                with self._writing(wait=True):
+                    if not self.vector_index.finish_merge(prepared):
+                        return False
+                    merges = _as_int(self._state.get("vectors_merges")) + 1
+                    self._state["vectors_merges"] = merges
+                    self._write_state(self._state)  # other processes reopen the vectors
+                return True
+        except IndexBusyError:
+            return False  # another process is merging
+
 
 @contextlib.contextmanager
-def _flock(path: Path, exclusive: bool, wait: bool) -> Iterator[None]:
-    """Hold ``<index>/.lock`` (flock: per open file, so threads exclude each other too)."""
+def _flock(path: Path, exclusive: bool, wait: bool, name: str = ".lock") -> Iterator[None]:
+    """Hold ``<index>/<name>`` (flock: per open file, so threads exclude each other too):
+    ``.lock`` for writes, ``.merge.lock`` for a vector merge."""
     path.mkdir(parents=True, exist_ok=True)  # the directory may have been deleted
-    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path / name, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:

@@ -4,8 +4,11 @@ The layout on disk is ``segments``'s: one immutable main segment, shared by ever
 through the page cache, and delta segments a sync appends (the vectors new or changed since
 the last merge, float32, scanned exactly). A key in a delta supersedes the main segment's
 row for it, which is then skipped (a tombstone, kept as a mask in memory). When the deltas
-grow past ``max(merge_min_rows, merge_fraction x main)`` rows, ``save`` merges them into a
-new main segment and names it in ``CURRENT``.
+grow past ``max(merge_min_rows, merge_fraction x main)`` rows they are merged into a new
+main segment, named in ``CURRENT``: by ``save`` itself (a bulk sync, which holds the index
+lock anyway), or apart from it (``prepare_merge`` builds the new segment while searches and
+syncs go on, ``finish_merge`` swaps it in), which is how ``Indexes.merge`` does it after an
+incremental sync, so that new papers are searchable before a long merge starts.
 
 A search scores the main segment through its graph (unfiltered, or for a filter passing a
 large enough fraction of the collection) or exactly (small collections, narrow filters), and
@@ -136,6 +139,18 @@ class _View:
         return live
 
 
+_MERGING = "merging-"  # a merge's directory until ``finish_merge`` names it a main segment
+
+
+@dataclass(frozen=True)
+class PreparedMerge:
+    """A merged main segment, built from the main segment and deltas it names."""
+
+    directory: Path
+    main: str | None
+    deltas: tuple[str, ...]
+
+
 class VectorIndex:
     def __init__(
         self,
@@ -233,9 +248,10 @@ class VectorIndex:
             self._pending.append((keys, matrix))
             self._view = None
 
-    def save(self) -> None:
-        """Write the unsaved rows as a delta segment, merge when the deltas are due, then
-        name the result in ``CURRENT`` (atomically) and delete what it no longer names."""
+    def save(self, merge: bool = True) -> None:
+        """Write the unsaved rows as a delta segment, merge when the deltas are due (and
+        ``merge``; a collection too small for a graph is always rewritten whole: cheap),
+        then name the result in ``CURRENT`` (atomically) and delete what it no longer names."""
         if not self._pending and self._pointer is not None:
             return
         pointer = self._pointer or Pointer(None, (), 0, 1)
@@ -251,13 +267,11 @@ class VectorIndex:
             segments.write_delta(self.path, name, keys[rows], matrix[rows])
             deltas.append(self._segment(name, "delta"))
         view = _View(main, deltas, self.config)
-        main_rows = 0 if main is None else len(main.keys) - view.n_dead
-        delta_rows = view.count - main_rows
         config = self.config
         if deltas and (
             main is None
             or main.graph is None  # small collections: one segment, rewritten (cheap)
-            or delta_rows > max(config.merge_min_rows, config.merge_fraction * main_rows)
+            or (merge and self._due(view))
         ):
             main = self._merge(view, f"main-{number:06d}")
             number += 1
@@ -277,6 +291,59 @@ class VectorIndex:
             self._pointer, self._main, self._deltas = pointer, main, deltas
             self._pending = []
             self._view = None
+
+    def _due(self, view: _View) -> bool:
+        """The deltas hold more than ``max(merge_min_rows, merge_fraction x main)`` rows."""
+        main_rows = 0 if view.main is None else len(view.main.keys) - view.n_dead
+        delta_rows = view.count - main_rows
+        config = self.config
+        return delta_rows > max(config.merge_min_rows, config.merge_fraction * main_rows)
+
+    @property
+    def merge_due(self) -> bool:
+        """Saved deltas wait to be merged into the main segment (``prepare_merge``)."""
+        view = self._current()
+        return not self._pending and bool(view.deltas) and self._due(view)
+
+    def prepare_merge(self) -> PreparedMerge | None:
+        """Build the merge of the saved segments into a directory ``CURRENT`` does not name
+        (so no save deletes it), without changing what searches read; None when no merge is
+        due. ``finish_merge`` swaps it in. One merge at a time per index (the caller's
+        lock): a crashed one's directory is deleted by the next."""
+        view = self._current()
+        if self._pointer is None or self._pending or not view.deltas or not self._due(view):
+            return None
+        for stale in self.path.glob(f"{_MERGING}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        name = f"{_MERGING}{self._pointer.next:06d}"
+        self._merge(view, name)
+        return PreparedMerge(self.path / name, self._pointer.main, self._pointer.deltas)
+
+    def finish_merge(self, prepared: PreparedMerge) -> bool:
+        """Swap a prepared merge in (the caller holds the index's write lock): the new main
+        segment, and the deltas saved since it was prepared, which supersede its rows. False
+        (and the merge discarded) when the main segment changed meanwhile."""
+        pointer = segments.read_pointer(self.path)
+        if pointer is None or pointer.main != prepared.main:
+            shutil.rmtree(prepared.directory, ignore_errors=True)
+            return False
+        name = f"main-{pointer.next:06d}"
+        prepared.directory.rename(self.path / name)
+        deltas = tuple(d for d in pointer.deltas if d not in prepared.deltas)
+        view = _View(
+            self._segment(name, "main"), [self._segment(d, "delta") for d in deltas], self.config
+        )
+        if view.count != pointer.count:  # cannot happen: every saved row is in one of them
+            shutil.rmtree(self.path / name, ignore_errors=True)
+            raise IndexDamagedError(
+                f"{self.path}: a merge holds {view.count} vectors, {segments.POINTER} "
+                f"{pointer.count}"
+            )
+        merged = Pointer(name, deltas, view.count, pointer.next + 1)
+        segments.write_pointer(self.path, merged)
+        segments.remove_unnamed(self.path, merged)
+        self._open()
+        return True
 
     def _compact(self, view: _View, name: str) -> Segment:
         keys = np.concatenate(

@@ -84,6 +84,9 @@ class VectorConfig:
     graph_rebuild_fraction: float = 0.2
     subset_entries: int = 64  # filters' rows kept (float32, private to each process) for
     subset_rows: int = 50_000  # ``key=`` searches, of at most this many rows in all (75 MB)
+    # Opening hashes segment files smaller than this whole, larger ones only at their ends
+    # (``verify=True`` hashes every file whole).
+    full_hash_below: int = segments.FULL_HASH_BELOW  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +175,14 @@ class VectorIndex:
             )
 
     def _segment(self, name: str, kind: str) -> Segment:
+        config = self.config
         return segments.open_segment(
-            self.path / name, self.dim, kind, self._verify, self.config.expansion_search
+            self.path / name,
+            self.dim,
+            kind,
+            self._verify,
+            config.expansion_search,
+            config.full_hash_below,
         )
 
     def _current(self) -> _View:

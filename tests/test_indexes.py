@@ -410,7 +410,6 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
     """With an HNSW graph, a filter is applied to the graph's oversampled neighbours (or,
     when too few pass, to an exact scan); either way only passing papers come back, in the
     order exact filtered scoring gives (those close enough to match)."""
-    ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph")
     # a graph, and the graph for any filter
     config = VectorConfig(
         exact_below=50,
@@ -418,7 +417,7 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
         graph_candidate_cost=0.0,
         max_graph_candidates=10**6,
     )
-    ws.__dict__["indexes"] = Indexes(ws.settings.index_dir, config)
+    ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph", config)
     ws.indexes.rebuild(ws.db)
     assert ws.indexes.vector_index.has_graph
     cases = [("quark gluon plasma", "hep-ph"), ("black hole entropy", "hep-th")]

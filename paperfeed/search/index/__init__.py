@@ -452,8 +452,9 @@ class OnDisk:
         return _as_int((self.state or {}).get(f"{name}_seq"))
 
 
-def read_on_disk(path: Path) -> OnDisk:
-    """What the index directory holds, under a shared lock (so no sync writes meanwhile)."""
+def read_on_disk(path: Path, vector_config: VectorConfig | None = None) -> OnDisk:
+    """What the index directory holds, under a shared lock (so no sync writes meanwhile);
+    the vectors opened with ``vector_config`` (the one the indexes are used with)."""
     if not path.exists():
         return OnDisk(exists=False, state=None)
     with _flock(path, exclusive=False, wait=True):
@@ -471,7 +472,7 @@ def read_on_disk(path: Path) -> OnDisk:
         else:
             on_disk.lexical_error = f"{path / 'lexical'}: missing"
         try:
-            vectors = VectorIndex(path / "vectors", embed.DIM, verify=True)
+            vectors = VectorIndex(path / "vectors", embed.DIM, vector_config, verify=True)
             on_disk.vector_pks, on_disk.graph_size = vectors.keys, vectors.graph_size
         except IndexDamagedError as exc:
             on_disk.vectors_error = str(exc)

@@ -24,7 +24,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,15 +51,13 @@ _MERGE_BLOCK = 65_536  # rows copied (and added to a new graph) at a time by a m
 Contains = Callable[[np.ndarray], np.ndarray]  # pks -> bool mask: which pass a filter
 
 
-def _exact_below() -> int:
-    return EXACT_BELOW  # read when a config is made, so the module's value is the default
-
-
 @dataclass(frozen=True, slots=True)
 class VectorConfig:
-    """How the dense index searches and when it merges (tests and benchmarks set these)."""
+    """How the dense index searches, when it merges and how much of it opening hashes
+    (tests and benchmarks set these; ``Workspace(vector_config=...)`` hands one to a
+    workspace's indexes and to ``paperfeed check``)."""
 
-    exact_below: int = field(default_factory=_exact_below)  # rows: no graph below this
+    exact_below: int = EXACT_BELOW  # rows: no graph below this
     expansion_search: int = EXPANSION_SEARCH
     graph_dtype: str = GRAPH_DTYPE  # "f16" or "i8"
     # Unfiltered searches ask the graph for this many times k and keep the k best after

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from paperfeed.search.index import Indexes
-from paperfeed.search.index import vectors as vectors_module
 from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex
 from paperfeed.search.index.vectors import VectorConfig, VectorHit, VectorIndex
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -247,7 +246,7 @@ def small_index(tmp_path: Path) -> SimpleNamespace:
     index.save()
     queries = rng.normal(size=(5, DIM)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    return SimpleNamespace(index=index, pks=pks, rng=rng, queries=queries)
+    return SimpleNamespace(index=index, pks=pks, matrix=matrix, rng=rng, queries=queries)
 
 
 def same_hits(a: list[VectorHit], b: list[VectorHit]) -> bool:
@@ -308,24 +307,17 @@ def test_nearest_is_search_as_arrays(small_index: SimpleNamespace) -> None:
         )
 
 
-def test_scores_in_blocks_of_rows_rank_as_one_product(
-    small_index: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Exact scans multiply in blocks of rows (``SCORE_BLOCK``, so OpenBLAS stays on one
-    thread): the same ranking as one product of the whole matrix or subset."""
-    monkeypatch.setattr(vectors_module, "SCORE_BLOCK", 7 * DIM)  # blocks of 7 rows
-    index, pks = small_index.index, small_index.pks
-    main = index._current().main
-    assert main is not None and main.matrix.dtype == np.float32  # small: exact float32
-    matrix, keys = np.asarray(main.matrix), np.asarray(main.keys)
+def test_scores_in_blocks_of_rows_rank_as_one_product(small_index: SimpleNamespace) -> None:
+    """Exact scans multiply in blocks of rows (``VectorConfig.score_block``, so OpenBLAS
+    stays on one thread): the same ranking as one product of the whole matrix or subset."""
+    blocks_of_7 = VectorConfig(subset_entries=8, score_block=7 * DIM)
+    index = VectorIndex(small_index.index.path, DIM, blocks_of_7)  # the same files
+    pks, matrix = small_index.pks, small_index.matrix  # a small main segment: exact float32
     for query in small_index.queries:
-        scores = vectors_module._scores(matrix, query)
-        assert scores.dtype == np.float32 and np.allclose(scores, matrix @ query, atol=1e-6)
         for allowed, key in ((None, None), (pks[:900], None), (pks[:100], None), (pks[:100], 2)):
-            rows = np.arange(len(pks)) if allowed is None else index._current().main_rows(allowed)
-            expected = np.argsort(-(matrix[rows] @ query), kind="stable")[:20]
+            rows = np.arange(len(pks)) if allowed is None else np.flatnonzero(np.isin(pks, allowed))
+            scores = matrix[rows] @ query
+            expected = np.argsort(-scores, kind="stable")[:20]
             hits = index.search(query, 20, allowed, key)
-            assert [h.pk for h in hits] == keys[rows][expected].tolist()
-            assert [h.similarity for h in hits] == pytest.approx(
-                (matrix[rows] @ query)[expected].tolist()
-            )
+            assert [h.pk for h in hits] == pks[rows][expected].tolist()
+            assert [h.similarity for h in hits] == pytest.approx(scores[expected].tolist())

@@ -82,6 +82,7 @@ class VectorConfig:
     graph_rebuild_fraction: float = 0.2
     subset_entries: int = 64  # filters' rows kept (float32, private to each process) for
     subset_rows: int = 50_000  # ``key=`` searches, of at most this many rows in all (75 MB)
+    score_block: int = SCORE_BLOCK  # elements per matrix-vector product of an exact scan
     # Opening hashes segment files smaller than this whole, larger ones only at their ends
     # (``verify=True`` hashes every file whole).
     full_hash_below: int = segments.FULL_HASH_BELOW  # bytes
@@ -457,7 +458,10 @@ class VectorIndex:
         assert main is not None and main.graph is not None
         matches = main.graph.search(query, count, threads=1)
         rows = view.main_rows(np.asarray(matches.keys, dtype=np.int64))
-        return _top(_scores(main.matrix[rows], query), np.asarray(main.keys[rows]), len(rows))
+        block = view.config.score_block
+        return _top(
+            _scores(main.matrix[rows], query, block), np.asarray(main.keys[rows]), len(rows)
+        )
 
     def _exact_filtered(
         self,
@@ -469,8 +473,9 @@ class VectorIndex:
         key: Hashable | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         subset = None if key is None else _cached_subset(view, key)
+        block = view.config.score_block
         if subset is not None:
-            main = _top(_scores(subset[1], query), subset[0], k)
+            main = _top(_scores(subset[1], query, block), subset[0], k)
         else:
             rows = view.main_rows(pks)
             main_size = 0 if view.main is None else len(view.main.keys)
@@ -480,7 +485,7 @@ class VectorIndex:
                 and len(rows) <= self.config.subset_rows
             ):
                 keys, matrix = _keep_subset(view, key, rows)
-                main = _top(_scores(matrix, query), keys, k)
+                main = _top(_scores(matrix, query, block), keys, k)
             else:
                 main = _exact_main(view, query, k, rows)
         return _best(k, main, _exact_deltas(view, query, k, contains))
@@ -507,18 +512,18 @@ def _extra(view: _View, k: int) -> int:
 def _exact_main(
     view: _View, query: np.ndarray, k: int, rows: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    main = view.main
+    main, block = view.main, view.config.score_block
     if main is None or len(main.keys) == 0:
         return _empty()
     if rows is None or len(rows) * 4 >= len(main.keys):
         # Scoring every row beats gathering a large subset out of the matrix first.
-        scores = _scores(main.matrix, query)
+        scores = _scores(main.matrix, query, block)
         if rows is None:
             scores[view.dead] = -np.inf
             keep = min(k, len(main.keys) - view.n_dead)
             return _top(scores, np.asarray(main.keys), keep)
         return _top(scores[rows], np.asarray(main.keys[rows]), k)
-    return _top(_scores(main.matrix[rows], query), np.asarray(main.keys[rows]), k)
+    return _top(_scores(main.matrix[rows], query, block), np.asarray(main.keys[rows]), k)
 
 
 def _exact_deltas(
@@ -529,7 +534,8 @@ def _exact_deltas(
         if contains is not None and len(rows):
             rows = rows[contains(np.asarray(delta.keys[rows]))]
         if len(rows):
-            parts.append(_top(_scores(delta.matrix[rows], query), np.asarray(delta.keys[rows]), k))
+            scores = _scores(delta.matrix[rows], query, view.config.score_block)
+            parts.append(_top(scores, np.asarray(delta.keys[rows]), k))
     return _best(k, *parts) if parts else _empty()
 
 
@@ -587,10 +593,11 @@ def _gather(
     return out
 
 
-def _scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+def _scores(matrix: np.ndarray, query: np.ndarray, score_block: int) -> np.ndarray:
     """``matrix @ query`` (float32) in blocks of rows small enough for OpenBLAS to keep each
-    product on this thread (``SCORE_BLOCK``); float16 rows are widened a block at a time."""
-    block = max(1, SCORE_BLOCK // max(1, matrix.shape[1]))
+    product on this thread (``score_block`` elements); float16 rows are widened a block at
+    a time."""
+    block = max(1, score_block // max(1, matrix.shape[1]))
     if len(matrix) <= block:
         scores: np.ndarray = np.asarray(matrix, dtype=np.float32) @ query
         return scores

@@ -316,14 +316,16 @@ class Indexes:
         """
         vectors = self.vector_index  # one object throughout: a refresh may replace it meanwhile
         if not query.has_filters:
-            return vectors.search(vector, depth)
+            return vectors.search(vector, depth, trace=trace)
         allowed = self.lexical_index.allowed(query, self.lexical_index.num_docs)
         trace.lap("filters")
         if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
-            return vectors.search(vector, depth)
+            return vectors.search(vector, depth, trace=trace)
         trace.count("filters", len(allowed.pks))
         return as_hits(
-            *vectors.nearest_filtered(vector, depth, allowed.pks, allowed.contains, key=allowed)
+            *vectors.nearest_filtered(
+                vector, depth, allowed.pks, allowed.contains, key=allowed, trace=trace
+            )
         )
 
     def browse(self, query: ParsedQuery, limit: int, offset: int) -> tuple[list[int], int]:

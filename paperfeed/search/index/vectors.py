@@ -33,6 +33,7 @@ from usearch.index import Index as HNSW
 from paperfeed.search.index import segments
 from paperfeed.search.index.files import IndexDamagedError
 from paperfeed.search.index.segments import Pointer, Segment
+from paperfeed.search.trace import UNTRACED, SearchTrace
 
 log = logging.getLogger(__name__)
 
@@ -386,13 +387,15 @@ class VectorIndex:
         k: int,
         allowed: list[int] | np.ndarray | None = None,
         key: Hashable | None = None,
+        trace: SearchTrace = UNTRACED,
     ) -> list[VectorHit]:
         """Top-k by cosine; ``allowed`` restricts (exactly) to those pks.
 
         ``key`` names ``allowed`` (a key must always come with the same pks): its rows are
         then copied out of the matrix once and kept, for the next search with that key.
+        When the graph is asked, ``trace`` counts the neighbours asked for as ``graph``.
         """
-        return as_hits(*self.nearest(query, k, allowed, key))
+        return as_hits(*self.nearest(query, k, allowed, key, trace))
 
     def nearest(
         self,
@@ -400,6 +403,7 @@ class VectorIndex:
         k: int,
         allowed: list[int] | np.ndarray | None = None,
         key: Hashable | None = None,
+        trace: SearchTrace = UNTRACED,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``search`` as arrays: pks (int64) and similarities (float64), best first. Callers
         that filter or cut the list further need not build a ``VectorHit`` per candidate."""
@@ -410,7 +414,7 @@ class VectorIndex:
         if allowed is None:
             if view.graph is not None:
                 wanted = math.ceil(k * self.config.graph_oversample) + _extra(view, k)
-                main = self._graph(view, query, wanted)
+                main = self._graph(view, query, wanted, trace)
             else:
                 main = _exact_main(view, query, k, None)
             return _best(k, main, _exact_deltas(view, query, k, None))
@@ -424,11 +428,13 @@ class VectorIndex:
         pks: np.ndarray,
         contains: Contains,
         key: Hashable | None = None,
+        trace: SearchTrace = UNTRACED,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k among ``pks`` (``contains`` tells them apart), the path chosen by the
         filter's selectivity: the fraction of the collection it passes (``VectorConfig``).
         Exact below ``exact_filtered_below``; above, the graph's oversampled neighbours,
-        and an exact scan after all if fewer than ``k`` of them pass."""
+        and an exact scan after all if fewer than ``k`` of them pass. ``trace`` counts the
+        neighbours asked of the graph as ``graph`` (nothing when it was not asked)."""
         view = self._current()
         query = np.asarray(query, dtype=np.float32)
         if k <= 0 or view.count == 0:
@@ -443,7 +449,7 @@ class VectorIndex:
             <= config.max_graph_candidates
             and wanted * config.graph_candidate_cost <= len(pks)
         ):
-            keys, sims = self._graph(view, query, wanted)
+            keys, sims = self._graph(view, query, wanted, trace)
             passing = contains(keys)
             if int(passing.sum()) >= k:
                 return _best(
@@ -451,9 +457,12 @@ class VectorIndex:
                 )
         return self._exact_filtered(view, query, k, np.asarray(pks, dtype=np.int64), contains, key)
 
-    def _graph(self, view: _View, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def _graph(
+        self, view: _View, query: np.ndarray, count: int, trace: SearchTrace
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The graph's ``count`` nearest main rows, superseded ones dropped, rescored against
         the matrix (the same similarities as an exact scan), best first."""
+        trace.count("graph", count)
         main = view.main
         assert main is not None and main.graph is not None
         matches = main.graph.search(query, count, threads=1)

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     from _common import Section, command_line, print_load_report, section, wait_for_quiet
 
     from paperfeed.errors import ConfigError
-    from paperfeed.search.embed import MAX_LENGTH, MODEL_ID, Embedder
+    from paperfeed.search.embed import MODEL_ID, Embedder
 
     texts, source = load_abstracts(args.source, args.n)
     if not texts:
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     speedups = [b / o for b, o in zip(seconds["baseline"], seconds["ours"], strict=True)]
     old_speedups = [b / o for b, o in zip(seconds["baseline"], seconds["ours on /1"], strict=True)]
     rate = {name: len(texts) / statistics.median(s) for name, s in seconds.items()}
-    tokens = [min(len(x), MAX_LENGTH) for x in ours._tokenize(texts)]
+    tokens = ours.token_counts(texts)
 
     def row(label: str, mine: str, baseline: str = "", ratio: str = "") -> str:
         return f"| {label:<34} | {mine:>10} | {baseline:>10} | {ratio:>7} |"

@@ -49,6 +49,7 @@ from paperfeed.search.index.vectors import (  # noqa: E402
     VectorConfig,
     VectorIndex,
 )
+from paperfeed.search.trace import SearchTrace  # noqa: E402
 
 DIM = 384
 SELECTIVITIES = (0.001, 0.01, 0.1, 0.5)
@@ -346,15 +347,17 @@ def main() -> None:
 
         times, recalls = [], []
         graph_calls: list[int] = []
-        graph = reopened._graph
-        reopened._graph = lambda v, q, c, g=graph, calls=graph_calls: calls.append(c) or g(v, q, c)  # type: ignore[method-assign]
         for query in queries:
+            trace = SearchTrace()
             started = time.perf_counter()
-            found, _ = reopened.nearest_filtered(query, DEPTH, allowed, contains, key=selectivity)
+            found, _ = reopened.nearest_filtered(
+                query, DEPTH, allowed, contains, key=selectivity, trace=trace
+            )
             times.append(time.perf_counter() - started)
+            if "graph" in trace.counts:
+                graph_calls.append(trace.counts["graph"])
             truth = exact_top(all_keys[passing], full[passing] @ query, 10)
             recalls.append(recall(found[:10], truth))
-        del reopened._graph
         p50, p95 = np.percentile(np.array(times) * 1000, [50, 95])
         path = f"graph first for {len(graph_calls)}/{len(queries)}" if graph_calls else "exact"
         rows.append(

@@ -19,6 +19,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.errors import ConfigError
 from paperfeed.search.backend import SearchBackend, open_backend
+from paperfeed.search.index.vectors import VectorConfig
 
 if TYPE_CHECKING:
     from paperfeed.live.arxiv_api import ArxivApi
@@ -28,24 +29,27 @@ _SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 class Workspace:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, vector_config: VectorConfig | None = None) -> None:
+        """``vector_config``: how the embedded dense index searches, merges and is checked
+        (tests and benchmarks set it; the defaults are for use)."""
         self.settings = settings
+        self.vector_config = vector_config or VectorConfig()
         os.umask(PRIVATE_UMASK)
         self.db = Database(settings.db_url, read_url=settings.database_read_url)
         self._make_private()
 
     @classmethod
-    def create(cls, settings: Settings) -> Workspace:
+    def create(cls, settings: Settings, *, vector_config: VectorConfig | None = None) -> Workspace:
         """Create the data directory and bring the schema up to date (idempotent)."""
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        workspace = cls(settings)
+        workspace = cls(settings, vector_config=vector_config)
         workspace.db.migrate()
         return workspace
 
     @classmethod
-    def open(cls, settings: Settings) -> Workspace:
+    def open(cls, settings: Settings, *, vector_config: VectorConfig | None = None) -> Workspace:
         """Open an initialised workspace; a clear error if ``paperfeed init`` was never run."""
-        workspace = cls(settings)
+        workspace = cls(settings, vector_config=vector_config)
         sqlite_file = (
             workspace.db.engine.url.database if workspace.db.url.startswith("sqlite") else None
         )
@@ -82,7 +86,7 @@ class Workspace:
     @cached_property
     def indexes(self) -> SearchBackend:
         """Where search runs: embedded index files, or PostgreSQL's own indexes."""
-        return open_backend(self.settings, self.db)
+        return open_backend(self.settings, self.db, self.vector_config)
 
     @cached_property
     def arxiv_api(self) -> ArxivApi:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from paperfeed.config import Settings
 from paperfeed.db import Paper
+from paperfeed.search.index.vectors import VectorConfig
 from paperfeed.workspace import Workspace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -27,21 +28,25 @@ def make_workspace(data_dir: Path) -> Workspace:
     return Workspace.create(_backends.settings_for(data_dir))
 
 
-def copy_workspace(source: Workspace, data_dir: Path) -> Workspace:
-    """A private copy of ``source``: the database (vectors included) and the index caches."""
+def copy_workspace(
+    source: Workspace, data_dir: Path, vector_config: VectorConfig | None = None
+) -> Workspace:
+    """A private copy of ``source``: the database (vectors included) and the index caches,
+    opened with ``vector_config``."""
     if source.db.engine.dialect.name == "postgresql":
         source.db.engine.dispose()  # a template database must have no connections
         data_dir.mkdir(parents=True, exist_ok=True)
         if (source.settings.data_dir / "secret_key").exists():
             shutil.copy2(source.settings.data_dir / "secret_key", data_dir / "secret_key")
-        return Workspace.open(_backends.copy_settings(source.settings, data_dir))
+        settings = _backends.copy_settings(source.settings, data_dir)
+        return Workspace.open(settings, vector_config=vector_config)
     with source.db.engine.connect() as connection:  # fold the WAL into the main file
         busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
     assert busy == 0, "could not checkpoint the source database"
     shutil.copytree(
         source.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("*-wal", "*-shm")
     )
-    return Workspace.open(Settings(data_dir=data_dir))
+    return Workspace.open(Settings(data_dir=data_dir), vector_config=vector_config)
 
 
 def count(ws: Workspace, model: type = Paper) -> int:

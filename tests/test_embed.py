@@ -162,9 +162,18 @@ def test_empty_and_whitespace_strings(embedder: Embedder) -> None:
 
 def test_long_text_is_truncated_not_rejected(embedder: Embedder) -> None:
     long_text = " ".join(["photosynthesis in cyanobacteria under light stress"] * 400)
-    assert len(embedder._tokenize([long_text])[0]) == MAX_LENGTH
+    assert embedder.token_counts([long_text]) == [MAX_LENGTH]
     vec = embedder.embed([long_text, "short"])
     assert vec.shape == (2, DIM)
+
+
+def test_token_counts_include_cls_and_sep_and_stop_at_max_length(embedder: Embedder) -> None:
+    long_text = " ".join(["photosynthesis in cyanobacteria under light stress"] * 400)
+    counts = embedder.token_counts(["", "protein folding", long_text])
+    assert counts[0] == 2  # just [CLS] [SEP]
+    assert 2 < counts[1] < 10
+    assert counts[2] == MAX_LENGTH
+    assert embedder.token_counts([]) == []
 
 
 def test_progress_reports_every_batch(embedder: Embedder) -> None:

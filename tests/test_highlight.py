@@ -10,8 +10,7 @@ import threading
 import pytest
 from markupsafe import Markup, escape
 
-from paperfeed.search import highlight as highlight_module
-from paperfeed.search.highlight import highlight, query_tokens
+from paperfeed.search.highlight import VOCABULARY_SIZE, Vocabulary, highlight, query_tokens
 from paperfeed.search.index.lexical import SCORING_ANALYZER
 from paperfeed.search.query import parse_query
 
@@ -65,22 +64,23 @@ def reference(text: str, tokens: frozenset[str], max_words: int | None = None) -
     return Markup("".join(out))
 
 
-@pytest.mark.parametrize("size", [highlight_module.VOCABULARY_SIZE, 5])
-def test_highlight_equals_the_reference(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Also with a vocabulary of 5 words, forgotten and rebuilt for almost every text."""
-    monkeypatch.setattr(highlight_module, "_VOCABULARY", highlight_module._Vocabulary(size))
+@pytest.mark.parametrize("size", [None, VOCABULARY_SIZE, 5])
+def test_highlight_equals_the_reference(size: int | None) -> None:
+    """With the process's vocabulary, a fresh one, and one of 5 words, forgotten and rebuilt
+    for almost every text."""
+    vocabulary = None if size is None else Vocabulary(size)
     for query in QUERIES:
         tokens = query_tokens(parse_query(query))
         for text in TEXTS:
             for max_words in (None, 1, 3, 60, 500):
-                got = highlight(text, tokens, max_words=max_words)
+                got = highlight(text, tokens, max_words=max_words, vocabulary=vocabulary)
                 assert isinstance(got, Markup)
                 assert got == reference(text, tokens, max_words), (query, text, max_words)
 
 
-def test_every_text_is_marked_the_same_from_many_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_text_is_marked_the_same_from_many_threads() -> None:
     """Pages are rendered in a thread pool: the shared vocabulary must stay consistent."""
-    monkeypatch.setattr(highlight_module, "_VOCABULARY", highlight_module._Vocabulary(50))
+    vocabulary = Vocabulary(50)  # forgotten often while the threads share it
     cases = [(q, t) for q in QUERIES for t in TEXTS]
     expected = [reference(t, query_tokens(parse_query(q)), 60) for q, t in cases]
     failures: list[int] = []
@@ -88,7 +88,8 @@ def test_every_text_is_marked_the_same_from_many_threads(monkeypatch: pytest.Mon
     def work() -> None:
         for _ in range(20):
             for i, (q, t) in enumerate(cases):
-                if highlight(t, query_tokens(parse_query(q)), max_words=60) != expected[i]:
+                got = highlight(t, query_tokens(parse_query(q)), 60, vocabulary=vocabulary)
+                if got != expected[i]:
                     failures.append(i)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
@@ -99,11 +100,14 @@ def test_every_text_is_marked_the_same_from_many_threads(monkeypatch: pytest.Mon
     assert failures == []
 
 
-def test_best_window_from_positions_is_the_first_of_the_fullest_windows() -> None:
+def test_a_cut_text_keeps_the_first_of_the_fullest_windows() -> None:
+    """Matching words at random places: the window kept is the reference's, which counts the
+    matches in every window."""
     rng = random.Random(7)
+    tokens = query_tokens(parse_query("learning"))
     for _ in range(20_000):
         n = rng.randint(2, 40)
         size = rng.randint(1, n - 1)
-        positions = sorted(rng.sample(range(n), rng.randint(1, n)))
-        counts = [sum(i <= p < i + size for p in positions) for i in range(n - size + 1)]
-        assert highlight_module._best_window(positions, size) == counts.index(max(counts))
+        positions = set(rng.sample(range(n), rng.randint(1, n)))
+        text = " ".join("learning" if i in positions else f"w{i}" for i in range(n))
+        assert highlight(text, tokens, size) == reference(text, tokens, size), (text, size)

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from sqlalchemy import insert, select
 
-import paperfeed.search.index as index_module
 from paperfeed.catalog.ingest import upsert_records
 from paperfeed.catalog.records import PaperRecord
 from paperfeed.config import Settings
@@ -144,13 +143,9 @@ def test_filtered_searches_see_another_processs_vectors(
     assert [h.pk for h in hits] == [pk]
 
 
-def test_a_long_sync_saves_and_records_its_progress_as_it_goes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every ``SAVE_EVERY`` rows a sync writes what it has and records the data version
+def test_a_long_sync_saves_and_records_its_progress_as_it_goes(tmp_path: Path) -> None:
+    """Every ``save_every`` rows a sync writes what it has and records the data version
     before its last batch (a crash then loses only the rows after it)."""
-    monkeypatch.setattr(index_module, "_BATCH", 10)
-    monkeypatch.setattr(index_module, "SAVE_EVERY", 20)
     ws = Workspace.create(Settings(data_dir=tmp_path / "data"))
     vectors = unit_vectors(np.random.default_rng(6), 45)
     pks = []
@@ -158,22 +153,26 @@ def test_a_long_sync_saves_and_records_its_progress_as_it_goes(
         pks += add_papers(
             ws, [f"paper {i}" for i in range(start, start + 5)], vectors[start : start + 5]
         )
-    seen: list[tuple[object, object]] = []
-    write_state = ws.indexes._write_state
-    monkeypatch.setattr(
-        ws.indexes,
-        "_write_state",
-        lambda state: (
-            seen.append((state.get("vectors_seq"), state.get("vectors_count")))
-            or write_state(state)
-        ),
-    )
-    assert ws.indexes.sync_vectors(ws.db) == 45
-    progress = [s for s in seen if s[0] is not None]
-    assert len(progress) >= 3 and progress[-1][1] == 45  # two checkpoints, then the end
-    assert all(count >= 20 for _, count in progress)
-    reopened = Workspace.open(Settings(data_dir=tmp_path / "data")).indexes
-    assert len(reopened.vector_index) == 45 and reopened._seen("vectors") == progress[-1][0]
+    with ws.db.session() as session:
+        versions = sorted(set(session.scalars(select(Embedding.seq))))
+    assert len(versions) == 9
+    indexes = Indexes(ws.settings.index_dir, sync_batch=10, save_every=20)
+    checkpoints: list[tuple[int, int]] = []  # (data version recorded, vectors saved)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        seen = indexes.seen("vectors")
+        if seen and (not checkpoints or checkpoints[-1][0] != seen):
+            checkpoints.append((seen, len(indexes.vector_index)))  # just saved: none pending
+
+    assert indexes.sync_vectors(ws.db, progress) == 45
+    # Saved after 20 rows (versions 0-3) and 40 (0-7), each time recording the version
+    # before the last one read (rows of it may follow in the next batch).
+    assert [count for _, count in checkpoints] == [20, 40]
+    assert versions[2] <= checkpoints[0][0] < versions[3]
+    assert versions[6] <= checkpoints[1][0] < versions[7]
+    assert indexes.seen("vectors") == versions[-1]
+    reopened = Indexes(ws.settings.index_dir)
+    assert len(reopened.vector_index) == 45 and reopened.seen("vectors") == versions[-1]
     for pk, vector in zip(pks, vectors, strict=True):
         assert reopened.vector_index.search(vector, 1)[0].pk == pk
     ws.db.engine.dispose()

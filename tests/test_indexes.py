@@ -19,7 +19,7 @@ from paperfeed.search.catchup import catch_up, embed_pending
 from paperfeed.search.embed import get_embedder
 from paperfeed.search.index import Indexes
 from paperfeed.search.index.files import IndexDamagedError
-from paperfeed.search.index.segments import OldLayoutError
+from paperfeed.search.index.segments import EDGE, OldLayoutError
 from paperfeed.search.index.vectors import VectorConfig, VectorIndex
 from paperfeed.search.query import parse_query
 from paperfeed.workspace import Workspace
@@ -280,31 +280,31 @@ def test_a_damaged_vector_file_is_refused_before_use(
 
 
 def test_large_files_are_checked_by_size_and_edges_on_open_and_fully_by_verify(
-    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, rng: np.random.Generator
 ) -> None:
     """Opening hashes the first and last MiB of a large file; a change in its middle is
     found by ``verify=True`` (``paperfeed check``), a cut or a changed header on open."""
-    from paperfeed.search.index import segments
-
-    monkeypatch.setattr(segments, "FULL_HASH_BELOW", 1000)
-    monkeypatch.setattr(segments, "EDGE", 4096)
-    index = VectorIndex(tmp_path / "v", DIM)
-    index.upsert(np.arange(100), clustered(rng, 100))  # 153,728 bytes of vectors
+    config = VectorConfig(full_hash_below=1000)  # every file here counts as large
+    index = VectorIndex(tmp_path / "v", DIM, config)
+    index.upsert(np.arange(1500), clustered(rng, 1500))  # 2,304,128 bytes of vectors
     index.save()
     matrix_file = main_dir(tmp_path / "v") / "vectors.npy"
     data = bytearray(matrix_file.read_bytes())
+    assert len(data) > 2 * EDGE  # its middle is outside both edges
     data[len(data) // 2] ^= 0xFF
     matrix_file.write_bytes(data)
-    assert len(VectorIndex(tmp_path / "v", DIM)) == 100  # not hashed on open
+    assert len(VectorIndex(tmp_path / "v", DIM, config)) == 1500  # not hashed on open
     with pytest.raises(IndexDamagedError, match="do not match"):
-        VectorIndex(tmp_path / "v", DIM, verify=True)
+        VectorIndex(tmp_path / "v", DIM)  # by default a file this small is hashed whole
+    with pytest.raises(IndexDamagedError, match="do not match"):
+        VectorIndex(tmp_path / "v", DIM, config, verify=True)
     data[10] ^= 0xFF  # the header
     matrix_file.write_bytes(data)
     with pytest.raises(IndexDamagedError, match="do not match"):
-        VectorIndex(tmp_path / "v", DIM)
+        VectorIndex(tmp_path / "v", DIM, config)
     matrix_file.write_bytes(data[:-1])
     with pytest.raises(IndexDamagedError, match="bytes, the manifest says"):
-        VectorIndex(tmp_path / "v", DIM)
+        VectorIndex(tmp_path / "v", DIM, config)
 
 
 def test_a_missing_pointer_leaves_an_empty_index(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -410,7 +410,6 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
     """With an HNSW graph, a filter is applied to the graph's oversampled neighbours (or,
     when too few pass, to an exact scan); either way only passing papers come back, in the
     order exact filtered scoring gives (those close enough to match)."""
-    ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph")
     # a graph, and the graph for any filter
     config = VectorConfig(
         exact_below=50,
@@ -418,7 +417,7 @@ def test_filtered_dense_search_with_a_graph_matches_exact_filtered_search(
         graph_candidate_cost=0.0,
         max_graph_candidates=10**6,
     )
-    ws.__dict__["indexes"] = Indexes(ws.settings.index_dir, config)
+    ws = copy_workspace(kaggle_workspace, tmp_path / "kaggle-graph", config)
     ws.indexes.rebuild(ws.db)
     assert ws.indexes.vector_index.has_graph
     cases = [("quark gluon plasma", "hep-ph"), ("black hole entropy", "hep-th")]

@@ -143,7 +143,7 @@ def _poisoned_rows(nul: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 def _old_database(settings: Settings, nul: str) -> None:
     """A database at 0007 holding the rows an older ingest let through."""
     db = Database(settings.db_url)
-    config = db._alembic_config()
+    config = db.alembic_config()
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0007")
@@ -229,7 +229,7 @@ def test_migration_reaches_every_row_past_the_first_batch(tmp_path: Path) -> Non
     settings = Settings(data_dir=tmp_path)
     _old_database(settings, nul="\x00")
     db = Database(settings.db_url)
-    revision = ScriptDirectory.from_config(db._alembic_config()).get_revision("0008")
+    revision = ScriptDirectory.from_config(db.alembic_config()).get_revision("0008")
     assert revision is not None
     batch = revision.module.BATCH
     extra = [_paper(pk, f"Paper{JUNK} {pk}") for pk in range(10, 10 + 2 * batch + 5)]

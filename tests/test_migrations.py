@@ -25,7 +25,7 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
 def test_an_old_database_is_upgraded_by_init_and_keeps_its_papers(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     db = Database(settings.db_url)
-    config = db._alembic_config()
+    config = db.alembic_config()
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
@@ -51,7 +51,7 @@ def test_upgrading_keeps_listings_and_vectors(tmp_path: Path) -> None:
     tables and delete every listing and embedding of an existing database."""
     settings = Settings(data_dir=tmp_path)
     db = Database(settings.db_url)
-    config = db._alembic_config()
+    config = db.alembic_config()
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")

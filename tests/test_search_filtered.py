@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from paperfeed.search.index import Indexes
-from paperfeed.search.index import vectors as vectors_module
 from paperfeed.search.index.lexical import LexicalDoc, LexicalIndex
 from paperfeed.search.index.vectors import VectorConfig, VectorHit, VectorIndex
 from paperfeed.search.query import ParsedQuery, parse_query
+from paperfeed.search.trace import SearchTrace
 
 DIM = 32
 N = 2000
@@ -106,12 +106,14 @@ def brute_force(corpus: SimpleNamespace, parsed: ParsedQuery, query: np.ndarray,
     return [pk for _, pk in ranked[:k]]
 
 
-def graph_calls(monkeypatch: pytest.MonkeyPatch, vectors: VectorIndex) -> list[int]:
-    """Records how many neighbours each search asks the graph for."""
-    calls: list[int] = []
-    graph = vectors._graph
-    monkeypatch.setattr(vectors, "_graph", lambda view, q, k: calls.append(k) or graph(view, q, k))
-    return calls
+def dense(
+    corpus: SimpleNamespace, query: np.ndarray, depth: int, parsed: ParsedQuery
+) -> tuple[list[VectorHit], int | None]:
+    """``Indexes.dense``'s hits, and how many neighbours it asked the graph for (None: the
+    graph was not asked)."""
+    trace = SearchTrace()
+    hits = corpus.workspace.indexes.dense(query, depth, parsed, trace)
+    return hits, trace.counts.get("graph")
 
 
 FILTERS = [
@@ -127,16 +129,14 @@ FILTERS = [
 @pytest.mark.parametrize("filters", FILTERS)
 @pytest.mark.parametrize("depth", [5, 20, 100])
 def test_filtered_dense_passes_the_filter_and_finds_what_brute_force_finds(
-    corpus: SimpleNamespace, filters: str, depth: int, monkeypatch: pytest.MonkeyPatch
+    corpus: SimpleNamespace, filters: str, depth: int
 ) -> None:
     parsed = parse_query(f"words {filters}")
     expected_pass = [pk for pk in corpus.pks.tolist() if passes(corpus, parsed, pk)]
     assert expected_pass, filters
-    calls = graph_calls(monkeypatch, corpus.workspace.indexes.vector_index)
     graph_answers = found = 0
     for query in corpus.queries:
-        before = len(calls)
-        hits = corpus.workspace.indexes.dense(query, depth, parsed)
+        hits, asked = dense(corpus, query, depth, parsed)
         assert all(passes(corpus, parsed, h.pk) for h in hits)
         similarities = [h.similarity for h in hits]
         assert similarities == sorted(similarities, reverse=True)
@@ -144,7 +144,7 @@ def test_filtered_dense_passes_the_filter_and_finds_what_brute_force_finds(
         scores = dict(zip(corpus.pks.tolist(), (corpus.matrix @ query).tolist(), strict=True))
         assert similarities == pytest.approx([scores[h.pk] for h in hits], abs=1e-5)
         exact = brute_force(corpus, parsed, query, depth)
-        if len(calls) > before:  # the graph was asked (then it answered, or the exact scan)
+        if asked is not None:  # the graph was asked (then it answered, or the exact scan)
             graph_answers += 1
             found += len({h.pk for h in hits} & set(exact))
         else:
@@ -156,43 +156,38 @@ def test_filtered_dense_passes_the_filter_and_finds_what_brute_force_finds(
     assert found >= 0.9 * depth * graph_answers
 
 
-def test_both_paths_are_exercised(corpus: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_both_paths_are_exercised(corpus: SimpleNamespace) -> None:
     """A broad filter is answered by the graph, a narrow one (at depth 100) by the exact
     scan after the graph came up short."""
     broad, narrow = parse_query("w cat:cs.CL"), parse_query("w cat:q-bio.NC")
     vectors = corpus.workspace.indexes.vector_index
-    calls = graph_calls(monkeypatch, vectors)
     query = corpus.queries[0]
-    hits = corpus.workspace.indexes.dense(query, 5, broad)
-    assert len(calls) == 1 and len(hits) == 5
-    neighbours = vectors.search(query, calls[0])
+    hits, asked = dense(corpus, query, 5, broad)
+    assert asked is not None and len(hits) == 5
+    neighbours = vectors.search(query, asked)
     assert sum(passes(corpus, broad, h.pk) for h in neighbours) >= 5  # the graph answered
     hits = corpus.workspace.indexes.dense(query, 100, narrow)
     assert [h.pk for h in hits] == brute_force(corpus, narrow, query, 100)
 
 
 @pytest.mark.parametrize("filters", FILTERS)
-def test_filters_below_the_threshold_skip_the_graph(
-    corpus: SimpleNamespace, filters: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_filters_below_the_threshold_skip_the_graph(corpus: SimpleNamespace, filters: str) -> None:
     """A filter passing less than ``exact_filtered_below`` of the collection is scored
     exactly without asking the graph first: the answer is brute force's."""
-    vectors = with_config(corpus, replace(GRAPH_FIRST, exact_filtered_below=1.01))
-    calls = graph_calls(monkeypatch, vectors)
+    with_config(corpus, replace(GRAPH_FIRST, exact_filtered_below=1.01))
     parsed = parse_query(f"words {filters}")
     for depth in (5, 100):
         for query in corpus.queries:
-            hits = corpus.workspace.indexes.dense(query, depth, parsed)
+            hits, asked = dense(corpus, query, depth, parsed)
             assert [h.pk for h in hits] == brute_force(corpus, parsed, query, depth)
-    assert calls == []
+            assert asked is None
     # With the threshold at 0 the same broad filter goes to the graph first, asking for
     # ``oversample x depth / selectivity`` neighbours.
-    vectors = with_config(corpus, GRAPH_FIRST)
-    calls = graph_calls(monkeypatch, vectors)
+    with_config(corpus, GRAPH_FIRST)
     broad = parse_query("w cat:cs.CL")
     passing = len(corpus.workspace.indexes.lexical_index.allowed(broad, N).pks)
-    corpus.workspace.indexes.dense(corpus.queries[0], 5, broad)
-    assert calls == [math.ceil(5 * GRAPH_FIRST.oversample / (passing / N))]
+    _, asked = dense(corpus, corpus.queries[0], 5, broad)
+    assert asked == math.ceil(5 * GRAPH_FIRST.oversample / (passing / N))
 
 
 def test_allowed_is_cached_per_filter_and_dropped_on_reload(
@@ -247,7 +242,7 @@ def small_index(tmp_path: Path) -> SimpleNamespace:
     index.save()
     queries = rng.normal(size=(5, DIM)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    return SimpleNamespace(index=index, pks=pks, rng=rng, queries=queries)
+    return SimpleNamespace(index=index, pks=pks, matrix=matrix, rng=rng, queries=queries)
 
 
 def same_hits(a: list[VectorHit], b: list[VectorHit]) -> bool:
@@ -308,24 +303,17 @@ def test_nearest_is_search_as_arrays(small_index: SimpleNamespace) -> None:
         )
 
 
-def test_scores_in_blocks_of_rows_rank_as_one_product(
-    small_index: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Exact scans multiply in blocks of rows (``SCORE_BLOCK``, so OpenBLAS stays on one
-    thread): the same ranking as one product of the whole matrix or subset."""
-    monkeypatch.setattr(vectors_module, "SCORE_BLOCK", 7 * DIM)  # blocks of 7 rows
-    index, pks = small_index.index, small_index.pks
-    main = index._current().main
-    assert main is not None and main.matrix.dtype == np.float32  # small: exact float32
-    matrix, keys = np.asarray(main.matrix), np.asarray(main.keys)
+def test_scores_in_blocks_of_rows_rank_as_one_product(small_index: SimpleNamespace) -> None:
+    """Exact scans multiply in blocks of rows (``VectorConfig.score_block``, so OpenBLAS
+    stays on one thread): the same ranking as one product of the whole matrix or subset."""
+    blocks_of_7 = VectorConfig(subset_entries=8, score_block=7 * DIM)
+    index = VectorIndex(small_index.index.path, DIM, blocks_of_7)  # the same files
+    pks, matrix = small_index.pks, small_index.matrix  # a small main segment: exact float32
     for query in small_index.queries:
-        scores = vectors_module._scores(matrix, query)
-        assert scores.dtype == np.float32 and np.allclose(scores, matrix @ query, atol=1e-6)
         for allowed, key in ((None, None), (pks[:900], None), (pks[:100], None), (pks[:100], 2)):
-            rows = np.arange(len(pks)) if allowed is None else index._current().main_rows(allowed)
-            expected = np.argsort(-(matrix[rows] @ query), kind="stable")[:20]
+            rows = np.arange(len(pks)) if allowed is None else np.flatnonzero(np.isin(pks, allowed))
+            scores = matrix[rows] @ query
+            expected = np.argsort(-scores, kind="stable")[:20]
             hits = index.search(query, 20, allowed, key)
-            assert [h.pk for h in hits] == keys[rows][expected].tolist()
-            assert [h.similarity for h in hits] == pytest.approx(
-                (matrix[rows] @ query)[expected].tolist()
-            )
+            assert [h.pk for h in hits] == pks[rows][expected].tolist()
+            assert [h.similarity for h in hits] == pytest.approx(scores[expected].tolist())

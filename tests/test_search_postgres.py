@@ -153,7 +153,7 @@ def test_the_migration_copies_existing_vectors_into_halfvec(
     postgres_database: Callable[[], str],
 ) -> None:
     db = Database(postgres_database())
-    config = db._alembic_config()
+    config = db.alembic_config()
     vector = random_unit(np.random.default_rng(1), 1)[0]
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection

@@ -163,7 +163,9 @@ class Database:
             finally:
                 session.rollback()
 
-    def _alembic_config(self) -> Config:
+    def alembic_config(self) -> Config:
+        """Alembic's configuration for this database: its migrations and its URL (tests and
+        tools upgrade or downgrade to a given revision with it)."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
@@ -171,7 +173,7 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""
-        config = self._alembic_config()
+        config = self.alembic_config()
         sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.connect() as connection:
             if sqlite:
@@ -205,6 +207,6 @@ class Database:
 
     def is_current(self) -> bool:
         """True when the database exists and is at the newest schema revision."""
-        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision() == head

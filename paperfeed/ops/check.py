@@ -33,7 +33,6 @@ from paperfeed.search import embed
 from paperfeed.search.backend import backend_kind
 from paperfeed.search.catchup import text_hash
 from paperfeed.search.index import OnDisk, read_on_disk
-from paperfeed.search.index.vectors import EXACT_BELOW
 from paperfeed.workspace import Workspace
 
 REINDEX = "paperfeed reindex"
@@ -76,7 +75,7 @@ def check(workspace: Workspace) -> CheckReport:
         return report  # what the database says cannot be trusted: compare nothing with it
     files = backend_kind(workspace.settings, workspace.db) == "embedded"  # else PostgreSQL's
     # Read first: the database is then the newer side of the comparison.
-    on_disk = read_on_disk(workspace.settings.index_dir) if files else None
+    on_disk = read_on_disk(workspace.settings.index_dir, workspace.vector_config) if files else None
     try:
         _compare(workspace, on_disk, report)
     except DatabaseDamagedError as exc:
@@ -170,7 +169,8 @@ def _compare(workspace: Workspace, on_disk: OnDisk | None, report: CheckReport) 
             _as_int(state.get("vectors_count")),
             problems,
         )
-        if len(on_disk.vector_pks) >= EXACT_BELOW and on_disk.graph_size is None:
+        exact_below = workspace.vector_config.exact_below  # the indexes keep no graph below
+        if len(on_disk.vector_pks) >= exact_below and on_disk.graph_size is None:
             problems.append(
                 Problem(
                     "vector index",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 
 from paperfeed.search.index.lexical import LexicalHit
-from paperfeed.search.index.vectors import VectorHit
+from paperfeed.search.index.vectors import VectorConfig, VectorHit
 from paperfeed.search.query import ParsedQuery
 from paperfeed.search.trace import SearchTrace
 
@@ -100,12 +100,15 @@ def backend_kind(settings: Settings, db: Database) -> Literal["embedded", "postg
     return "postgres" if db.engine.dialect.name == "postgresql" else "embedded"
 
 
-def open_backend(settings: Settings, db: Database) -> SearchBackend:
-    """The backend ``backend_kind`` names, opened."""
+def open_backend(
+    settings: Settings, db: Database, vector_config: VectorConfig | None = None
+) -> SearchBackend:
+    """The backend ``backend_kind`` names, opened (the embedded one with ``vector_config``;
+    PostgreSQL's indexes have their own settings)."""
     if backend_kind(settings, db) == "postgres":
         from paperfeed.search.postgres import PostgresSearch
 
         return PostgresSearch(db)
     from paperfeed.search.index import Indexes
 
-    return Indexes(settings.index_dir)
+    return Indexes(settings.index_dir, vector_config)

@@ -227,6 +227,14 @@ class Embedder:
         """
         return self._cached_query(" ".join(text.split()))
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces the model reads for each text, in input order.
+
+        Counts include [CLS] and [SEP] and stop at :data:`MAX_LENGTH`: a longer text is
+        truncated, so this is what each text costs to embed, not its full length.
+        """
+        return [len(x) for x in self._tokenize(texts)]
+
     def _embed_query(self, text: str) -> np.ndarray:
         vector: np.ndarray = self.embed([text])[0]
         vector.flags.writeable = False  # shared by every caller of the cache

@@ -19,7 +19,7 @@ from paperfeed.search.query import ParsedQuery
 # A capturing group: split keeps the words. Possessive quantifiers (no backtracking into a
 # word, which could never end a match elsewhere): the same splits, ~10 % faster.
 _SPLIT = re.compile(r"(\w++(?:[-']\w++)*+)")
-VOCABULARY_SIZE = 1 << 17  # distinct words remembered (``_Vocabulary``, ~15 MB), then forgotten
+VOCABULARY_SIZE = 1 << 17  # distinct words remembered (``Vocabulary``, ~15 MB), then forgotten
 
 
 def query_tokens(query: ParsedQuery) -> frozenset[str]:
@@ -29,11 +29,19 @@ def query_tokens(query: ParsedQuery) -> frozenset[str]:
     )
 
 
-def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -> Markup:
+def highlight(
+    text: str,
+    tokens: frozenset[str],
+    max_words: int | None = None,
+    *,
+    vocabulary: Vocabulary | None = None,
+) -> Markup:
     """``text`` HTML-escaped with matching words in ``<mark>``.
 
     With ``max_words``, a long text is cut to the window of that many words holding the most
-    matches (ties: the earliest), with "…" where text was left out.
+    matches (ties: the earliest), with "…" where text was left out. ``vocabulary`` remembers
+    the words seen and what they analyse to (default: the process's, of
+    :data:`VOCABULARY_SIZE` words); the marks are the same whichever is used.
     """
     # parts = [gap, word, gap, word, …, gap]: word i is parts[2 * i + 1]. One C-level split
     # instead of a match object per word; each distinct word is analysed once (remembered).
@@ -42,7 +50,8 @@ def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -
     n = len(words)
     if not n:
         return Markup(escape(text))
-    matching = _VOCABULARY.matching(words, tokens) if tokens else set()
+    vocabulary = _VOCABULARY if vocabulary is None else vocabulary
+    matching = vocabulary.matching(words, tokens) if tokens else set()
     # Where the matching words are (a few of the words): the window and the marks need no more.
     positions = list(compress(range(n), map(matching.__contains__, words))) if matching else []
     first, last = 0, n
@@ -63,10 +72,11 @@ def highlight(text: str, tokens: frozenset[str], max_words: int | None = None) -
     return Markup("".join(out))
 
 
-class _Vocabulary:
+class Vocabulary:
     """The distinct words of the texts highlighted so far and, per analysed token, the words
     that produce it. A query's matching words are then a union of a few sets, not a token
-    lookup per distinct word of every text on the page; a text costs one set difference."""
+    lookup per distinct word of every text on the page; a text costs one set difference.
+    Past ``size`` distinct words it forgets them all and starts over. Safe across threads."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -88,7 +98,7 @@ class _Vocabulary:
             return set().union(*[self._words.get(t, ()) for t in tokens])
 
 
-_VOCABULARY = _Vocabulary(VOCABULARY_SIZE)
+_VOCABULARY = Vocabulary(VOCABULARY_SIZE)
 
 
 def _best_window(positions: list[int], size: int) -> int:

@@ -18,7 +18,9 @@ class SearchTrace:
     passing a query's filters, for dense retrieval), ``dense`` and ``fusion``; then
     ``load papers`` and, with ``explain``, ``explain``. A mode skips the stages it does not
     need. ``counts`` holds the candidates each retriever returned (``lexical``, ``dense``,
-    ``browse``: the papers matching) and ``filters``, the papers passing the filters.
+    ``browse``: the papers matching), ``filters``, the papers passing the filters, and
+    ``graph``, the neighbours the embedded index asked its HNSW graph for (none: an exact
+    scan answered).
     """
 
     stages: dict[str, float] = field(default_factory=dict)

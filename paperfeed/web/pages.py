@@ -162,7 +162,7 @@ def _feed_response(
             "period": period,
             "sort": sort,
             "page": page,
-            "pages": _pages(feed.total, LAST_LIST_PAGE),
+            "pages": pages_offered(feed.total, LAST_LIST_PAGE),
             "first_day": first,
             "last_day": last,
             "feed_url": feed_url,
@@ -189,7 +189,7 @@ def trending_page(
             "cards": cards(request, [i.paper for i in feed.items]),
             "period": period,
             "page": page,
-            "pages": _pages(feed.total, LAST_LIST_PAGE),
+            "pages": pages_offered(feed.total, LAST_LIST_PAGE),
             "offset": offset,
         }
 
@@ -231,7 +231,7 @@ def search_page(
         "search.html",
         **{**context, "results": results, "cards": listed, "nearest": nearest},
         page=page,
-        pages=_pages(results.pageable, LAST_SEARCH_PAGE),
+        pages=pages_offered(results.pageable, LAST_SEARCH_PAGE),
         page_url=lambda n: "/search?" + urlencode({**base, "page": n}),
     )
 
@@ -370,7 +370,7 @@ def library_page(request: Request, page: int = Query(1, ge=1)) -> Response:
         cards=cards(request, papers),
         total=total,
         page=page,
-        pages=_pages(total, LAST_LIST_PAGE),
+        pages=pages_offered(total, LAST_LIST_PAGE),
     )
 
 
@@ -393,8 +393,9 @@ def _offset(page: int, last: int, error: type[PaperfeedError] = InvalidInputErro
     return (page - 1) * PAGE_SIZE
 
 
-def _pages(total: int, last: int) -> int:
-    """How many pages to offer: no more than the deepest one served."""
+def pages_offered(total: int, last: int) -> int:
+    """How many pages of ``total`` results a pager offers: no more than ``last``, the deepest
+    one served."""
     return min(max(1, -(-total // PAGE_SIZE)), last)
 
 

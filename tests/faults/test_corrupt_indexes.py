@@ -17,7 +17,7 @@ from paperfeed.config import Settings
 from paperfeed.ops.check import check
 from paperfeed.search.catchup import catch_up
 from paperfeed.search.index import Indexes
-from paperfeed.search.index import vectors as vectors_module
+from paperfeed.search.index.vectors import VectorConfig
 from paperfeed.workspace import Workspace
 
 
@@ -101,12 +101,14 @@ def test_a_server_started_on_damaged_indexes_repairs_them_and_answers(
 
 
 def test_a_damaged_graph_file_never_reaches_usearch(
-    demo_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    demo_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """usearch crashes the process on a graph file with flipped bytes (seen as a segfault);
     the demo has too few papers for a graph, so the threshold is lowered here."""
-    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 500)
-    ws = Workspace.open(Settings(data_dir=demo_dir))
+    config = VectorConfig(exact_below=500)
+    ws = Workspace.open(Settings(data_dir=demo_dir), vector_config=config)
+    # ``check`` expects a graph by the workspace's threshold: the demo's files have none
+    assert any("no HNSW graph" in p.message for p in check(ws).problems)
     ws.indexes.reset()
     catch_up(ws)
     assert ws.indexes.vector_index.has_graph
@@ -118,7 +120,7 @@ def test_a_damaged_graph_file_never_reaches_usearch(
     assert any("hnsw.usearch" in p.message for p in check(ws).problems)
 
     with caplog.at_level(logging.WARNING, logger="paperfeed.search.index"):
-        reopened = Indexes(demo_dir / "index")
+        reopened = Indexes(demo_dir / "index", config)
     assert "hnsw.usearch" in caplog.text and "rebuilding it from the database" in caplog.text
     reopened.sync(ws.db)
     assert reopened.vector_index.has_graph

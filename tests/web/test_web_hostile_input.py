@@ -115,9 +115,9 @@ def test_the_deepest_page_is_served_empty(hf_client: TestClient, url: str) -> No
 
 
 def test_pagers_offer_no_page_past_the_deepest() -> None:
-    assert pages._pages(10**9, pages.LAST_SEARCH_PAGE) == pages.LAST_SEARCH_PAGE
-    assert pages._pages(10**9, pages.LAST_LIST_PAGE) == pages.LAST_LIST_PAGE
-    assert pages._pages(0, pages.LAST_LIST_PAGE) == 1
+    assert pages.pages_offered(10**9, pages.LAST_SEARCH_PAGE) == pages.LAST_SEARCH_PAGE
+    assert pages.pages_offered(10**9, pages.LAST_LIST_PAGE) == pages.LAST_LIST_PAGE
+    assert pages.pages_offered(0, pages.LAST_LIST_PAGE) == 1
 
 
 def test_library_paging_is_bounded_too(site: Site) -> None:

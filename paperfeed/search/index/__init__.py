@@ -55,7 +55,7 @@ from paperfeed.search.trace import UNTRACED, SearchTrace
 
 log = logging.getLogger(__name__)
 
-_BATCH = 2000
+SYNC_BATCH = 2000  # rows a sync reads from the database at a time
 # A sync saves the vectors (and records its progress) every this many rows, so a long one
 # (a rebuild) neither holds them all in memory nor loses them all to a crash.
 SAVE_EVERY = 200_000
@@ -76,9 +76,19 @@ class SyncReport:
 
 
 class Indexes:
-    def __init__(self, path: Path, vector_config: VectorConfig | None = None) -> None:
-        """``vector_config``: how the dense index searches and merges (defaults for use)."""
+    def __init__(
+        self,
+        path: Path,
+        vector_config: VectorConfig | None = None,
+        *,
+        sync_batch: int = SYNC_BATCH,
+        save_every: int = SAVE_EVERY,
+    ) -> None:
+        """``vector_config``: how the dense index searches and merges (defaults for use).
+        A sync reads ``sync_batch`` rows from the database at a time and saves the vectors
+        (recording its progress) every ``save_every`` rows (:data:`SAVE_EVERY`)."""
         self.path = path
+        self.sync_batch, self.save_every = sync_batch, save_every
         path.mkdir(parents=True, exist_ok=True)
         self._state_file = path / "state.json"
         self._refresh_lock = threading.Lock()
@@ -226,8 +236,10 @@ class Indexes:
         tmp.replace(self._state_file)
         self._stamp = self._state_stamp()
 
-    def _seen(self, name: str) -> int:
-        """The newest data version (``change_seq``/``embeddings.seq``) part ``name`` holds."""
+    def seen(self, name: str) -> int:
+        """The newest data version (``change_seq``/``embeddings.seq``) part ``name``
+        (``"lexical"`` or ``"vectors"``) holds, as recorded on disk by the last sync or by
+        a long sync's last checkpoint (0: none)."""
         return _as_int(self._state.get(f"{name}_seq"))
 
     def _set_seen(self, name: str, value: int) -> None:
@@ -304,14 +316,16 @@ class Indexes:
         """
         vectors = self.vector_index  # one object throughout: a refresh may replace it meanwhile
         if not query.has_filters:
-            return vectors.search(vector, depth)
+            return vectors.search(vector, depth, trace=trace)
         allowed = self.lexical_index.allowed(query, self.lexical_index.num_docs)
         trace.lap("filters")
         if allowed is None:  # filters that constrain nothing (e.g. a phrase of stopwords)
-            return vectors.search(vector, depth)
+            return vectors.search(vector, depth, trace=trace)
         trace.count("filters", len(allowed.pks))
         return as_hits(
-            *vectors.nearest_filtered(vector, depth, allowed.pks, allowed.contains, key=allowed)
+            *vectors.nearest_filtered(
+                vector, depth, allowed.pks, allowed.contains, key=allowed, trace=trace
+            )
         )
 
     def browse(self, query: ParsedQuery, limit: int, offset: int) -> tuple[list[int], int]:
@@ -343,10 +357,10 @@ class Indexes:
             newest_vector = (
                 session.scalar(select(func.max(Embedding.seq)).where(_CURRENT_MODEL)) or 0
             )
-        return newest_paper > self._seen("lexical") or newest_vector > self._seen("vectors")
+        return newest_paper > self.seen("lexical") or newest_vector > self.seen("vectors")
 
     def _write_lexical(self, db: Database, progress: Progress | None) -> int:
-        since = self._seen("lexical")
+        since = self.seen("lexical")
         query = select(Paper).where(Paper.change_seq > since).order_by(Paper.change_seq)
         newest = since
         with db.session() as session:
@@ -354,7 +368,8 @@ class Indexes:
 
             def docs() -> Iterator[LexicalDoc]:  # streamed into one writer and one commit
                 nonlocal newest
-                for batch in _chunks(session.scalars(query.execution_options(yield_per=_BATCH))):
+                rows = session.scalars(query.execution_options(yield_per=self.sync_batch))
+                for batch in _chunks(rows, self.sync_batch):
                     for p in batch:
                         yield LexicalDoc(
                             p.pk, p.title, p.abstract, p.authors, p.categories, p.published
@@ -369,7 +384,7 @@ class Indexes:
         return count
 
     def _write_vectors(self, db: Database, progress: Progress | None) -> int:
-        since = self._seen("vectors")
+        since = self.seen("vectors")
         query = (
             select(Embedding.paper_pk, Embedding.vector, Embedding.seq)
             .where(_CURRENT_MODEL, Embedding.seq > since)
@@ -379,18 +394,19 @@ class Indexes:
         newest = since
         with db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            for batch in _chunks(session.execute(query.execution_options(yield_per=_BATCH))):
+            rows = session.execute(query.execution_options(yield_per=self.sync_batch))
+            for batch in _chunks(rows, self.sync_batch):
                 pks = np.array([row.paper_pk for row in batch], dtype=np.int64)
                 vectors = np.stack([np.frombuffer(row.vector, dtype=np.float32) for row in batch])
                 self.vector_index.upsert(pks, vectors)
                 newest = batch[-1].seq
                 count += len(batch)
                 unsaved += len(batch)
-                if unsaved >= SAVE_EVERY:
+                if unsaved >= self.save_every:
                     # Every row before the last batch's last version is in: record that
                     # (rows of that version may follow; the next sync rewrites them).
                     self.vector_index.save()
-                    if newest - 1 > self._seen("vectors"):
+                    if newest - 1 > self.seen("vectors"):
                         self._set_seen("vectors", newest - 1)
                     unsaved = 0
                 if progress:
@@ -467,8 +483,9 @@ class OnDisk:
         return _as_int((self.state or {}).get(f"{name}_seq"))
 
 
-def read_on_disk(path: Path) -> OnDisk:
-    """What the index directory holds, under a shared lock (so no sync writes meanwhile)."""
+def read_on_disk(path: Path, vector_config: VectorConfig | None = None) -> OnDisk:
+    """What the index directory holds, under a shared lock (so no sync writes meanwhile);
+    the vectors opened with ``vector_config`` (the one the indexes are used with)."""
     if not path.exists():
         return OnDisk(exists=False, state=None)
     with _flock(path, exclusive=False, wait=True):
@@ -486,7 +503,7 @@ def read_on_disk(path: Path) -> OnDisk:
         else:
             on_disk.lexical_error = f"{path / 'lexical'}: missing"
         try:
-            vectors = VectorIndex(path / "vectors", embed.DIM, verify=True)
+            vectors = VectorIndex(path / "vectors", embed.DIM, vector_config, verify=True)
             on_disk.vector_pks, on_disk.graph_size = vectors.keys, vectors.graph_size
         except IndexDamagedError as exc:
             on_disk.vectors_error = str(exc)
@@ -519,8 +536,7 @@ def _as_int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _chunks(rows: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
-    size = size or _BATCH
+def _chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for row in rows:
         batch.append(row)

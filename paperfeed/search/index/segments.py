@@ -192,12 +192,19 @@ def _edges(path: Path) -> str:
 
 # -- opening --------------------------------------------------------------------------------
 def open_segment(
-    directory: Path, dim: int, kind: str, verify: bool, expansion_search: int
+    directory: Path,
+    dim: int,
+    kind: str,
+    verify: bool,
+    expansion_search: int,
+    full_hash_below: int = FULL_HASH_BELOW,
 ) -> Segment:
-    """Map a segment's files, checked against its manifest first (see the module's doc)."""
+    """Map a segment's files, checked against its manifest first (see the module's doc):
+    files under ``full_hash_below`` bytes are hashed whole, larger ones at their edges
+    unless ``verify``."""
     manifest = _read_manifest(directory, kind, dim)
     for name, entry in manifest["files"].items():
-        _check_file(directory / name, entry, verify)
+        _check_file(directory / name, entry, verify, full_hash_below)
     count = manifest["count"]
     try:
         keys = np.load(directory / "keys.npy", mmap_mode="r", allow_pickle=False)
@@ -270,14 +277,14 @@ def _read_manifest(directory: Path, kind: str, dim: int) -> dict[str, Any]:
     return dict(manifest)
 
 
-def _check_file(path: Path, entry: dict[str, Any], verify: bool) -> None:
+def _check_file(path: Path, entry: dict[str, Any], verify: bool, full_hash_below: int) -> None:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise IndexDamagedError(f"{path}: missing") from None
     if size != entry["size"]:
         raise IndexDamagedError(f"{path}: {size} bytes, the manifest says {entry['size']}")
-    if verify or size < FULL_HASH_BELOW:
+    if verify or size < full_hash_below:
         if sha256_of(path) != entry["sha256"]:
             raise IndexDamagedError(f"{path}: contents do not match the manifest")
     elif _edges(path) != entry["edges"]:

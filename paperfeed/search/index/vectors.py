@@ -27,7 +27,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from usearch.index import Index as HNSW
 from paperfeed.search.index import segments
 from paperfeed.search.index.files import IndexDamagedError
 from paperfeed.search.index.segments import Pointer, Segment
+from paperfeed.search.trace import UNTRACED, SearchTrace
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,13 @@ _MERGE_BLOCK = 65_536  # rows copied (and added to a new graph) at a time by a m
 Contains = Callable[[np.ndarray], np.ndarray]  # pks -> bool mask: which pass a filter
 
 
-def _exact_below() -> int:
-    return EXACT_BELOW  # read when a config is made, so the module's value is the default
-
-
 @dataclass(frozen=True, slots=True)
 class VectorConfig:
-    """How the dense index searches and when it merges (tests and benchmarks set these)."""
+    """How the dense index searches, when it merges and how much of it opening hashes
+    (tests and benchmarks set these; ``Workspace(vector_config=...)`` hands one to a
+    workspace's indexes and to ``paperfeed check``)."""
 
-    exact_below: int = field(default_factory=_exact_below)  # rows: no graph below this
+    exact_below: int = EXACT_BELOW  # rows: no graph below this
     expansion_search: int = EXPANSION_SEARCH
     graph_dtype: str = GRAPH_DTYPE  # "f16" or "i8"
     # Unfiltered searches ask the graph for this many times k and keep the k best after
@@ -87,6 +86,10 @@ class VectorConfig:
     graph_rebuild_fraction: float = 0.2
     subset_entries: int = 64  # filters' rows kept (float32, private to each process) for
     subset_rows: int = 50_000  # ``key=`` searches, of at most this many rows in all (75 MB)
+    score_block: int = SCORE_BLOCK  # elements per matrix-vector product of an exact scan
+    # Opening hashes segment files smaller than this whole, larger ones only at their ends
+    # (``verify=True`` hashes every file whole).
+    full_hash_below: int = segments.FULL_HASH_BELOW  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +190,14 @@ class VectorIndex:
             )
 
     def _segment(self, name: str, kind: str) -> Segment:
+        config = self.config
         return segments.open_segment(
-            self.path / name, self.dim, kind, self._verify, self.config.expansion_search
+            self.path / name,
+            self.dim,
+            kind,
+            self._verify,
+            config.expansion_search,
+            config.full_hash_below,
         )
 
     def _current(self) -> _View:
@@ -445,13 +454,15 @@ class VectorIndex:
         k: int,
         allowed: list[int] | np.ndarray | None = None,
         key: Hashable | None = None,
+        trace: SearchTrace = UNTRACED,
     ) -> list[VectorHit]:
         """Top-k by cosine; ``allowed`` restricts (exactly) to those pks.
 
         ``key`` names ``allowed`` (a key must always come with the same pks): its rows are
         then copied out of the matrix once and kept, for the next search with that key.
+        When the graph is asked, ``trace`` counts the neighbours asked for as ``graph``.
         """
-        return as_hits(*self.nearest(query, k, allowed, key))
+        return as_hits(*self.nearest(query, k, allowed, key, trace))
 
     def nearest(
         self,
@@ -459,6 +470,7 @@ class VectorIndex:
         k: int,
         allowed: list[int] | np.ndarray | None = None,
         key: Hashable | None = None,
+        trace: SearchTrace = UNTRACED,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``search`` as arrays: pks (int64) and similarities (float64), best first. Callers
         that filter or cut the list further need not build a ``VectorHit`` per candidate."""
@@ -469,7 +481,7 @@ class VectorIndex:
         if allowed is None:
             if view.graph is not None:
                 wanted = math.ceil(k * self.config.graph_oversample) + _extra(view, k)
-                main = self._graph(view, query, wanted)
+                main = self._graph(view, query, wanted, trace)
             else:
                 main = _exact_main(view, query, k, None)
             return _best(k, main, _exact_deltas(view, query, k, None))
@@ -483,11 +495,13 @@ class VectorIndex:
         pks: np.ndarray,
         contains: Contains,
         key: Hashable | None = None,
+        trace: SearchTrace = UNTRACED,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k among ``pks`` (``contains`` tells them apart), the path chosen by the
         filter's selectivity: the fraction of the collection it passes (``VectorConfig``).
         Exact below ``exact_filtered_below``; above, the graph's oversampled neighbours,
-        and an exact scan after all if fewer than ``k`` of them pass."""
+        and an exact scan after all if fewer than ``k`` of them pass. ``trace`` counts the
+        neighbours asked of the graph as ``graph`` (nothing when it was not asked)."""
         view = self._current()
         query = np.asarray(query, dtype=np.float32)
         if k <= 0 or view.count == 0:
@@ -502,7 +516,7 @@ class VectorIndex:
             <= config.max_graph_candidates
             and wanted * config.graph_candidate_cost <= len(pks)
         ):
-            keys, sims = self._graph(view, query, wanted)
+            keys, sims = self._graph(view, query, wanted, trace)
             passing = contains(keys)
             if int(passing.sum()) >= k:
                 return _best(
@@ -510,14 +524,20 @@ class VectorIndex:
                 )
         return self._exact_filtered(view, query, k, np.asarray(pks, dtype=np.int64), contains, key)
 
-    def _graph(self, view: _View, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def _graph(
+        self, view: _View, query: np.ndarray, count: int, trace: SearchTrace
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The graph's ``count`` nearest main rows, superseded ones dropped, rescored against
         the matrix (the same similarities as an exact scan), best first."""
+        trace.count("graph", count)
         main = view.main
         assert main is not None and main.graph is not None
         matches = main.graph.search(query, count, threads=1)
         rows = view.main_rows(np.asarray(matches.keys, dtype=np.int64))
-        return _top(_scores(main.matrix[rows], query), np.asarray(main.keys[rows]), len(rows))
+        block = view.config.score_block
+        return _top(
+            _scores(main.matrix[rows], query, block), np.asarray(main.keys[rows]), len(rows)
+        )
 
     def _exact_filtered(
         self,
@@ -529,8 +549,9 @@ class VectorIndex:
         key: Hashable | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         subset = None if key is None else _cached_subset(view, key)
+        block = view.config.score_block
         if subset is not None:
-            main = _top(_scores(subset[1], query), subset[0], k)
+            main = _top(_scores(subset[1], query, block), subset[0], k)
         else:
             rows = view.main_rows(pks)
             main_size = 0 if view.main is None else len(view.main.keys)
@@ -540,7 +561,7 @@ class VectorIndex:
                 and len(rows) <= self.config.subset_rows
             ):
                 keys, matrix = _keep_subset(view, key, rows)
-                main = _top(_scores(matrix, query), keys, k)
+                main = _top(_scores(matrix, query, block), keys, k)
             else:
                 main = _exact_main(view, query, k, rows)
         return _best(k, main, _exact_deltas(view, query, k, contains))
@@ -567,18 +588,18 @@ def _extra(view: _View, k: int) -> int:
 def _exact_main(
     view: _View, query: np.ndarray, k: int, rows: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    main = view.main
+    main, block = view.main, view.config.score_block
     if main is None or len(main.keys) == 0:
         return _empty()
     if rows is None or len(rows) * 4 >= len(main.keys):
         # Scoring every row beats gathering a large subset out of the matrix first.
-        scores = _scores(main.matrix, query)
+        scores = _scores(main.matrix, query, block)
         if rows is None:
             scores[view.dead] = -np.inf
             keep = min(k, len(main.keys) - view.n_dead)
             return _top(scores, np.asarray(main.keys), keep)
         return _top(scores[rows], np.asarray(main.keys[rows]), k)
-    return _top(_scores(main.matrix[rows], query), np.asarray(main.keys[rows]), k)
+    return _top(_scores(main.matrix[rows], query, block), np.asarray(main.keys[rows]), k)
 
 
 def _exact_deltas(
@@ -589,7 +610,8 @@ def _exact_deltas(
         if contains is not None and len(rows):
             rows = rows[contains(np.asarray(delta.keys[rows]))]
         if len(rows):
-            parts.append(_top(_scores(delta.matrix[rows], query), np.asarray(delta.keys[rows]), k))
+            scores = _scores(delta.matrix[rows], query, view.config.score_block)
+            parts.append(_top(scores, np.asarray(delta.keys[rows]), k))
     return _best(k, *parts) if parts else _empty()
 
 
@@ -647,10 +669,11 @@ def _gather(
     return out
 
 
-def _scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+def _scores(matrix: np.ndarray, query: np.ndarray, score_block: int) -> np.ndarray:
     """``matrix @ query`` (float32) in blocks of rows small enough for OpenBLAS to keep each
-    product on this thread (``SCORE_BLOCK``); float16 rows are widened a block at a time."""
-    block = max(1, SCORE_BLOCK // max(1, matrix.shape[1]))
+    product on this thread (``score_block`` elements); float16 rows are widened a block at
+    a time."""
+    block = max(1, score_block // max(1, matrix.shape[1]))
     if len(matrix) <= block:
         scores: np.ndarray = np.asarray(matrix, dtype=np.float32) @ query
         return scores

@@ -24,10 +24,10 @@ from paperfeed.catalog.ingest import upsert_records
 from paperfeed.catalog.records import ListingRecord, PaperRecord
 from paperfeed.db import Listing, Paper
 from paperfeed.db.changes import insert_for
+from paperfeed.db.lease import worker_holder
 from paperfeed.db.models import SubmissionRequest, utcnow
 from paperfeed.errors import NotFoundError, SourceError
 from paperfeed.live.arxiv_api import ArxivApi, parse_arxiv_ref
-from paperfeed.ops.worker import running_worker
 from paperfeed.search.catchup import catch_up
 from paperfeed.workspace import Workspace
 
@@ -64,7 +64,7 @@ def submit_paper(
     with workspace.db.session() as session:
         known = session.scalar(select(Paper.pk).where(Paper.id == arxiv_id)) is not None
     if not known:
-        if api is None and running_worker(workspace) is not None:
+        if api is None and worker_holder(workspace.db, workspace.settings.worker_lease) is not None:
             return Submitted(arxiv_id, request_pk=_queue(workspace, arxiv_id, user_pk))
         _store((api or workspace.arxiv_api).fetch_one(arxiv_id), workspace)
         _sync_soft(workspace)

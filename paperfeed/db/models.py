@@ -403,7 +403,7 @@ class SubmissionRequest(Base):
 
 class WorkerLease(Base):
     """A lock held for a while: the process named ``holder`` runs the periodic jobs until
-    ``expires_at``, renewing it as it goes (``paperfeed.ops.lease``). A lease in the database,
+    ``expires_at``, renewing it as it goes (``paperfeed.db.lease``). A lease in the database,
     not a file, so it also holds across hosts sharing one PostgreSQL."""
 
     __tablename__ = "worker_leases"

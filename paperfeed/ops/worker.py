@@ -20,7 +20,7 @@ down are coalesced into one). Every job also runs once when the worker starts: e
 idempotent (sources resume from their checkpoints, digests go only to subscriptions that
 are due, the outbox sends each mail once), so catching up is always safe.
 
-One worker per deployment: the worker holds a lease in the database (``paperfeed.ops.lease``)
+One worker per deployment: the worker holds a lease in the database (``paperfeed.db.lease``)
 and renews it every third of ``PAPERFEED_WORKER_LEASE`` seconds. A second worker started
 by mistake waits, and takes over when the first one stops or dies and its lease expires
 (or, with ``wait=False``, exits at once naming the holder). The jobs are also safe on
@@ -44,12 +44,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from paperfeed.db.lease import WORKER, Holder, Lease, worker_holder
 from paperfeed.errors import ConfigError, ConflictError, PaperfeedError
-from paperfeed.ops.lease import Holder, Lease
 from paperfeed.workspace import Workspace
 
 log = logging.getLogger("paperfeed.worker")
-LEASE_NAME = "worker"
 JOBS = ("sources", "submissions", "index", "digests", "send")
 _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -113,7 +112,7 @@ def schedules(workspace: Workspace) -> dict[str, BaseTrigger | None]:
 
 def running_worker(workspace: Workspace) -> Holder | None:
     """The worker holding the lease now, if any (for the admin page)."""
-    return Lease(workspace.db, LEASE_NAME, workspace.settings.worker_lease).current()
+    return worker_holder(workspace.db, workspace.settings.worker_lease)
 
 
 # ---- the jobs ---------------------------------------------------------------------------
@@ -214,7 +213,7 @@ class Worker:
         seconds = workspace.settings.worker_lease
         if seconds <= 0:
             raise ConfigError(f"PAPERFEED_WORKER_LEASE must be positive, got {seconds}")
-        self.lease = Lease(workspace.db, LEASE_NAME, seconds)
+        self.lease = Lease(workspace.db, WORKER, seconds)
         # Digests wait for a harvest in progress, so a digest never carries half a harvest.
         self._harvest = threading.Lock()
 

@@ -10,8 +10,7 @@ from _mail_helpers import SmtpServer, free_port, outbox
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
-from paperfeed.ops.lease import Lease
-from paperfeed.ops.worker import LEASE_NAME
+from paperfeed.db.lease import WORKER, Lease
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
 
@@ -56,7 +55,7 @@ def test_without_a_worker_the_confirmation_is_sent_at_once(
 def test_with_a_worker_running_the_confirmation_is_left_to_it(
     mail_ws: Workspace, smtp_server: SmtpServer
 ) -> None:
-    worker = Lease(mail_ws.db, LEASE_NAME, mail_ws.settings.worker_lease)
+    worker = Lease(mail_ws.db, WORKER, mail_ws.settings.worker_lease)
     assert worker.acquire()
     try:
         notice = _subscribe(mail_ws)

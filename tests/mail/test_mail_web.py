@@ -158,7 +158,7 @@ def test_the_subscriptions_api(mail_ws: Workspace) -> None:
 
 
 def test_admins_see_whether_a_worker_runs_and_the_outbox(mail_ws: Workspace) -> None:
-    from paperfeed.ops.lease import Lease
+    from paperfeed.db.lease import Lease
 
     ada = _signed_up(mail_ws, "ada")  # the first account: an admin
     bob = _signed_up(mail_ws, "bob")

@@ -19,9 +19,9 @@ from sqlalchemy import update
 
 from paperfeed.config import Settings
 from paperfeed.db import WorkerLease
+from paperfeed.db.lease import Lease
 from paperfeed.db.models import utcnow
 from paperfeed.errors import ConfigError, ConflictError
-from paperfeed.ops.lease import Lease
 from paperfeed.ops.worker import Worker, parse_schedule, schedules
 from paperfeed.workspace import Workspace
 

@@ -33,9 +33,9 @@ from sqlalchemy import func, select
 
 from paperfeed.config import Settings
 from paperfeed.db import Listing, Paper, User
+from paperfeed.db.lease import WORKER, Lease
 from paperfeed.live.arxiv_api import ArxivApi
-from paperfeed.ops.lease import Lease
-from paperfeed.ops.worker import LEASE_NAME, run_job
+from paperfeed.ops.worker import run_job
 from paperfeed.search.catchup import catch_up
 from paperfeed.web.app import create_app
 from paperfeed.workspace import Workspace
@@ -295,7 +295,7 @@ def test_with_a_worker_running_submissions_are_queued_for_it_and_only_it_asks_ar
     """Several web nodes must keep arXiv's spacing together: with a worker holding the lease,
     a node queues what it lacks (202) and the worker's submissions job fetches it."""
     ws = submit_site.workspace
-    lease = Lease(ws.db, LEASE_NAME, 60)
+    lease = Lease(ws.db, WORKER, 60)
     assert lease.acquire()  # a worker is running
     bob, cyd = submit_site.client("bob"), submit_site.client("cyd")
     before = paper_count(submit_site)

@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.db import Database, WorkerLease, rowcount
-from paperfeed.db.models import utcnow
+from paperfeed.db.models import WorkerLease, utcnow
+from paperfeed.db.session import Database, rowcount
+
+WORKER = "worker"  # the lease ``paperfeed worker`` holds: one worker per deployment
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,8 @@ class Lease:
             if row is None or row.expires_at < utcnow():
                 return None
             return Holder(row.holder, row.acquired_at, row.expires_at)
+
+
+def worker_holder(db: Database, seconds: float) -> Holder | None:
+    """The worker holding its lease now, if any (submissions and mail are queued for it)."""
+    return Lease(db, WORKER, seconds).current()

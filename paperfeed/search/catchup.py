@@ -31,6 +31,7 @@ from sqlalchemy.types import UserDefinedType
 from paperfeed.db import Database, Embedding, EmbedQueue, Paper, changes
 from paperfeed.progress import Progress
 from paperfeed.search import embed, vocabulary
+from paperfeed.search.postgres import halfvec_text
 
 if TYPE_CHECKING:
     from paperfeed.workspace import Workspace
@@ -180,11 +181,6 @@ class _HalfVec(UserDefinedType[str]):
 
     def bind_expression(self, bindvalue: Any) -> Any:
         return cast(type_coerce(bindvalue, Text), self)
-
-
-def halfvec_text(vector: np.ndarray) -> str:
-    """A vector in pgvector's text form, ``[0.1,-0.2,...]`` (float32 digits: no loss)."""
-    return "[" + ",".join(f"{v:.9g}" for v in np.asarray(vector, dtype=np.float32).tolist()) + "]"
 
 
 # ``embeddings`` as written: the ORM model is portable, the halfvec column PostgreSQL's only

@@ -38,7 +38,6 @@ from sqlalchemy import Connection, text
 
 from paperfeed.search import embed
 from paperfeed.search.backend import IndexCounts
-from paperfeed.search.catchup import halfvec_text
 from paperfeed.search.index.lexical import LexicalHit
 from paperfeed.search.index.vectors import VectorHit
 from paperfeed.search.query import ParsedQuery
@@ -49,7 +48,7 @@ if TYPE_CHECKING:
     from paperfeed.progress import Progress
     from paperfeed.search.index import SyncReport
 
-__all__ = ["PostgresSearch"]
+__all__ = ["PostgresSearch", "halfvec_text"]
 
 # ``hnsw.ef_search`` (pgvector's default is 40): the candidate list of a graph search, at
 # least the depth asked for. Recall@10 against exact search on 3,004 random unit vectors:
@@ -244,6 +243,11 @@ class PostgresSearch:
                 {"model": embed.MODEL_ID},
             )
         return IndexCounts(int(papers or 0), int(vectors or 0))
+
+
+def halfvec_text(vector: np.ndarray) -> str:
+    """A vector in pgvector's text form, ``[0.1,-0.2,...]`` (float32 digits: no loss)."""
+    return "[" + ",".join(f"{v:.9g}" for v in np.asarray(vector, dtype=np.float32).tolist()) + "]"
 
 
 def _idf(papers: int, holding: int) -> float:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.errors import ConfigError
-from paperfeed.search.backend import SearchBackend, open_backend
+from paperfeed.search.backend import SearchBackend
 from paperfeed.search.index.vectors import VectorConfig
 
 if TYPE_CHECKING:
@@ -94,3 +94,26 @@ class Workspace:
         from paperfeed.live.arxiv_api import ArxivApi
 
         return ArxivApi.from_settings(self.settings)
+
+
+def backend_kind(settings: Settings, db: Database) -> Literal["embedded", "postgres"]:
+    """PostgreSQL's own indexes on a PostgreSQL database (unless ``search_backend`` says
+    ``embedded``), else the embedded index files in ``settings.index_dir``."""
+    if settings.search_backend != "auto":
+        return settings.search_backend
+    return "postgres" if db.engine.dialect.name == "postgresql" else "embedded"
+
+
+def open_backend(
+    settings: Settings, db: Database, vector_config: VectorConfig | None = None
+) -> SearchBackend:
+    """The backend ``backend_kind`` names, opened (the embedded one with ``vector_config``;
+    PostgreSQL's indexes have their own settings). Imported when first used: each pulls in
+    its own engine (tantivy and usearch, or pgvector's SQL)."""
+    if backend_kind(settings, db) == "postgres":
+        from paperfeed.search.postgres import PostgresSearch
+
+        return PostgresSearch(db)
+    from paperfeed.search.index import Indexes
+
+    return Indexes(settings.index_dir, vector_config)

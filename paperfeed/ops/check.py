@@ -30,10 +30,9 @@ from sqlalchemy.orm import Session
 
 from paperfeed.db import DatabaseDamagedError, Embedding, EmbedQueue, Paper
 from paperfeed.search import embed
-from paperfeed.search.backend import backend_kind
 from paperfeed.search.catchup import text_hash
 from paperfeed.search.index import OnDisk, read_on_disk
-from paperfeed.workspace import Workspace
+from paperfeed.workspace import Workspace, backend_kind
 
 REINDEX = "paperfeed reindex"
 REBUILD = "paperfeed reindex --full"

@@ -1,6 +1,6 @@
 """The search backend: where the lexical and dense indexes live, behind one interface.
 
-Two implementations, chosen by the database URL (``open_backend``):
+Two implementations, chosen by the database URL (``paperfeed.workspace.open_backend``):
 
 - ``Indexes`` (``paperfeed.search.index``): embedded files beside the data directory, tantivy
   for BM25 and usearch for the vectors, caught up with the database by the change sequence.
@@ -17,28 +17,32 @@ for both, so the two differ only in what each retriever returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from paperfeed.search.index.lexical import LexicalHit
-from paperfeed.search.index.vectors import VectorConfig, VectorHit
+from paperfeed.search.index.vectors import VectorHit
 from paperfeed.search.query import ParsedQuery
 from paperfeed.search.trace import SearchTrace
 
 if TYPE_CHECKING:
-    from paperfeed.config import Settings
     from paperfeed.db import Database
     from paperfeed.progress import Progress
-    from paperfeed.search.index import SyncReport
 
-__all__ = ["IndexCounts", "SearchBackend", "backend_kind", "open_backend"]
+__all__ = ["IndexCounts", "SearchBackend", "SyncReport"]
 
 
 @dataclass(frozen=True)
 class IndexCounts:
     papers: int  # papers the lexical index holds
     vectors: int  # vectors the dense index holds
+
+
+@dataclass
+class SyncReport:
+    lexical: int = 0  # papers written to the lexical index
+    vectors: int = 0  # vectors written to the dense index
 
 
 class SearchBackend(Protocol):
@@ -90,25 +94,3 @@ class SearchBackend(Protocol):
     def reset(self) -> None:
         """Empty what can be rebuilt; the next ``sync`` refills it."""
         ...
-
-
-def backend_kind(settings: Settings, db: Database) -> Literal["embedded", "postgres"]:
-    """PostgreSQL's own indexes on a PostgreSQL database (unless ``search_backend`` says
-    ``embedded``), else the embedded index files in ``settings.index_dir``."""
-    if settings.search_backend != "auto":
-        return settings.search_backend
-    return "postgres" if db.engine.dialect.name == "postgresql" else "embedded"
-
-
-def open_backend(
-    settings: Settings, db: Database, vector_config: VectorConfig | None = None
-) -> SearchBackend:
-    """The backend ``backend_kind`` names, opened (the embedded one with ``vector_config``;
-    PostgreSQL's indexes have their own settings)."""
-    if backend_kind(settings, db) == "postgres":
-        from paperfeed.search.postgres import PostgresSearch
-
-        return PostgresSearch(db)
-    from paperfeed.search.index import Indexes
-
-    return Indexes(settings.index_dir, vector_config)

@@ -37,7 +37,7 @@ import numpy as np
 from sqlalchemy import Connection, text
 
 from paperfeed.search import embed
-from paperfeed.search.backend import IndexCounts
+from paperfeed.search.backend import IndexCounts, SyncReport
 from paperfeed.search.index.lexical import LexicalHit
 from paperfeed.search.index.vectors import VectorHit
 from paperfeed.search.query import ParsedQuery
@@ -46,7 +46,6 @@ from paperfeed.search.trace import UNTRACED, SearchTrace
 if TYPE_CHECKING:
     from paperfeed.db import Database
     from paperfeed.progress import Progress
-    from paperfeed.search.index import SyncReport
 
 __all__ = ["PostgresSearch", "halfvec_text"]
 
@@ -78,7 +77,6 @@ class PostgresSearch:
         return False
 
     def sync(self, db: Database, progress: Progress | None = None, wait: bool = True) -> SyncReport:
-        from paperfeed.search.index import SyncReport
 
         return SyncReport()
 

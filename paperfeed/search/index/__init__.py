@@ -45,7 +45,7 @@ from paperfeed.db import Database, DiskFullError, Embedding, Paper
 from paperfeed.errors import ConflictError
 from paperfeed.progress import Progress
 from paperfeed.search import embed
-from paperfeed.search.backend import IndexCounts
+from paperfeed.search.backend import IndexCounts, SyncReport
 from paperfeed.search.index.files import IndexDamagedError
 from paperfeed.search.index.lexical import SCHEMA_VERSION, LexicalDoc, LexicalHit, LexicalIndex
 from paperfeed.search.index.segments import POINTER, OldLayoutError
@@ -67,12 +67,6 @@ _CURRENT_MODEL = Embedding.model == embed.MODEL_ID
 
 class IndexBusyError(ConflictError):
     """Another process (or thread) is writing the indexes right now."""
-
-
-@dataclass
-class SyncReport:
-    lexical: int = 0  # papers written to the lexical index
-    vectors: int = 0  # vectors written to the dense index
 
 
 class Indexes:
